@@ -1,0 +1,265 @@
+//! Builds the syntax tree from the grammar's flat list of logical lines.
+//!
+//! Nesting is done here with an explicit stack rather than in the grammar:
+//! pest recursion would overflow the stack on deeply nested input, and the
+//! error messages must read like httpd's.
+
+use super::grammar::{HttpdGrammar, Rule};
+use super::logical;
+use super::tree::{classify, Line, LineKind, Node, Section, SyntaxTree};
+use super::SyntaxError;
+use pest::Parser;
+
+/// Deeper nesting than this is refused. Real configs nest a handful of
+/// levels; the cap keeps every recursive walk over the tree (printing,
+/// analysis, drop) far from the stack's limit.
+pub const MAX_DEPTH: usize = 256;
+
+/// Sections httpd evaluates while reading (EXEC_ON_READ) instead of building
+/// into the tree: their closer must be the whole line, and one left open at
+/// the end of a file is accepted (apache-syntax.md §5b).
+const CONDITIONAL: &[&str] = &[
+    "IfModule",
+    "IfDefine",
+    "IfFile",
+    "IfDirective",
+    "IfSection",
+    "IfVersion",
+];
+
+/// Sections whose bodies are captured as raw text by their module (mod_macro,
+/// mod_perl) and not parsed as configuration until later, if ever: inside
+/// them only nested openers of the same name count.
+const OPAQUE: &[&str] = &["Macro", "Perl"];
+
+fn is_one_of(name: &[u8], set: &[&str]) -> bool {
+    set.iter().any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+}
+
+pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
+    let lines = split_lines(input)?;
+    nest(lines)
+}
+
+/// Runs the grammar and returns the logical lines, each with its exact bytes.
+fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
+    // pest reads `&str`. A file that is not UTF-8 is read as Latin-1 instead
+    // (one char per byte, every byte >= 0x80 an ordinary non-space char, which
+    // is all httpd makes of it), and each line is mapped back to its bytes.
+    let latin1: String;
+    let (text, is_latin1) = match std::str::from_utf8(input) {
+        Ok(s) => (s, false),
+        Err(_) => {
+            latin1 = input.iter().map(|&b| b as char).collect();
+            (latin1.as_str(), true)
+        }
+    };
+    let pairs = HttpdGrammar::parse(Rule::file, text).map_err(|e| {
+        // The grammar accepts every input; reaching this is a bug, reported
+        // as an error rather than a panic.
+        let (line, column) = match e.line_col {
+            pest::error::LineColLocation::Pos(p) => p,
+            pest::error::LineColLocation::Span(p, _) => p,
+        };
+        SyntaxError::new(line as u32, column as u32, format!("unparsable input: {e}"))
+    })?;
+    let file = pairs.into_iter().next().expect("file rule always yields one pair");
+    let mut lines: Vec<Line> = Vec::new();
+    let mut line_no = 1u32;
+    // Set when the previous line's last newline is, by httpd's reader, a
+    // continuation: the next grammar line belongs to it.
+    let mut pending_merge = false;
+    for pair in file.into_inner() {
+        let kind = match pair.as_rule() {
+            Rule::blank => LineKind::Blank,
+            Rule::comment => LineKind::Comment,
+            Rule::directive => LineKind::Directive,
+            Rule::open => LineKind::Open,
+            Rule::close => LineKind::Close,
+            Rule::EOI => continue,
+            Rule::file => unreachable!("file is never nested"),
+        };
+        let s = pair.as_str();
+        let raw: Vec<u8> = if is_latin1 {
+            s.chars().map(|c| c as u32 as u8).collect()
+        } else {
+            s.as_bytes().to_vec()
+        };
+        if pending_merge {
+            let prev = lines.last_mut().expect("a merge follows a line");
+            let mut merged = prev.raw().to_vec();
+            merged.extend_from_slice(&raw);
+            let joined = logical::join(&merged);
+            prev.kind = classify(&joined.text);
+            pending_merge = joined.continues;
+            prev.set_raw(merged);
+        } else {
+            let line = Line::new(kind, raw, line_no);
+            // Only a line that holds a continuation and ends in a blank
+            // physical line can continue further than the grammar saw.
+            pending_merge = may_continue(line.raw()) && logical::join(line.raw()).continues;
+            lines.push(line);
+        }
+        line_no += s.bytes().filter(|&b| b == b'\n').count() as u32;
+    }
+    Ok(lines)
+}
+
+fn may_continue(raw: &[u8]) -> bool {
+    (raw.ends_with(b"\n\n") || raw.ends_with(b"\n\r\n")) && raw.contains(&b'\\')
+}
+
+struct Open {
+    line: Line,
+    children: Vec<Node>,
+    conditional: bool,
+    /// For an opaque section, how many nested openers of its name are open.
+    opaque_depth: Option<usize>,
+}
+
+fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
+    let mut root: Vec<Node> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+
+    for line in lines {
+        // Inside <Macro>/<Perl>, lines are text until the matching closer.
+        if let Some(top) = stack.last_mut() {
+            if let Some(depth) = top.opaque_depth.as_mut() {
+                let section = top.line.name();
+                let first = first_word(&line);
+                let opens_same = line.kind == LineKind::Open && line.name().eq_ignore_ascii_case(&section);
+                let closes_same = line.kind == LineKind::Close
+                    && first.len() == section.len() + 3
+                    && first.ends_with(b">")
+                    && first[2..first.len() - 1].eq_ignore_ascii_case(&section);
+                if opens_same {
+                    *depth += 1;
+                } else if closes_same {
+                    if *depth == 0 {
+                        let open = stack.pop().expect("top exists");
+                        push_node(&mut stack, &mut root, section_node(open, Some(line)));
+                        continue;
+                    }
+                    *depth -= 1;
+                }
+                top.children.push(Node::Line(line));
+                continue;
+            }
+        }
+
+        match line.kind {
+            LineKind::Blank | LineKind::Comment | LineKind::Directive => {
+                push_node(&mut stack, &mut root, Node::Line(line));
+            }
+            LineKind::Open => {
+                let text = line.logical();
+                let name = line.name();
+                let shown = String::from_utf8_lossy(&name).into_owned();
+                let (line_no, col) = line.content_position();
+                if !text.contains(&b'>') {
+                    return Err(SyntaxError::new(
+                        line_no,
+                        col,
+                        format!("<{shown}> directive missing closing '>'"),
+                    ));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(SyntaxError::new(
+                        line_no,
+                        col,
+                        format!("<{shown}> nests sections more than {MAX_DEPTH} levels deep; wsgifix refuses such input"),
+                    ));
+                }
+                let conditional = is_one_of(&name, CONDITIONAL);
+                let opaque = is_one_of(&name, OPAQUE);
+                stack.push(Open {
+                    line,
+                    children: Vec::new(),
+                    conditional,
+                    opaque_depth: opaque.then_some(0),
+                });
+            }
+            LineKind::Close => {
+                let first = first_word(&line);
+                let (line_no, col) = line.content_position();
+                let name = String::from_utf8_lossy(&first[2..]).into_owned();
+                if !first.ends_with(b">") {
+                    return Err(SyntaxError::new(
+                        line_no,
+                        col,
+                        format!("</{name}> directive missing closing '>'"),
+                    ));
+                }
+                let name = name.trim_end_matches('>').to_string();
+                let Some(top) = stack.last() else {
+                    return Err(SyntaxError::new(
+                        line_no,
+                        col,
+                        format!("</{name}> without matching <{name}> section"),
+                    ));
+                };
+                let open_name = top.line.name();
+                let open_shown = String::from_utf8_lossy(&open_name).into_owned();
+                if !open_name.eq_ignore_ascii_case(name.as_bytes()) {
+                    return Err(SyntaxError::new(
+                        line_no,
+                        col,
+                        format!("Expected </{open_shown}> but saw </{name}>"),
+                    ));
+                }
+                // A read-time section ends only at a line that is exactly its
+                // closer; httpd reports anything else as an orphan closer.
+                if top.conditional && line.logical().len() != first.len() {
+                    return Err(SyntaxError::new(
+                        line_no,
+                        col,
+                        format!("</{name}> without matching <{name}> section"),
+                    ));
+                }
+                let open = stack.pop().expect("top exists");
+                push_node(&mut stack, &mut root, section_node(open, Some(line)));
+            }
+        }
+    }
+
+    // End of file. httpd accepts a read-time conditional left open (and
+    // whatever is open inside it); a tree section open outside one is an
+    // error, reported for the innermost such section.
+    let outermost_conditional = stack.iter().position(|o| o.conditional);
+    let checked = &stack[..outermost_conditional.unwrap_or(stack.len())];
+    if let Some(unclosed) = checked.last() {
+        let (line_no, col) = unclosed.line.content_position();
+        let name = String::from_utf8_lossy(&unclosed.line.name()).into_owned();
+        let message = if unclosed.opaque_depth.is_some() {
+            format!("<{name}> was not closed (expected token not found: </{name}>)")
+        } else {
+            format!("<{name}> was not closed.")
+        };
+        return Err(SyntaxError::new(line_no, col, message));
+    }
+    while let Some(open) = stack.pop() {
+        push_node(&mut stack, &mut root, section_node(open, None));
+    }
+    Ok(SyntaxTree { nodes: root })
+}
+
+fn first_word(line: &Line) -> Vec<u8> {
+    let text = line.logical();
+    let mut pos = 0;
+    logical::next_word(&text, &mut pos).unwrap_or_default()
+}
+
+fn section_node(open: Open, close: Option<Line>) -> Node {
+    Node::Section(Section {
+        open: open.line,
+        children: open.children,
+        close,
+    })
+}
+
+fn push_node(stack: &mut [Open], root: &mut Vec<Node>, node: Node) {
+    match stack.last_mut() {
+        Some(top) => top.children.push(node),
+        None => root.push(node),
+    }
+}

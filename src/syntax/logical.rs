@@ -1,0 +1,245 @@
+//! From raw bytes to what httpd actually sees: continuation joining, trimming
+//! and `ap_getword_conf` tokenizing (apache-syntax.md §1 and §3).
+//!
+//! Everything here works on bytes: httpd never decodes its config, and a file
+//! that is not UTF-8 must still round-trip byte for byte.
+
+use std::borrow::Cow;
+
+/// C `isspace()` in the "C" locale, which is what httpd uses (it never calls
+/// setlocale). Bytes >= 0x80 are never whitespace.
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// The result of replaying httpd's line reader over one logical line's raw
+/// bytes.
+pub struct Joined<'a> {
+    /// The logical line, continuations removed, cut at the first NUL, trimmed.
+    pub text: Cow<'a, [u8]>,
+    /// True when httpd would treat the raw text's final newline as a
+    /// continuation too, i.e. the logical line goes on into the next raw line.
+    pub continues: bool,
+}
+
+/// Replays `ap_cfg_getline_core` + `cfg_trim_line` on `raw`, which holds one or
+/// more physical lines (each ending in `\n`, except possibly the last).
+///
+/// The continuation test runs on the *joined* buffer: a physical line is
+/// continued when the joined bytes before its `\n` (skipping one `\r`) end in
+/// a backslash, and the backslash, `\r` and `\n` are then removed. So a blank
+/// physical line after `\\`-newline continues as well, eating one backslash.
+pub fn join(raw: &[u8]) -> Joined<'_> {
+    // Fast path: without a backslash or NUL there is nothing to join or cut.
+    if !raw.iter().any(|&b| b == b'\\' || b == 0) {
+        return Joined {
+            text: Cow::Borrowed(trim(raw)),
+            continues: false,
+        };
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut continues = false;
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let (phys, after) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..=i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = after;
+        let start = buf.len();
+        buf.extend_from_slice(phys);
+        // strlen(): a NUL ends what httpd sees of this physical line, and
+        // with it the logical line (the check below then never sees `\n`).
+        if let Some(nul) = buf[start..].iter().position(|&b| b == 0) {
+            buf.truncate(start + nul);
+            continues = false;
+            break;
+        }
+        continues = false;
+        let mut cp = buf.len();
+        if cp > 0 && buf[cp - 1] == b'\n' {
+            cp -= 1;
+            if cp > 0 && buf[cp - 1] == b'\r' {
+                cp -= 1;
+            }
+            if cp > 0 && buf[cp - 1] == b'\\' {
+                buf.truncate(cp - 1);
+                continues = true;
+                continue;
+            }
+        }
+        break;
+    }
+    let trimmed = trim(&buf);
+    Joined {
+        text: Cow::Owned(trimmed.to_vec()),
+        continues: continues && rest.is_empty(),
+    }
+}
+
+/// Strips leading and trailing C whitespace.
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if is_space(*first) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if is_space(*last) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// Reads one word the way `ap_getword_conf` does, starting at `*pos`, and
+/// advances `*pos` past it and the whitespace after it. Returns `None` at the
+/// end of the text.
+///
+/// A word that starts with `"` or `'` runs to the next unescaped same quote
+/// (or to the end: an unterminated quote is not an error); inside it only
+/// `\<quote>` and `\\` are escapes. An unquoted word runs to whitespace; in it
+/// `\\` still collapses to `\`.
+pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
+    let mut i = *pos;
+    while i < s.len() && is_space(s[i]) {
+        i += 1;
+    }
+    if i >= s.len() {
+        *pos = i;
+        return None;
+    }
+    let word;
+    let quote = s[i];
+    if quote == b'"' || quote == b'\'' {
+        let start = i + 1;
+        let mut end = start;
+        while end < s.len() && s[end] != quote {
+            if s[end] == b'\\'
+                && end + 1 < s.len()
+                && (s[end + 1] == quote || s[end + 1] == b'\\')
+            {
+                end += 2;
+            } else {
+                end += 1;
+            }
+        }
+        word = unescape(&s[start..end.min(s.len())], Some(quote), s.get(end).copied());
+        i = if end < s.len() { end + 1 } else { end };
+    } else {
+        let start = i;
+        while i < s.len() && !is_space(s[i]) {
+            i += 1;
+        }
+        word = unescape(&s[start..i], None, s.get(i).copied());
+    }
+    while i < s.len() && is_space(s[i]) {
+        i += 1;
+    }
+    *pos = i;
+    Some(word)
+}
+
+/// httpd's `substring_conf`: `\\` (and `\<quote>` inside quotes) lose their
+/// backslash. `after` is the byte just past the word, which httpd's loop may
+/// peek at for a word's final backslash.
+fn unescape(word: &[u8], quote: Option<u8>, after: Option<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(word.len());
+    let mut i = 0;
+    while i < word.len() {
+        let next = word.get(i + 1).copied().or(after);
+        if word[i] == b'\\' && (next == Some(b'\\') || (quote.is_some() && next == quote)) {
+            if i + 1 < word.len() {
+                out.push(word[i + 1]);
+                i += 2;
+            } else {
+                // httpd copies the peeked byte, which lies outside the word;
+                // only reachable at a quoted word's end, where it is the quote.
+                if let Some(b) = next {
+                    out.push(b);
+                }
+                i += 1;
+            }
+        } else {
+            out.push(word[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// All words of `s`, as `ap_getword_conf` would return them one by one.
+pub fn words(s: &[u8]) -> Vec<Vec<u8>> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    while let Some(w) = next_word(s, &mut pos) {
+        out.push(w);
+    }
+    out
+}
+
+/// Splits a logical directive line into its first word (the name, as
+/// httpd tokenizes it) and the raw remainder httpd hands to RAW_ARGS
+/// handlers and prints in DUMP_CONFIG.
+pub fn split_name(logical: &[u8]) -> (Vec<u8>, &[u8]) {
+    let mut pos = 0;
+    let name = next_word(logical, &mut pos).unwrap_or_default();
+    (name, &logical[pos..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(s: &str) -> String {
+        String::from_utf8(words(s.as_bytes()).remove(0)).unwrap()
+    }
+
+    #[test]
+    fn getword_conf_table_from_apache_syntax_md() {
+        assert_eq!(word(r#""a\"b""#), r#"a"b"#);
+        assert_eq!(word(r"'it\'s'"), "it's");
+        assert_eq!(word(r#""a\\b""#), r"a\b");
+        assert_eq!(word(r#""a\nb""#), r"a\nb");
+        assert_eq!(word(r#""it\'s""#), r"it\'s");
+        assert_eq!(word(r#"'a\"b'"#), r#"a\"b"#);
+        assert_eq!(word(r"a\\b"), r"a\b");
+        assert_eq!(word(r#"a\"b"#), r#"a\"b"#);
+        assert_eq!(word(r"a\b"), r"a\b");
+        assert_eq!(word(r#""unterminated"#), "unterminated");
+        assert_eq!(word(r#""a\\\"b""#), r#"a\"b"#);
+        assert_eq!(word(r#""a\\\\b""#), r"a\\b");
+        assert_eq!(word(r#""x"   "#), "x");
+        let w = |s: &str| -> Vec<String> {
+            words(s.as_bytes())
+                .into_iter()
+                .map(|w| String::from_utf8(w).unwrap())
+                .collect()
+        };
+        assert_eq!(w(r#""a"b"#), ["a", "b"]);
+        assert_eq!(w(r#"foo"bar baz""#), [r#"foo"bar"#, r#"baz""#]);
+        assert_eq!(w("''x"), ["", "x"]);
+    }
+
+    #[test]
+    fn join_follows_httpd_reader() {
+        let j = |s: &str| String::from_utf8(join(s.as_bytes()).text.into_owned()).unwrap();
+        assert_eq!(j("Alias /a /tmp/\\\n    a\n"), "Alias /a /tmp/    a");
+        assert_eq!(j("Alias /b\\\n/tmp/b\n"), "Alias /b/tmp/b");
+        assert_eq!(j("Alias /a /tmp/a\\\\\n/more\n"), "Alias /a /tmp/a\\/more");
+        assert_eq!(j("Alias /a /tmp/a\\"), "Alias /a /tmp/a\\");
+        assert_eq!(j("Alias /a\\\r\n /b\r\n"), "Alias /a /b");
+        assert_eq!(j("Alias /a /tmp/a\0 garbage\n"), "Alias /a /tmp/a");
+        assert_eq!(j("\x0bAlias\x0c/a \r\n"), "Alias\x0c/a");
+        // A blank physical line after `\\`-newline continues and eats a backslash.
+        let r = join(b"ab\\\\\n\n");
+        assert!(r.continues);
+        assert_eq!(&*r.text, b"ab");
+        assert!(!join(b"ab\\\n\n").continues);
+    }
+}
