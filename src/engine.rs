@@ -1,8 +1,13 @@
 //! One file through the whole pipeline: parse → analyse → fix to a fixpoint →
 //! verify. The command line (and the tests) call only this.
 
+use crate::analysis::{analyse, Analysis, GroupKind};
+use crate::rules::checks::{check, Issue, IssueKind};
+use crate::rules::edit;
+use crate::rules::fixes::Fixer;
 use crate::rules::Finding;
-use crate::syntax::{self, SyntaxError};
+use crate::syntax::{self, SyntaxError, SyntaxTree};
+use std::collections::HashSet;
 
 /// Which rules run.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +58,12 @@ pub struct FileResult {
 }
 
 /// Runs every enabled rule on `source` and, where they can, fixes it.
+///
+/// Fixes are applied one at a time, each to a copy of the tree that is then
+/// analysed again: a fix is kept only when it resolves its own finding and
+/// the number of findings strictly drops. That makes the loop end (at most
+/// one pass per finding) and keeps a fix that would only move the problem
+/// elsewhere from ever being written.
 pub fn process(source: &[u8], options: &Options) -> FileResult {
     let tree = match syntax::parse(source) {
         Ok(t) => t,
@@ -63,6 +74,160 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
             }
         }
     };
-    let _ = (tree, options);
-    FileResult::default()
+    let first = analyse(&tree);
+    let original = enabled_issues(&first, options);
+
+    let mut current = tree;
+    let mut fixed: HashSet<IssueKey> = HashSet::new();
+    let mut refused: HashSet<IssueKey> = HashSet::new();
+    loop {
+        let a = analyse(&current);
+        let issues = enabled_issues(&a, options);
+        let fixer = Fixer::new(&current, &a);
+        let mut next = None;
+        for issue in issues.iter().filter(|i| i.mount().is_some()) {
+            let key = issue_key(issue);
+            if refused.contains(&key) {
+                continue;
+            }
+            let candidate = fixer
+                .fix(issue)
+                .and_then(|edits| edit::apply(&current, edits))
+                .filter(|t| {
+                    let after = analyse(t);
+                    resolved(issue, &after) && enabled_issues(&after, options).len() < issues.len()
+                });
+            match candidate {
+                Some(t) => {
+                    fixed.insert(key);
+                    next = Some(t);
+                    break;
+                }
+                None => {
+                    refused.insert(key);
+                }
+            }
+        }
+        match next {
+            Some(t) => current = t,
+            None => break,
+        }
+    }
+
+    // A finding is fixed when the final config no longer has it, whichever
+    // fix did it (one `WSGIApplicationGroup %{GLOBAL}` serves a whole vhost).
+    let remaining: HashSet<IssueKey> = if fixed.is_empty() {
+        original.iter().map(issue_key).collect()
+    } else {
+        enabled_issues(&analyse(&current), options)
+            .iter()
+            .map(issue_key)
+            .collect()
+    };
+    let mut findings: Vec<Finding> = original
+        .iter()
+        .map(|i| i.to_finding(!remaining.contains(&issue_key(i))))
+        .collect();
+    findings.extend(template_findings(&first, options));
+    findings.sort_by_key(|f| (f.line, f.column, f.code));
+
+    if fixed.is_empty() {
+        return FileResult {
+            findings,
+            ..FileResult::default()
+        };
+    }
+    let bytes = current.to_bytes();
+    if let Err(message) = verify(&current, &bytes, options) {
+        let (line, column) = original
+            .first()
+            .map(|i| (i.line, i.column))
+            .unwrap_or((1, 1));
+        for f in &mut findings {
+            f.fixable = false;
+        }
+        return FileResult {
+            findings,
+            fixed: None,
+            error: Some(EngineError::FixDiscarded {
+                line,
+                column,
+                message: format!("fixes discarded, file left unchanged: {message}"),
+            }),
+        };
+    }
+    FileResult {
+        findings,
+        fixed: (bytes != source).then_some(bytes),
+        error: None,
+    }
+}
+
+/// Issues are known across passes by where they were reported: original
+/// lines keep their line numbers in the edited tree.
+type IssueKey = (&'static str, u32, u32);
+
+fn issue_key(i: &Issue) -> IssueKey {
+    (i.code, i.line, i.column)
+}
+
+fn enabled_issues(a: &Analysis, options: &Options) -> Vec<Issue> {
+    check(a)
+        .into_iter()
+        .filter(|i| options.enabled(i.code))
+        .collect()
+}
+
+/// Did the fix do what its rule asks, for the mount it was about?
+fn resolved(issue: &Issue, after: &Analysis) -> bool {
+    let Some(m) = issue.mount().and_then(|i| after.mounts.get(i)) else {
+        return false;
+    };
+    match &issue.kind {
+        IssueKind::Embedded { .. } => {
+            let pg = after.resolve(m, GroupKind::Process);
+            !pg.is_global() && after.daemons.iter().any(|d| d.name == pg.value)
+        }
+        IssueKind::Shared { daemon, .. } => after.resolve(m, GroupKind::Process).value != *daemon,
+        IssueKind::NotGlobal { .. } => after.resolve(m, GroupKind::Application).is_global(),
+        IssueKind::ReportOnly => false,
+    }
+}
+
+/// The printed result must parse back into the same tree and leave nothing
+/// for a second run to fix.
+fn verify(tree: &SyntaxTree, bytes: &[u8], options: &Options) -> Result<(), String> {
+    let reparsed = syntax::parse(bytes).map_err(|e| format!("the result does not parse: {e}"))?;
+    if reparsed.to_bytes() != bytes {
+        return Err("the result does not print back the same".to_string());
+    }
+    let before: Vec<&str> = enabled_issues(&analyse(tree), options)
+        .iter()
+        .map(|i| i.code)
+        .collect();
+    let after: Vec<&str> = enabled_issues(&analyse(&reparsed), options)
+        .iter()
+        .map(|i| i.code)
+        .collect();
+    if before != after {
+        return Err("the result reads differently once printed".to_string());
+    }
+    Ok(())
+}
+
+/// `<Macro>` bodies are templates: what is wrong in them is reported, at its
+/// place in the file, and never rewritten.
+fn template_findings(a: &Analysis, options: &Options) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for t in &a.templates {
+        let inner = analyse(&t.tree);
+        for i in enabled_issues(&inner, options) {
+            let mut f = i.to_finding(false);
+            f.line += t.first_line - 1;
+            f.message
+                .push_str(&format!(" (in <Macro {}>, a template: not rewritten)", t.name));
+            out.push(f);
+        }
+    }
+    out
 }

@@ -9,3 +9,4 @@
 pub mod syntax;
 pub mod engine;
 pub mod rules;
+pub mod analysis;

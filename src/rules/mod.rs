@@ -1,5 +1,8 @@
 //! The rules: stable codes, names, explanations, and which of them can fix.
 
+pub mod checks;
+pub mod edit;
+pub mod fixes;
 pub mod registry;
 
 pub use registry::{rule_by_code, RuleInfo, RULES};

@@ -1,0 +1,128 @@
+//! mod_wsgi's own argument syntax for RAW_ARGS directives
+//! (`WSGIScriptAlias`, `WSGIDaemonProcess`, `WSGIImportScript`): leading
+//! words read by `ap_getword_conf`, then `name=value` options whose value is
+//! read by `ap_getword_conf` starting right after `=` (modwsgi.md §2.1, §2.3;
+//! apache-syntax.md §3).
+
+use crate::syntax::logical::{is_space, next_word};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsgiOption {
+    pub name: String,
+    pub value: String,
+    /// The option exactly as written in the logical line (`name=value`,
+    /// quotes included), used to find it in the raw text when editing.
+    pub text: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WsgiArgs {
+    /// The leading positional words (URL and target; or the daemon name).
+    pub words: Vec<String>,
+    /// Raw text of each positional word as written.
+    pub word_texts: Vec<Vec<u8>>,
+    pub options: Vec<WsgiOption>,
+}
+
+impl WsgiArgs {
+    pub fn option(&self, name: &str) -> Option<&WsgiOption> {
+        self.options.iter().rev().find(|o| o.name == name)
+    }
+}
+
+/// Reads `positional` leading words, then options, from the raw argument text
+/// after the directive name.
+pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
+    let mut out = WsgiArgs::default();
+    let mut pos = 0;
+    for _ in 0..positional {
+        let start = skip_space(args, pos);
+        match next_word(args, &mut pos) {
+            Some(w) => {
+                let end = trim_end_space(args, start, pos);
+                out.words.push(String::from_utf8_lossy(&w).into_owned());
+                out.word_texts.push(args[start..end].to_vec());
+            }
+            None => return out,
+        }
+    }
+    loop {
+        let start = skip_space(args, pos);
+        if start >= args.len() {
+            break;
+        }
+        let name_end = args[start..]
+            .iter()
+            .position(|&b| b == b'=' || is_space(b))
+            .map_or(args.len(), |i| start + i);
+        if name_end >= args.len() || args[name_end] != b'=' {
+            // Not an option (mod_wsgi would refuse the line); keep it visible
+            // as a valueless option so callers can tell.
+            let mut p = start;
+            next_word(args, &mut p);
+            let end = trim_end_space(args, start, p);
+            out.options.push(WsgiOption {
+                name: String::from_utf8_lossy(&args[start..end]).into_owned(),
+                value: String::new(),
+                text: args[start..end].to_vec(),
+            });
+            pos = p;
+            continue;
+        }
+        let mut p = name_end + 1;
+        let value = if p < args.len() && !is_space(args[p]) {
+            next_word(args, &mut p).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let end = trim_end_space(args, start, p);
+        out.options.push(WsgiOption {
+            name: String::from_utf8_lossy(&args[start..name_end]).into_owned(),
+            value: String::from_utf8_lossy(&value).into_owned(),
+            text: args[start..end].to_vec(),
+        });
+        pos = p;
+    }
+    out
+}
+
+fn skip_space(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_space(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn trim_end_space(s: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && is_space(s[end - 1]) {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_words_and_quoted_options() {
+        let a = parse(
+            br#"/ipa "/usr/share/ipa/wsgi.py" process-group=ipa application-group='%{GLOBAL}'"#,
+            2,
+        );
+        assert_eq!(a.words, ["/ipa", "/usr/share/ipa/wsgi.py"]);
+        assert_eq!(a.word_texts[1], br#""/usr/share/ipa/wsgi.py""#);
+        assert_eq!(a.option("process-group").unwrap().value, "ipa");
+        let ag = a.option("application-group").unwrap();
+        assert_eq!(ag.value, "%{GLOBAL}");
+        assert_eq!(ag.text, b"application-group='%{GLOBAL}'");
+    }
+
+    #[test]
+    fn daemon_name_and_options() {
+        let a = parse(b"fas  processes=2 display-name=%{GROUP}", 1);
+        assert_eq!(a.words, ["fas"]);
+        assert_eq!(a.options.len(), 2);
+        assert_eq!(a.option("display-name").unwrap().value, "%{GROUP}");
+    }
+}
