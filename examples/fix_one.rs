@@ -6,7 +6,15 @@ fn main() {
         let r = wsgifix::engine::process(&bytes, &Default::default());
         println!("=== {path}");
         for f in &r.findings {
-            println!("{}:{}:{} {} [{}] {}", path, f.line, f.column, f.code, if f.fixable { "fix" } else { "-" }, f.message);
+            println!(
+                "{}:{}:{} {} [{}] {}",
+                path,
+                f.line,
+                f.column,
+                f.code,
+                if f.fixable { "fix" } else { "-" },
+                f.message
+            );
         }
         if let Some(e) = &r.error {
             println!("ERROR {e}");
@@ -14,7 +22,12 @@ fn main() {
         if let Some(fixed) = &r.fixed {
             let old = String::from_utf8_lossy(&bytes);
             let new = String::from_utf8_lossy(fixed);
-            print!("{}", similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(2));
+            print!(
+                "{}",
+                similar::TextDiff::from_lines(&old, &new)
+                    .unified_diff()
+                    .context_radius(2)
+            );
         }
     }
 }

@@ -31,7 +31,11 @@ pub enum EngineError {
     Syntax(SyntaxError),
     /// The fixes did not produce a valid, stable result; they were discarded
     /// and the file must be left as it was.
-    FixDiscarded { line: u32, column: u32, message: String },
+    FixDiscarded {
+        line: u32,
+        column: u32,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for EngineError {
@@ -224,8 +228,10 @@ fn template_findings(a: &Analysis, options: &Options) -> Vec<Finding> {
         for i in enabled_issues(&inner, options) {
             let mut f = i.to_finding(false);
             f.line += t.first_line - 1;
-            f.message
-                .push_str(&format!(" (in <Macro {}>, a template: not rewritten)", t.name));
+            f.message.push_str(&format!(
+                " (in <Macro {}>, a template: not rewritten)",
+                t.name
+            ));
             out.push(f);
         }
     }

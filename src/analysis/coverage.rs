@@ -112,7 +112,10 @@ fn path_under(path: &str, dir: &str) -> bool {
 }
 
 fn basename(path: &str) -> &str {
-    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
 }
 
 fn parent(path: &str) -> &str {
@@ -188,9 +191,14 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> bool {
 pub type MergeRank = (u8, usize, bool, NodePath);
 
 pub fn merge_rank(site: &Site, _mount_in_vhost: bool) -> MergeRank {
-    let inner = site.sections.last().expect("per-directory site has a section");
+    let inner = site
+        .sections
+        .last()
+        .expect("per-directory site has a section");
     let (category, components) = match (inner.kind, inner.regex) {
-        (SectionKind::Directory, false) => (0, inner.arg.split('/').filter(|c| !c.is_empty()).count()),
+        (SectionKind::Directory, false) => {
+            (0, inner.arg.split('/').filter(|c| !c.is_empty()).count())
+        }
         (SectionKind::Directory, true) => (1, 0),
         (SectionKind::Files, _) => (2, 0),
         (SectionKind::Location, _) => (3, 0),
@@ -216,7 +224,10 @@ mod tests {
     #[test]
     fn directory_paths_with_wildcards() {
         assert!(path_under("/usr/local/bin", "/usr/local/bin"));
-        assert!(!path_under("/usr/local/bin", "/opt/stack/ironic/ironic/api"));
+        assert!(!path_under(
+            "/usr/local/bin",
+            "/opt/stack/ironic/ironic/api"
+        ));
         assert!(path_under("/var/www/site/cgi", "/var/www/*/cgi"));
         assert!(!path_under("/var/www", "/var/www/*"));
         assert_eq!(parent("/usr/local/bin/ironic-api-wsgi"), "/usr/local/bin");

@@ -477,12 +477,7 @@ impl Analysis {
             if g.kind != kind || g.site.at_scope_level() || !in_scope(g) {
                 continue;
             }
-            if !g
-                .site
-                .sections
-                .iter()
-                .all(|s| coverage::covers(s, mount))
-            {
+            if !g.site.sections.iter().all(|s| coverage::covers(s, mount)) {
                 continue;
             }
             let rank = coverage::merge_rank(&g.site, scope != 0);
@@ -499,12 +494,10 @@ impl Analysis {
         // The vhost's own value, then the main server's (which vhosts inherit).
         let levels: &[usize] = if scope == 0 { &[0] } else { &[scope, 0] };
         for &level in levels {
-            let found = self
-                .groups
-                .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, g)| g.kind == kind && g.site.at_scope_level() && g.site.scope == level);
+            let found =
+                self.groups.iter().enumerate().rev().find(|(_, g)| {
+                    g.kind == kind && g.site.at_scope_level() && g.site.scope == level
+                });
             if let Some((i, g)) = found {
                 return Resolved {
                     value: g.value.clone(),

@@ -87,7 +87,11 @@ pub fn check(a: &Analysis) -> Vec<Issue> {
     let daemon_names: Vec<&str> = a.daemons.iter().map(|d| d.name.as_str()).collect();
 
     // Effective groups of every mount, once.
-    let pgs: Vec<Resolved> = a.mounts.iter().map(|m| a.resolve(m, GroupKind::Process)).collect();
+    let pgs: Vec<Resolved> = a
+        .mounts
+        .iter()
+        .map(|m| a.resolve(m, GroupKind::Process))
+        .collect();
     let ags: Vec<Resolved> = a
         .mounts
         .iter()
@@ -100,12 +104,18 @@ pub fn check(a: &Analysis) -> Vec<Issue> {
             if pgs[i].is_global() {
                 let how = match pgs[i].source {
                     Source::Default => "no WSGIProcessGroup applies to it".to_string(),
-                    _ => format!("{} selects embedded mode", source_text(a, &pgs[i], GroupKind::Process)),
+                    _ => format!(
+                        "{} selects embedded mode",
+                        source_text(a, &pgs[i], GroupKind::Process)
+                    ),
                 };
                 issues.push(Issue::new(
                     "WSGI001",
                     &m.site,
-                    format!("WSGI application {} runs in embedded mode: {how}", describe(m)),
+                    format!(
+                        "WSGI application {} runs in embedded mode: {how}",
+                        describe(m)
+                    ),
                     IssueKind::Embedded {
                         mount: i,
                         pg: pgs[i].clone(),
@@ -166,7 +176,10 @@ pub fn check(a: &Analysis) -> Vec<Issue> {
             .filter(|&g| a.groups[g].value == "%{GLOBAL}")
             .map(|g| {
                 let s = a.groups[g].site.sections.last().expect("per-dir");
-                format!("line {} (its <{:?} {}> does not cover the app)", a.groups[g].site.line, s.kind, s.arg)
+                format!(
+                    "line {} (its <{:?} {}> does not cover the app)",
+                    a.groups[g].site.line, s.kind, s.arg
+                )
             })
             .collect();
         if !ineffective.is_empty() {

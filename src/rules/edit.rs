@@ -219,7 +219,10 @@ pub fn replace_in_args(line: &Line, old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
     let raw = line.raw();
     let start = name_end(line);
     let hay = &raw[start..];
-    let mut found = hay.windows(old.len()).enumerate().filter(|(_, w)| *w == old);
+    let mut found = hay
+        .windows(old.len())
+        .enumerate()
+        .filter(|(_, w)| *w == old);
     let (at, _) = found.next()?;
     if found.next().is_some() {
         return None;

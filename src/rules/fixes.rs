@@ -56,7 +56,9 @@ impl<'a> Fixer<'a> {
     }
 
     fn indent_of(&self, path: &[usize]) -> Vec<u8> {
-        self.line(path).map(|l| l.indent().to_vec()).unwrap_or_default()
+        self.line(path)
+            .map(|l| l.indent().to_vec())
+            .unwrap_or_default()
     }
 
     /// Indent for a line placed as a child of the section at `section`.
@@ -116,7 +118,11 @@ impl<'a> Fixer<'a> {
         } else {
             from_url
         };
-        let base = if base.is_empty() { "wsgi".to_string() } else { base };
+        let base = if base.is_empty() {
+            "wsgi".to_string()
+        } else {
+            base
+        };
         let taken = self.taken_names();
         if !taken.contains(&base) {
             return base;
@@ -205,7 +211,8 @@ impl<'a> Fixer<'a> {
                 let line = self.line(&original.site.path)?;
                 let name = self.new_name(m);
                 let old = original.args.word_texts.first()?;
-                let raw = edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;
+                let raw =
+                    edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;
                 // The copy keeps the original's options and continuations, at
                 // the indent of the app's alias.
                 let raw = reindent(&raw, line.indent(), &self.indent_of(&self.anchor(m)));
@@ -231,7 +238,10 @@ impl<'a> Fixer<'a> {
         let m = &self.a.mounts[mi];
         let pg = self.a.resolve(m, GroupKind::Process);
         for s in &self.a.imports {
-            let (Some(p), Some(g)) = (s.args.option("process-group"), s.args.option("application-group")) else {
+            let (Some(p), Some(g)) = (
+                s.args.option("process-group"),
+                s.args.option("application-group"),
+            ) else {
                 continue;
             };
             if p.value == pg.value && g.value == ag.value && !pg.is_global() {
@@ -250,7 +260,13 @@ impl<'a> Fixer<'a> {
     /// Makes `value` the mount's effective group of `kind`: where the current
     /// value comes from when that only concerns this app, else at the most
     /// specific place that covers only this app.
-    fn select(&self, mi: usize, kind: GroupKind, value: &str, current: &Resolved) -> Option<Vec<Edit>> {
+    fn select(
+        &self,
+        mi: usize,
+        kind: GroupKind,
+        value: &str,
+        current: &Resolved,
+    ) -> Option<Vec<Edit>> {
         let m = &self.a.mounts[mi];
         let key = m.app_key(self.a);
         let shown = quote_if_needed(value);
@@ -269,7 +285,8 @@ impl<'a> Fixer<'a> {
                 let g = &self.a.groups[*gi];
                 let bare_server = g.site.scope == 0 && g.site.at_scope_level();
                 let only_this_app = self.a.mounts.iter().all(|o| {
-                    o.app_key(self.a) == key || self.a.resolve(o, kind).source != Source::Directive(*gi)
+                    o.app_key(self.a) == key
+                        || self.a.resolve(o, kind).source != Source::Directive(*gi)
                 });
                 // A bare server-level value leaks into every vhost and file;
                 // changing it would change apps we cannot see.
@@ -342,7 +359,9 @@ impl<'a> Fixer<'a> {
             MountKind::Handler => ("Location", quote_if_needed(m.url.as_ref()?).into_bytes()),
         };
         let anchor = self.anchor(m);
-        let after = self.last_covering_location(m, &anchor, kind).unwrap_or_else(|| anchor.clone());
+        let after = self
+            .last_covering_location(m, &anchor, kind)
+            .unwrap_or_else(|| anchor.clone());
         let eol = self.eol_near(&after);
         let indent = self.indent_of(&anchor);
         let block = make_section(&indent, &self.unit, name, &arg, &[&directive], &eol);
@@ -358,13 +377,14 @@ impl<'a> Fixer<'a> {
     /// this mount, in the mount's container.
     fn exact_location(&self, m: &Mount) -> Option<NodePath> {
         let url = m.url.as_ref()?;
-        let (section_name, matches): (&str, Box<dyn Fn(&str) -> bool>) = match m.kind {
-            MountKind::Alias => (
-                "Location",
-                Box::new(|arg: &str| crate::analysis::coverage::same_url(arg, url)),
-            ),
-            MountKind::AliasMatch => ("LocationMatch", Box::new(|arg: &str| arg == url)),
+        let section_name = match m.kind {
+            MountKind::Alias => "Location",
+            MountKind::AliasMatch => "LocationMatch",
             MountKind::Handler => return None,
+        };
+        let matches = |arg: &str| match m.kind {
+            MountKind::Alias => crate::analysis::coverage::same_url(arg, url),
+            _ => arg == url,
         };
         let (parent, _) = split(&m.site.path);
         let children = match parent.is_empty() {
@@ -390,15 +410,27 @@ impl<'a> Fixer<'a> {
 
     /// A later `<Location>` in the same container that sets this kind of
     /// group for the mount would override a new one placed before it.
-    fn last_covering_location(&self, m: &Mount, anchor: &[usize], kind: GroupKind) -> Option<NodePath> {
+    fn last_covering_location(
+        &self,
+        m: &Mount,
+        anchor: &[usize],
+        kind: GroupKind,
+    ) -> Option<NodePath> {
         let (parent, _) = split(anchor);
         self.a
             .groups
             .iter()
             .filter(|g| g.kind == kind && g.site.scope == m.site.scope)
-            .filter(|g| g.site.sections.iter().all(|s| crate::analysis::coverage::covers(s, m)))
+            .filter(|g| {
+                g.site
+                    .sections
+                    .iter()
+                    .all(|s| crate::analysis::coverage::covers(s, m))
+            })
             .filter_map(|g| g.site.sections.first().map(|s| s.path.clone()))
-            .filter(|p| p.len() == parent.len() + 1 && p.starts_with(&parent) && p.as_slice() > anchor)
+            .filter(|p| {
+                p.len() == parent.len() + 1 && p.starts_with(&parent) && p.as_slice() > anchor
+            })
             .max()
     }
 
@@ -407,7 +439,11 @@ impl<'a> Fixer<'a> {
         Edit::Insert {
             parent,
             index,
-            nodes: vec![Node::Line(make_line(&self.indent_of(path), text, &self.eol_near(path)))],
+            nodes: vec![Node::Line(make_line(
+                &self.indent_of(path),
+                text,
+                &self.eol_near(path),
+            ))],
         }
     }
 
@@ -474,7 +510,9 @@ impl<'a> Fixer<'a> {
                 }
                 Node::Section(s) => {
                     (s.name_is("Location") || s.name_is("LocationMatch"))
-                        && s.children.iter().any(|c| matches!(c, Node::Line(l) if l.name_is("WSGIProcessGroup")))
+                        && s.children
+                            .iter()
+                            .any(|c| matches!(c, Node::Line(l) if l.name_is("WSGIProcessGroup")))
                 }
             };
             wsgi.then_some(i)
@@ -498,7 +536,16 @@ impl<'a> Fixer<'a> {
 }
 
 const GENERIC_SCRIPT_NAMES: &[&str] = &[
-    "wsgi", "app", "application", "index", "main", "django", "site", "server", "run", "start",
+    "wsgi",
+    "app",
+    "application",
+    "index",
+    "main",
+    "django",
+    "site",
+    "server",
+    "run",
+    "start",
 ];
 
 /// The directives that make up an app's daemon and group setup; a new
@@ -527,11 +574,15 @@ fn sanitize(s: &str) -> String {
             out.push('_');
         }
     }
-    out.trim_matches(|c| c == '_' || c == '.' || c == '-').to_string()
+    out.trim_matches(|c| c == '_' || c == '.' || c == '-')
+        .to_string()
 }
 
 fn quote_if_needed(s: &str) -> String {
-    if s.is_empty() || s.bytes().any(|b| crate::syntax::logical::is_space(b) || b == b'"' || b == b'\'') {
+    if s.is_empty()
+        || s.bytes()
+            .any(|b| crate::syntax::logical::is_space(b) || b == b'"' || b == b'\'')
+    {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         s.to_string()
