@@ -94,6 +94,19 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
             pending_merge = joined.continues;
             prev.set_raw(merged);
         } else {
+            // The grammar sees a quoted first word as a directive; httpd
+            // strips the quotes before deciding (`"<Directory" /tmp>`).
+            let kind = match kind {
+                LineKind::Directive => {
+                    let text = logical::join(&raw).text;
+                    if matches!(text.first(), Some(b'"' | b'\'')) {
+                        classify(&text)
+                    } else {
+                        kind
+                    }
+                }
+                _ => kind,
+            };
             let line = Line::new(kind, raw, line_no);
             // Only a line that holds a continuation and ends in a blank
             // physical line can continue further than the grammar saw.

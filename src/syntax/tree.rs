@@ -153,6 +153,13 @@ pub fn classify(logical: &[u8]) -> LineKind {
         [b'#', ..] => LineKind::Comment,
         [b'<', b'/', ..] => LineKind::Close,
         [b'<', ..] => LineKind::Open,
+        // httpd reads the name with ap_getword_conf, so `"<Directory" /tmp>`
+        // opens a section and `"</Directory>"` closes one.
+        [b'"' | b'\'', ..] => match logical::split_name(logical).0.as_slice() {
+            [b'<', b'/', ..] => LineKind::Close,
+            [b'<', ..] => LineKind::Open,
+            _ => LineKind::Directive,
+        },
         _ => LineKind::Directive,
     }
 }

@@ -1,0 +1,5 @@
+//! Helpers shared by integration tests. Each test binary uses only part of
+//! them, so unused items are expected.
+#![allow(dead_code)]
+
+pub mod apache;
