@@ -63,9 +63,9 @@ pub struct FileResult {
 
 /// Runs every enabled rule on `source` and, where they can, fixes it.
 ///
-/// Fixes are applied one at a time, each to a copy of the tree that is then
-/// analysed again: a fix is kept only when it resolves its own finding and
-/// the number of findings strictly drops. That makes the loop end (at most
+/// Each pass applies fixes to a copy of the tree that is then analysed again:
+/// fixes are kept only when each resolves its own finding and the number of
+/// findings drops by at least one per fix. That makes the loop end (at most
 /// one pass per finding) and keeps a fix that would only move the problem
 /// elsewhere from ever being written.
 pub fn process(source: &[u8], options: &Options) -> FileResult {
@@ -82,45 +82,76 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
     let original = enabled_issues(&first, options);
 
     let mut current = tree;
-    let mut fixed: HashSet<IssueKey> = HashSet::new();
+    let mut fixed_any = false;
     let mut refused: HashSet<IssueKey> = HashSet::new();
     loop {
         let a = analyse(&current);
         let issues = enabled_issues(&a, options);
         let fixer = Fixer::new(&current, &a);
-        let mut next = None;
+
+        // The first fixable issue of each independent unit (a group of
+        // vhosts sharing a ServerName, or the main server): their fixes touch
+        // disjoint parts of the file and can be applied in one pass.
+        let mut units: HashSet<Option<String>> = HashSet::new();
+        let mut batch: Vec<(&Issue, Vec<edit::Edit>)> = Vec::new();
         for issue in issues.iter().filter(|i| i.mount().is_some()) {
             let key = issue_key(issue);
-            if refused.contains(&key) {
+            let unit = unit_of(issue, &a);
+            if refused.contains(&key) || units.contains(&unit) {
                 continue;
             }
-            let candidate = fixer
-                .fix(issue)
-                .and_then(|edits| edit::apply(&current, edits))
-                .filter(|t| {
-                    let after = analyse(t);
-                    resolved(issue, &after) && enabled_issues(&after, options).len() < issues.len()
-                });
-            match candidate {
-                Some(t) => {
-                    fixed.insert(key);
-                    next = Some(t);
-                    break;
+            match fixer.fix(issue) {
+                Some(edits) => {
+                    units.insert(unit);
+                    batch.push((issue, edits));
                 }
                 None => {
                     refused.insert(key);
                 }
             }
         }
-        match next {
-            Some(t) => current = t,
-            None => break,
+        if batch.is_empty() {
+            break;
+        }
+
+        let accept = |edits: Vec<edit::Edit>, fixes: &[&Issue]| {
+            let t = edit::apply(&current, edits)?;
+            let after = analyse(&t);
+            let remaining = enabled_issues(&after, options).len();
+            let all_resolved = fixes.iter().all(|i| resolved(i, &after));
+            (all_resolved && remaining + fixes.len() <= issues.len()).then_some(t)
+        };
+        if batch.len() > 1 {
+            let edits = batch.iter().flat_map(|(_, e)| e.clone()).collect();
+            let fixes: Vec<&Issue> = batch.iter().map(|(i, _)| *i).collect();
+            if let Some(t) = accept(edits, &fixes) {
+                current = t;
+                fixed_any = true;
+                continue;
+            }
+        }
+        // One at a time: the first fix that verifies on its own.
+        let mut next = None;
+        for (issue, edits) in batch {
+            match accept(edits, &[issue]) {
+                Some(t) => {
+                    next = Some(t);
+                    break;
+                }
+                None => {
+                    refused.insert(issue_key(issue));
+                }
+            }
+        }
+        if let Some(t) = next {
+            current = t;
+            fixed_any = true;
         }
     }
 
     // A finding is fixed when the final config no longer has it, whichever
     // fix did it (one `WSGIApplicationGroup %{GLOBAL}` serves a whole vhost).
-    let remaining: HashSet<IssueKey> = if fixed.is_empty() {
+    let remaining: HashSet<IssueKey> = if !fixed_any {
         original.iter().map(issue_key).collect()
     } else {
         enabled_issues(&analyse(&current), options)
@@ -135,7 +166,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
     findings.extend(template_findings(&first, options));
     findings.sort_by_key(|f| (f.line, f.column, f.code));
 
-    if fixed.is_empty() {
+    if !fixed_any {
         return FileResult {
             findings,
             ..FileResult::default()
@@ -180,6 +211,17 @@ fn enabled_issues(a: &Analysis, options: &Options) -> Vec<Issue> {
         .into_iter()
         .filter(|i| options.enabled(i.code))
         .collect()
+}
+
+/// Fixes of different units never touch the same lines or daemons: vhosts
+/// that share a ServerName may share daemons, so they form one unit.
+fn unit_of(issue: &Issue, a: &Analysis) -> Option<String> {
+    let scope = &a.scopes[a.mounts[issue.mount().expect("fixable issues have a mount")]
+        .site
+        .scope];
+    scope
+        .is_vhost
+        .then(|| scope.server_name.clone().unwrap_or_default())
 }
 
 /// Did the fix do what its rule asks, for the mount it was about?

@@ -8,20 +8,63 @@ use super::checks::{Issue, IssueKind};
 use super::edit::{self, make_line, make_section, node_at, Edit};
 use crate::analysis::{Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, Source};
 use crate::syntax::{Line, LineKind, Node, SyntaxTree};
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+
+/// All names a new daemon must not take: defined daemons, and every name a
+/// group directive or option refers to (also inside templates).
+fn taken_names(a: &Analysis) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = a.daemons.iter().map(|d| d.name.clone()).collect();
+    names.extend(a.groups.iter().map(|g| g.value.clone()));
+    for m in &a.mounts {
+        if let Some(o) = m.args.option("process-group") {
+            names.insert(o.value.clone());
+        }
+    }
+    for t in &a.templates {
+        let inner = crate::analysis::analyse(&t.tree);
+        names.extend(inner.daemons.into_iter().map(|d| d.name));
+    }
+    names
+}
 
 pub struct Fixer<'a> {
     pub tree: &'a SyntaxTree,
     pub a: &'a Analysis,
     unit: Vec<u8>,
+    /// Effective process / application group of every mount, computed once.
+    pgs: Vec<Resolved>,
+    ags: Vec<Resolved>,
+    /// Names in use, plus the ones fixes of this pass have already taken.
+    taken: RefCell<BTreeSet<String>>,
 }
 
 impl<'a> Fixer<'a> {
     pub fn new(tree: &'a SyntaxTree, a: &'a Analysis) -> Fixer<'a> {
+        let pgs = a
+            .mounts
+            .iter()
+            .map(|m| a.resolve(m, GroupKind::Process))
+            .collect();
+        let ags = a
+            .mounts
+            .iter()
+            .map(|m| a.resolve(m, GroupKind::Application))
+            .collect();
         Fixer {
             tree,
             a,
             unit: edit::indent_unit(tree),
+            pgs,
+            ags,
+            taken: RefCell::new(taken_names(a)),
+        }
+    }
+
+    fn resolved(&self, mount: usize, kind: GroupKind) -> &Resolved {
+        match kind {
+            GroupKind::Process => &self.pgs[mount],
+            GroupKind::Application => &self.ags[mount],
         }
     }
 
@@ -77,22 +120,6 @@ impl<'a> Fixer<'a> {
         Vec::new()
     }
 
-    /// All names a new daemon must not take.
-    fn taken_names(&self) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> = self.a.daemons.iter().map(|d| d.name.clone()).collect();
-        names.extend(self.a.groups.iter().map(|g| g.value.clone()));
-        for m in &self.a.mounts {
-            if let Some(o) = m.args.option("process-group") {
-                names.insert(o.value.clone());
-            }
-        }
-        for t in &self.a.templates {
-            let inner = crate::analysis::analyse(&t.tree);
-            names.extend(inner.daemons.into_iter().map(|d| d.name));
-        }
-        names
-    }
-
     /// A daemon name derived from the mount (`/my_app` → `my_app`) or, for
     /// `/` and patterns, from the script (`graphite.wsgi` → `graphite`);
     /// unique in the file; the same input always gives the same name.
@@ -123,14 +150,17 @@ impl<'a> Fixer<'a> {
         } else {
             base
         };
-        let taken = self.taken_names();
-        if !taken.contains(&base) {
-            return base;
-        }
-        (2..)
-            .map(|n| format!("{base}-{n}"))
-            .find(|n| !taken.contains(n))
-            .expect("some suffix is free")
+        let mut taken = self.taken.borrow_mut();
+        let name = if taken.contains(&base) {
+            (2..)
+                .map(|n| format!("{base}-{n}"))
+                .find(|n| !taken.contains(n))
+                .expect("some suffix is free")
+        } else {
+            base
+        };
+        taken.insert(name.clone());
+        name
     }
 
     /// Apps (by identity) that select daemon `name`.
@@ -138,8 +168,9 @@ impl<'a> Fixer<'a> {
         self.a
             .mounts
             .iter()
-            .filter(|m| self.a.resolve(m, GroupKind::Process).value == name)
-            .map(|m| m.app_key(self.a))
+            .enumerate()
+            .filter(|(i, _)| self.pgs[*i].value == name)
+            .map(|(_, m)| m.app_key(self.a))
             .collect()
     }
 
@@ -235,8 +266,7 @@ impl<'a> Fixer<'a> {
         let mut edits = self.select(mi, GroupKind::Application, "%{GLOBAL}", ag)?;
         // A preload into the old application group of this app's daemon would
         // load the script a second time: move it along.
-        let m = &self.a.mounts[mi];
-        let pg = self.a.resolve(m, GroupKind::Process);
+        let pg = &self.pgs[mi];
         for s in &self.a.imports {
             let (Some(p), Some(g)) = (
                 s.args.option("process-group"),
@@ -284,9 +314,9 @@ impl<'a> Fixer<'a> {
             Source::Directive(gi) => {
                 let g = &self.a.groups[*gi];
                 let bare_server = g.site.scope == 0 && g.site.at_scope_level();
-                let only_this_app = self.a.mounts.iter().all(|o| {
+                let only_this_app = self.a.mounts.iter().enumerate().all(|(oi, o)| {
                     o.app_key(self.a) == key
-                        || self.a.resolve(o, kind).source != Source::Directive(*gi)
+                        || self.resolved(oi, kind).source != Source::Directive(*gi)
                 });
                 // A bare server-level value leaks into every vhost and file;
                 // changing it would change apps we cannot see.
