@@ -9,4 +9,6 @@
 pub mod syntax;
 pub mod engine;
 pub mod rules;
+pub mod cli;
+pub mod output;
 pub mod analysis;

@@ -1,3 +1,7 @@
+use clap::Parser;
+
 fn main() {
-    println!("wsgifix");
+    // clap exits with status 2 on usage errors, 0 for --help and --version.
+    let cli = wsgifix::cli::Cli::parse();
+    std::process::exit(wsgifix::output::run(&cli));
 }

@@ -1,0 +1,167 @@
+//! Command-line arguments (SPEC.md §5). Validation that clap can do happens
+//! here, so every usage error leaves through clap and exits with status 2.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, ColorChoice, Parser, ValueEnum};
+use globset::{Glob, GlobBuilder};
+
+use crate::rules::rule_by_code;
+
+const AFTER_HELP: &str = "\
+PATH may be a file, a directory (walked recursively in sorted order; symlinked
+directories are not followed; every regular file is taken unless --include /
+--exclude say otherwise) or - for standard input. Paths named on the command
+line are always processed. With no PATH, wsgifix looks at /etc/apache2,
+/etc/httpd and /usr/local/apache2/conf and takes the first that exists.
+
+Exit status:
+  0  nothing found (or --write succeeded)
+  1  --dry-run would change a file or found something, or --check found anything
+  2  usage error, or an I/O or syntax error in any file (other files are still
+     processed)
+The exit status never depends on --format.";
+
+/// Audit and fix Apache httpd + mod_wsgi configurations so that Python C
+/// extensions run safely: daemon mode, one process group per application,
+/// the main interpreter (%{GLOBAL}).
+#[derive(Debug, Parser)]
+#[command(name = "wsgifix", version, after_help = AFTER_HELP)]
+#[command(group(ArgGroup::new("mode").args(["dry_run", "write", "check"])))]
+pub struct Cli {
+    /// Files, directories, or - for standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Print the unified diff of all fixes (the default).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Apply the fixes in place (atomically; symlinks are written through).
+    /// With -, print the fixed config on standard output.
+    #[arg(long)]
+    pub write: bool,
+
+    /// Print findings only, one per line: FILE:LINE:COL CODE message.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Only run these rules (codes or names, comma-separated).
+    #[arg(long, value_name = "CODE,...", value_delimiter = ',', value_parser = parse_rule)]
+    pub select: Vec<&'static str>,
+
+    /// Never run these rules (codes or names, comma-separated).
+    #[arg(long, value_name = "CODE,...", value_delimiter = ',', value_parser = parse_rule)]
+    pub ignore: Vec<&'static str>,
+
+    /// Explain a rule (code or name) and exit.
+    #[arg(long, value_name = "CODE", value_parser = parse_rule)]
+    pub explain: Option<&'static str>,
+
+    /// Only take files matching GLOB when walking a directory (repeatable;
+    /// matched against the path below the directory and against the file name).
+    #[arg(long, value_name = "GLOB", value_parser = parse_glob)]
+    pub include: Vec<Glob>,
+
+    /// Skip files and directories matching GLOB when walking (repeatable).
+    #[arg(long, value_name = "GLOB", value_parser = parse_glob)]
+    pub exclude: Vec<Glob>,
+
+    /// Treat FILE as a server's main config. For now FILE is processed like a
+    /// PATH; following its Include/IncludeOptional directives comes later.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Report format; json prints one document on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Colour the output (auto: when standard output is a terminal; honours
+    /// NO_COLOR and CLICOLOR_FORCE).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Number of files processed in parallel (default: number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    DryRun,
+    Write,
+    Check,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::DryRun => "dry-run",
+            Mode::Write => "write",
+            Mode::Check => "check",
+        }
+    }
+}
+
+impl Cli {
+    pub fn mode(&self) -> Mode {
+        if self.write {
+            Mode::Write
+        } else if self.check {
+            Mode::Check
+        } else {
+            Mode::DryRun
+        }
+    }
+}
+
+/// Accepts a code or a name and yields the canonical code, because
+/// `engine::Options` compares codes only.
+fn parse_rule(s: &str) -> Result<&'static str, String> {
+    match rule_by_code(s.trim()) {
+        Some(rule) => Ok(rule.code),
+        None => {
+            let known: Vec<String> = crate::rules::RULES
+                .iter()
+                .map(|r| format!("{} ({})", r.code, r.name))
+                .collect();
+            Err(format!("unknown rule; known rules: {}", known.join(", ")))
+        }
+    }
+}
+
+fn parse_glob(s: &str) -> Result<Glob, String> {
+    GlobBuilder::new(s)
+        .build()
+        .map_err(|e| e.kind().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn names_map_to_codes() {
+        let cli = Cli::try_parse_from(["wsgifix", "--select", "embedded-mode,wsgi003"]).unwrap();
+        assert_eq!(cli.select, vec!["WSGI001", "WSGI003"]);
+    }
+
+    #[test]
+    fn modes_are_exclusive() {
+        assert!(Cli::try_parse_from(["wsgifix", "--write", "--check"]).is_err());
+        let cli = Cli::try_parse_from(["wsgifix", "x"]).unwrap();
+        assert_eq!(cli.mode(), Mode::DryRun);
+    }
+}

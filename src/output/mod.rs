@@ -1,0 +1,478 @@
+//! The command line's work: find the files, run the engine on each (in
+//! parallel), and report — diffs and findings on stdout, errors and the
+//! summary on stderr — in a deterministic order.
+
+pub mod diff;
+pub mod report;
+pub mod walk;
+pub mod write;
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::ColorChoice;
+use rayon::prelude::*;
+
+use crate::cli::{Cli, Format, Mode};
+use crate::engine::{self, Options};
+use crate::rules::rule_by_code;
+use report::{FileError, JsonWriter, Outcome, Summary};
+use walk::{Filters, Item};
+
+/// Shown for standard input in diffs, findings and errors.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// How many files are held in memory at once per worker: enough to keep the
+/// workers busy, few enough that memory follows the largest file, not the fleet.
+const BATCH_PER_JOB: usize = 16;
+
+/// What every file is processed with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    pub format: Format,
+    pub options: Options,
+    /// Colour on stdout.
+    pub color: bool,
+    /// Colour on stderr, which may be a terminal when stdout is not.
+    pub color_err: bool,
+}
+
+/// Runs the command line and returns the exit status.
+pub fn run(cli: &Cli) -> i32 {
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    if let Some(code) = cli.explain {
+        return explain(
+            code,
+            use_color(cli.color),
+            &mut io::stdout().lock(),
+            &mut err,
+        );
+    }
+
+    let mut paths = cli.paths.clone();
+    if let Some(c) = &cli.config {
+        paths.insert(0, c.clone());
+    }
+    if paths.is_empty() {
+        let candidates: Vec<&Path> = walk::SYSTEM_DIRS.iter().map(Path::new).collect();
+        match walk::system_config_dir(&candidates) {
+            Some(dir) => {
+                let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                paths.push(dir);
+            }
+            None => {
+                let _ = writeln!(
+                    err,
+                    "wsgifix: no PATH given and no Apache configuration found in {}",
+                    walk::SYSTEM_DIRS.join(", ")
+                );
+                return 2;
+            }
+        }
+    }
+
+    let filters = match Filters::new(&cli.include, &cli.exclude) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(err, "error: invalid glob: {e}");
+            return 2;
+        }
+    };
+    let settings = Settings {
+        mode: cli.mode(),
+        format: cli.format,
+        options: Options {
+            select: cli.select.iter().map(|s| s.to_string()).collect(),
+            ignore: cli.ignore.iter().map(|s| s.to_string()).collect(),
+        },
+        color: cli.format == Format::Text && use_color(cli.color),
+        color_err: use_color_stderr(cli.color),
+    };
+    let jobs = cli.jobs.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let items = walk::collect(&paths, &filters);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let code = process_all(&items, &settings, jobs, &mut out, &mut err);
+    let flushed = out.flush();
+    match flushed {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(err, "wsgifix: cannot write to standard output: {e}");
+            2
+        }
+        _ => code,
+    }
+}
+
+/// Like [`use_color`], for stderr: the same environment rules, but the
+/// terminal test is on stderr.
+pub fn use_color_stderr(choice: ColorChoice) -> bool {
+    let set = |k: &str| std::env::var_os(k).map(|v| v != "0");
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("CLICOLOR_FORCE") == Some(true) {
+                true
+            } else if std::env::var_os("NO_COLOR").is_some() || set("CLICOLOR") == Some(false) {
+                false
+            } else {
+                io::stderr().is_terminal()
+            }
+        }
+    }
+}
+
+/// `--color`: always/never win; auto follows colored's reading of the
+/// environment (CLICOLOR_FORCE beats NO_COLOR, else a terminal on stdout).
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            // Not the global SHOULD_COLORIZE: from_env reads the environment
+            // now, with nothing overridden by anyone else in the process.
+            colored::control::ShouldColorize::from_env().should_colorize()
+        }
+    }
+}
+
+fn explain(code: &str, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some(rule) = rule_by_code(code) else {
+        let _ = writeln!(err, "error: unknown rule {code}");
+        return 2;
+    };
+    let fix = if rule.has_fix {
+        "fixable"
+    } else {
+        "not fixable"
+    };
+    let title = format!("{} ({}): {}", rule.code, rule.name, rule.summary);
+    let title = if color {
+        format!("\x1b[1m{title}\x1b[0m")
+    } else {
+        title
+    };
+    let text = format!("{title}\n{fix}\n\n{}\n", rule.explanation);
+    match out.write_all(text.as_bytes()) {
+        Ok(()) => 0,
+        Err(_) => 2,
+    }
+}
+
+/// Processes `items` `jobs` at a time and reports each in order. Returns
+/// the exit status.
+pub fn process_all(
+    items: &[Item],
+    settings: &Settings,
+    jobs: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "wsgifix: cannot start {jobs} worker threads: {e}");
+            return 2;
+        }
+    };
+    // Read before the workers start: only one `-` is allowed and it must not
+    // be read from a worker while another is reporting.
+    let stdin_bytes = if items.contains(&Item::Stdin) {
+        let mut buf = Vec::new();
+        Some(io::stdin().lock().read_to_end(&mut buf).map(|_| buf))
+    } else {
+        None
+    };
+
+    let mut summary = Summary {
+        mode: settings.mode.as_str(),
+        ..Summary::default()
+    };
+    let mut json = None;
+    let mut stdout_ok = true;
+    if settings.format == Format::Json {
+        match JsonWriter::begin(out) {
+            Ok(w) => json = Some(w),
+            Err(_) => stdout_ok = false,
+        }
+    }
+    for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
+        let outcomes: Vec<Outcome> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|item| process_item(item, stdin_bytes.as_ref(), settings))
+                .collect()
+        });
+        for o in &outcomes {
+            summary.add(o);
+            report_stderr(o, settings, err);
+            if stdout_ok {
+                let r = match &mut json {
+                    Some(w) => w.file(out, o),
+                    None => report_text(o, settings, out),
+                };
+                // Keep going after stdout closes (`| head`): files must still
+                // be written and errors still reported.
+                stdout_ok = r.is_ok();
+            }
+        }
+    }
+    let mut code = exit_code(&summary, settings.mode);
+    summary.exit_code = code;
+    if let (Some(w), true) = (json, stdout_ok) {
+        stdout_ok = w.end(out, &summary).is_ok();
+    }
+    if !stdout_ok {
+        code = 2;
+    }
+    let _ = writeln!(err, "{}", summary.line());
+    code
+}
+
+fn exit_code(s: &Summary, mode: Mode) -> i32 {
+    if s.errors > 0 {
+        return 2;
+    }
+    let something = match mode {
+        // Unfixable findings count too: "nothing found" is what 0 promises.
+        Mode::DryRun => s.changed > 0 || s.findings > 0,
+        Mode::Check => s.findings > 0,
+        Mode::Write => false,
+    };
+    i32::from(something)
+}
+
+/// Errors, and in diff/write mode what the diff cannot show, go to stderr
+/// whatever the format and whether or not stdout is still open.
+fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
+    if let Some(e) = &o.error {
+        let _ = writeln!(err, "{}", e.render(&o.path, settings.color_err));
+    }
+    if settings.format == Format::Text && settings.mode != Mode::Check {
+        // Findings the diff does not fix would otherwise go unseen.
+        for f in o.findings.iter().filter(|f| !f.fixable || !o.changed) {
+            let _ = writeln!(
+                err,
+                "{}",
+                report::finding_line(&o.path, f, settings.color_err)
+            );
+        }
+        if o.written {
+            let _ = writeln!(err, "fixed {}", o.path);
+        }
+    }
+}
+
+fn report_text(o: &Outcome, settings: &Settings, out: &mut dyn Write) -> io::Result<()> {
+    match settings.mode {
+        Mode::Check => {
+            for f in &o.findings {
+                writeln!(out, "{}", report::finding_line(&o.path, f, settings.color))?;
+            }
+        }
+        Mode::DryRun | Mode::Write => {
+            if let Some(d) = &o.diff {
+                out.write_all(d)?;
+            }
+            if let Some(bytes) = &o.stdout {
+                out.write_all(bytes)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads, processes and (with `--write`) writes one item.
+pub fn process_item(
+    item: &Item,
+    stdin: Option<&io::Result<Vec<u8>>>,
+    settings: &Settings,
+) -> Outcome {
+    match item {
+        Item::Error { path, message } => Outcome {
+            path: display(path),
+            error: Some(FileError::io("io", message.clone())),
+            ..Outcome::default()
+        },
+        Item::Stdin => {
+            let path = STDIN_NAME.to_string();
+            match stdin {
+                Some(Ok(bytes)) => process_bytes(path, bytes, None, settings),
+                Some(Err(e)) => Outcome {
+                    path,
+                    error: Some(FileError::io("io", walk::strip_os_error(e))),
+                    ..Outcome::default()
+                },
+                None => Outcome {
+                    path,
+                    error: Some(FileError::io("io", "standard input was not read")),
+                    ..Outcome::default()
+                },
+            }
+        }
+        Item::File(p) => match std::fs::read(p) {
+            Ok(bytes) => process_bytes(display(p), &bytes, Some(p), settings),
+            Err(e) => Outcome {
+                path: display(p),
+                error: Some(FileError::io("io", walk::strip_os_error(&e))),
+                ..Outcome::default()
+            },
+        },
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The engine, then the diff and the write. `file` is None for stdin.
+pub fn process_bytes(
+    path: String,
+    source: &[u8],
+    file: Option<&PathBuf>,
+    settings: &Settings,
+) -> Outcome {
+    let result = engine::process(source, &settings.options);
+    let mut o = Outcome {
+        path,
+        findings: result.findings,
+        error: result.error.as_ref().map(FileError::from_engine),
+        ..Outcome::default()
+    };
+    // Nothing that failed to parse, or whose fixes were discarded, is ever
+    // fixed, even if the engine handed back bytes.
+    let fixed = result
+        .fixed
+        .filter(|f| f.as_slice() != source && result.error.is_none());
+    o.changed = fixed.is_some();
+    let want_diff = settings.format == Format::Json || settings.mode == Mode::DryRun;
+    if let (Some(new), true) = (&fixed, want_diff) {
+        o.diff = Some(diff::unified(&o.path, source, new, settings.color));
+    }
+    if settings.mode == Mode::Write {
+        match (file, &fixed) {
+            (Some(p), Some(new)) => match write::write_atomic(p, source, new) {
+                Ok(_) => o.written = true,
+                Err(e) => o.error = Some(FileError::io(e.kind(), e.to_string())),
+            },
+            // Standard input is a filter: out comes the fixed config, or the
+            // input unchanged when there is nothing (or nothing safe) to fix.
+            (None, _) if settings.format == Format::Text => {
+                o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(mode: Mode, format: Format) -> Settings {
+        Settings {
+            mode,
+            format,
+            options: Options::default(),
+            color: false,
+            color_err: false,
+        }
+    }
+
+    #[test]
+    fn exit_codes_by_mode() {
+        let mut s = Summary::default();
+        assert_eq!(exit_code(&s, Mode::DryRun), 0);
+        s.changed = 1;
+        assert_eq!(exit_code(&s, Mode::DryRun), 1);
+        assert_eq!(exit_code(&s, Mode::Check), 0);
+        assert_eq!(exit_code(&s, Mode::Write), 0);
+        s.findings = 1;
+        assert_eq!(exit_code(&s, Mode::Check), 1);
+        s.errors = 1;
+        assert_eq!(exit_code(&s, Mode::Write), 2);
+        assert_eq!(exit_code(&s, Mode::DryRun), 2);
+    }
+
+    #[test]
+    fn syntax_error_is_reported_and_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.conf");
+        let src = b"<VirtualHost *:80>\nServerName x\n";
+        std::fs::write(&p, src).unwrap();
+        let o = process_item(
+            &Item::File(p.clone()),
+            None,
+            &settings(Mode::Write, Format::Text),
+        );
+        let e = o.error.expect("syntax error");
+        assert_eq!(e.kind, "syntax");
+        assert!(e.line.is_some() && e.column.is_some());
+        assert!(!o.written && !o.changed);
+        assert_eq!(std::fs::read(&p).unwrap(), src);
+    }
+
+    #[test]
+    fn stdin_write_echoes_input_when_nothing_to_fix() {
+        let src = Ok(b"ServerName x\r\n".to_vec());
+        let o = process_item(
+            &Item::Stdin,
+            Some(&src),
+            &settings(Mode::Write, Format::Text),
+        );
+        assert_eq!(o.path, STDIN_NAME);
+        assert_eq!(o.stdout.as_deref(), Some(&b"ServerName x\r\n"[..]));
+        assert!(o.error.is_none());
+    }
+
+    #[test]
+    fn output_order_is_input_order_whatever_the_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut items = Vec::new();
+        for i in 0..100 {
+            let p = dir.path().join(format!("f{i:03}.conf"));
+            // Every seventh file is broken, so errors interleave with results.
+            let body = if i % 7 == 0 {
+                "<Location />\n"
+            } else {
+                "ServerName x\n"
+            };
+            std::fs::write(&p, body).unwrap();
+            items.push(Item::File(p));
+        }
+        let s = settings(Mode::DryRun, Format::Json);
+        let mut first = None;
+        for jobs in [1, 2, 4] {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let code = process_all(&items, &s, jobs, &mut out, &mut err);
+            assert_eq!(code, 2);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let paths: Vec<String> = v["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_string())
+                .collect();
+            let expected: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Item::File(p) => display(p),
+                    _ => unreachable!(),
+                })
+                .collect();
+            assert_eq!(paths, expected);
+            assert_eq!(v["summary"]["errors"], 15);
+            match &first {
+                None => first = Some((out, err)),
+                Some(f) => assert_eq!(f, &(out, err), "output differs with -j {jobs}"),
+            }
+        }
+    }
+}

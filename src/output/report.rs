@@ -1,0 +1,295 @@
+//! What one file came to, and how it is reported: text lines for people,
+//! one JSON document for programs.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::engine::EngineError;
+use crate::rules::Finding;
+
+/// Why a file could not be (fully) handled. Any of them makes the exit status 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileError {
+    /// `io`, `syntax`, `fix-discarded`, `changed-on-disk` or `write`.
+    pub kind: &'static str,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn io(kind: &'static str, message: impl Into<String>) -> FileError {
+        FileError {
+            kind,
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn from_engine(e: &EngineError) -> FileError {
+        match e {
+            EngineError::Syntax(s) => FileError {
+                kind: "syntax",
+                line: Some(s.line),
+                column: Some(s.column),
+                message: s.message.clone(),
+            },
+            EngineError::FixDiscarded {
+                line,
+                column,
+                message,
+            } => FileError {
+                kind: "fix-discarded",
+                line: Some(*line),
+                column: Some(*column),
+                message: message.clone(),
+            },
+        }
+    }
+
+    /// `PATH:LINE:COL: message`, or `PATH: message` when there is no position.
+    pub fn render(&self, path: &str, color: bool) -> String {
+        let place = match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{path}:{l}:{c}:"),
+            _ => format!("{path}:"),
+        };
+        if color {
+            format!("\x1b[1m{place}\x1b[0m {}", self.message)
+        } else {
+            format!("{place} {}", self.message)
+        }
+    }
+}
+
+/// One file's result, as the reports need it.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The path as the user named it (or as the walk found it).
+    pub path: String,
+    pub findings: Vec<Finding>,
+    /// The fixes change the file (with `--write`: they were meant to).
+    pub changed: bool,
+    /// The fixed file was written in place.
+    pub written: bool,
+    pub diff: Option<Vec<u8>>,
+    pub error: Option<FileError>,
+    /// Bytes for standard output when `-` is fixed with `--write`.
+    pub stdout: Option<Vec<u8>>,
+}
+
+#[derive(Serialize)]
+struct JsonFile<'a> {
+    path: &'a str,
+    changed: bool,
+    written: bool,
+    findings: &'a [Finding],
+    diff: Option<String>,
+    error: Option<&'a FileError>,
+}
+
+/// Totals over all files, for the stderr summary and the JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub mode: &'static str,
+    pub files: usize,
+    pub changed: usize,
+    pub written: usize,
+    pub findings: usize,
+    pub fixable: usize,
+    pub errors: usize,
+    pub exit_code: i32,
+}
+
+impl Summary {
+    pub fn add(&mut self, o: &Outcome) {
+        self.files += 1;
+        self.changed += usize::from(o.changed);
+        self.written += usize::from(o.written);
+        self.findings += o.findings.len();
+        self.fixable += o.findings.iter().filter(|f| f.fixable).count();
+        self.errors += usize::from(o.error.is_some());
+    }
+
+    /// One line for stderr.
+    pub fn line(&self) -> String {
+        let files = plural(self.files, "file");
+        let what = match self.mode {
+            "write" => format!("{} fixed", self.written),
+            "check" => String::new(),
+            _ => format!("{} would be changed", self.changed),
+        };
+        let mut parts = vec![format!("{files} checked")];
+        if !what.is_empty() {
+            parts.push(what);
+        }
+        parts.push(format!(
+            "{} ({} fixable)",
+            plural(self.findings, "finding"),
+            self.fixable
+        ));
+        parts.push(plural(self.errors, "error"));
+        format!("wsgifix: {}", parts.join(", "))
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `FILE:LINE:COL CODE message`, the `--check` line.
+pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
+    if color {
+        format!(
+            "\x1b[1m{path}:{}:{}\x1b[0m \x1b[{}m{}\x1b[0m {}",
+            f.line,
+            f.column,
+            colored::Color::Red.to_fg_str(),
+            f.code,
+            f.message
+        )
+    } else {
+        format!("{path}:{}:{} {} {}", f.line, f.column, f.code, f.message)
+    }
+}
+
+/// Streams the JSON document one file at a time, so that memory follows the
+/// largest file rather than the fleet.
+pub struct JsonWriter {
+    first: bool,
+}
+
+impl JsonWriter {
+    pub fn begin(out: &mut dyn Write) -> io::Result<JsonWriter> {
+        out.write_all(b"{\"files\":[")?;
+        Ok(JsonWriter { first: true })
+    }
+
+    pub fn file(&mut self, out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+        if !self.first {
+            out.write_all(b",")?;
+        }
+        self.first = false;
+        let record = JsonFile {
+            path: &o.path,
+            changed: o.changed,
+            written: o.written,
+            findings: &o.findings,
+            // JSON strings are Unicode; bytes that are not UTF-8 become U+FFFD.
+            diff: o
+                .diff
+                .as_ref()
+                .map(|d| String::from_utf8_lossy(d).into_owned()),
+            error: o.error.as_ref(),
+        };
+        serde_json::to_writer(&mut *out, &record)?;
+        Ok(())
+    }
+
+    pub fn end(self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+        out.write_all(b"],\"summary\":")?;
+        serde_json::to_writer(&mut *out, summary)?;
+        out.write_all(b"}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding() -> Finding {
+        Finding {
+            code: "WSGI001",
+            name: "embedded-mode",
+            line: 3,
+            column: 5,
+            message: "app / runs in embedded mode".into(),
+            fixable: true,
+        }
+    }
+
+    #[test]
+    fn check_line_format() {
+        assert_eq!(
+            finding_line("a.conf", &finding(), false),
+            "a.conf:3:5 WSGI001 app / runs in embedded mode"
+        );
+        assert!(finding_line("a.conf", &finding(), true).contains("\x1b[31mWSGI001\x1b[0m"));
+    }
+
+    #[test]
+    fn error_rendering() {
+        let e = FileError {
+            kind: "syntax",
+            line: Some(4),
+            column: Some(1),
+            message: "<VirtualHost> was not closed.".into(),
+        };
+        assert_eq!(
+            e.render("x.conf", false),
+            "x.conf:4:1: <VirtualHost> was not closed."
+        );
+        assert_eq!(FileError::io("io", "gone").render("y", false), "y: gone");
+        assert_eq!(
+            FileError::io("io", "gone").render("y", true),
+            "\x1b[1my:\x1b[0m gone"
+        );
+    }
+
+    #[test]
+    fn json_document_is_one_valid_value() {
+        let mut out = Vec::new();
+        let mut w = JsonWriter::begin(&mut out).unwrap();
+        let mut summary = Summary {
+            mode: "dry-run",
+            ..Summary::default()
+        };
+        let a = Outcome {
+            path: "a.conf".into(),
+            findings: vec![finding()],
+            changed: true,
+            diff: Some(b"--- a/a.conf\n\xff".to_vec()),
+            ..Outcome::default()
+        };
+        let b = Outcome {
+            path: "b.conf".into(),
+            error: Some(FileError::io("io", "denied")),
+            ..Outcome::default()
+        };
+        for o in [&a, &b] {
+            summary.add(o);
+            w.file(&mut out, o).unwrap();
+        }
+        w.end(&mut out, &summary).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["files"].as_array().unwrap().len(), 2);
+        assert_eq!(v["files"][0]["findings"][0]["code"], "WSGI001");
+        assert_eq!(v["files"][0]["diff"], "--- a/a.conf\n\u{fffd}");
+        assert_eq!(v["files"][1]["error"]["kind"], "io");
+        assert!(v["files"][1]["diff"].is_null());
+        assert_eq!(v["summary"]["findings"], 1);
+        assert_eq!(v["summary"]["errors"], 1);
+        assert_eq!(v["summary"]["changed"], 1);
+    }
+
+    #[test]
+    fn summary_line_wording() {
+        let s = Summary {
+            mode: "dry-run",
+            files: 2,
+            changed: 1,
+            findings: 1,
+            fixable: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.line(),
+            "wsgifix: 2 files checked, 1 would be changed, 1 finding (1 fixable), 0 errors"
+        );
+    }
+}
