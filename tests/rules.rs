@@ -202,6 +202,42 @@ fn two_apps_sharing_a_daemon_are_split() {
 }
 
 #[test]
+fn root_app_moved_off_a_shared_daemon_without_capturing_the_app_below_it() {
+    // A <Location /> would also cover /admin, so the root alias alone gets
+    // the new group, as an option that neither preloads nor adds checks.
+    let input = "\
+<VirtualHost *:443>
+    ServerName shop.example.com
+    WSGIDaemonProcess shop processes=4 threads=8
+    WSGIProcessGroup shop
+    WSGIApplicationGroup %{GLOBAL}
+    WSGIScriptAlias /admin /srv/shop/admin.wsgi
+    WSGIScriptAlias / /srv/shop/shop.wsgi
+</VirtualHost>
+";
+    let fixed = run(input).fixed.expect("fixed");
+    let text = String::from_utf8(fixed.clone()).unwrap();
+    assert!(!text.contains("<Location />"), "{text}");
+    assert!(text.contains("WSGIScriptAlias / /srv/shop/shop.wsgi process-group=shop-2\n"));
+    assert_pymongo_layout(&fixed);
+    assert_idempotent(&fixed);
+    snapshot!("wsgi002_root_app_alias_option", report(input));
+}
+
+#[test]
+fn new_daemon_inherits_the_servers_python_path() {
+    let input = "\
+WSGIPythonPath /opt/reports/lib
+WSGIScriptAlias /reports /opt/reports/reports.wsgi
+";
+    let fixed = String::from_utf8(run(input).fixed.expect("fixed")).unwrap();
+    assert!(
+        fixed.contains("WSGIDaemonProcess reports python-path=/opt/reports/lib\n"),
+        "{fixed}"
+    );
+}
+
+#[test]
 fn global_in_a_directory_that_does_not_hold_the_script_is_not_effective() {
     let input = "\
 <VirtualHost *:6385>

@@ -378,6 +378,23 @@ impl<'a> Fixer<'a> {
                 .unwrap_or_else(|| m.site.path.clone());
             return Some(vec![self.insert_after(&last_mount, &directive)]);
         }
+        // A <Location> for this mount would also cover another app mounted
+        // below it (`/` and `/admin`): an option on this alias only is exact.
+        // Alone, `process-group=` neither preloads nor adds start-up checks.
+        if kind == GroupKind::Process && self.location_would_capture_others(m) {
+            if m.kind != MountKind::Alias || m.args.option("application-group").is_some() {
+                return None;
+            }
+            let line = self.line(&m.site.path)?;
+            let body_len = line.raw().len() - line.eol().len();
+            let mut raw = line.raw()[..body_len].to_vec();
+            raw.extend_from_slice(format!(" process-group={shown}").as_bytes());
+            raw.extend_from_slice(line.eol());
+            return Some(vec![Edit::Replace {
+                path: m.site.path.clone(),
+                raw,
+            }]);
+        }
         // Several apps here, or outside every vhost: a <Location> for this
         // app only; an existing one for exactly this mount is reused.
         if let Some(loc) = self.exact_location(m) {
@@ -401,6 +418,27 @@ impl<'a> Fixer<'a> {
             index: index + 1,
             nodes: vec![block],
         }])
+    }
+
+    /// Would a `<Location>` for `m`'s URL also cover a mount of another app?
+    fn location_would_capture_others(&self, m: &Mount) -> bool {
+        let Some(url) = &m.url else { return false };
+        let prefix = match m.kind {
+            MountKind::AliasMatch => crate::analysis::coverage::literal_prefix(url),
+            _ => url.clone(),
+        };
+        let key = m.app_key(self.a);
+        self.a.mounts.iter().any(|o| {
+            o.app_key(self.a) != key
+                && (o.site.scope == m.site.scope || o.site.scope == 0 || m.site.scope == 0)
+                && o.url.as_ref().is_some_and(|ou| {
+                    let ou = match o.kind {
+                        MountKind::AliasMatch => crate::analysis::coverage::literal_prefix(ou),
+                        _ => ou.clone(),
+                    };
+                    crate::analysis::coverage::url_under(&ou, &prefix)
+                })
+        })
     }
 
     /// An existing `<Location>` (`<LocationMatch>` for a pattern) for exactly
