@@ -6,7 +6,7 @@ use crate::rules::checks::{check, Issue, IssueKind};
 use crate::rules::edit;
 use crate::rules::fixes::Fixer;
 use crate::rules::Finding;
-use crate::syntax::{self, SyntaxError, SyntaxTree};
+use crate::syntax::{self, SyntaxError};
 use std::collections::HashSet;
 
 /// Which rules run.
@@ -78,16 +78,27 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
             }
         }
     };
+    // Every rule is about mod_wsgi directives or wsgi-script handlers, all of
+    // which spell "wsgi": a file without those bytes only needs its syntax
+    // checked. Most files of a fleet are like that.
+    if !mentions_wsgi(source) {
+        return FileResult::default();
+    }
     let first = analyse(&tree);
     let original = enabled_issues(&first, options);
 
+    // The tree being fixed, with its analysis and issues: each verified step
+    // hands its own analysis on, so no tree is analysed twice.
     let mut current = tree;
+    let mut state: Option<(Analysis, Vec<Issue>)> = None;
     let mut fixed_any = false;
     let mut refused: HashSet<IssueKey> = HashSet::new();
     loop {
-        let a = analyse(&current);
-        let issues = enabled_issues(&a, options);
-        let fixer = Fixer::new(&current, &a);
+        let (a, issues) = match &state {
+            Some((a, i)) => (a, i),
+            None => (&first, &original),
+        };
+        let fixer = Fixer::new(&current, a);
 
         // The first fixable issue of each independent unit (a group of
         // vhosts sharing a ServerName, or the main server): their fixes touch
@@ -96,7 +107,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         let mut batch: Vec<(&Issue, Vec<edit::Edit>)> = Vec::new();
         for issue in issues.iter().filter(|i| i.mount().is_some()) {
             let key = issue_key(issue);
-            let unit = unit_of(issue, &a);
+            let unit = unit_of(issue, a);
             if refused.contains(&key) || units.contains(&unit) {
                 continue;
             }
@@ -117,48 +128,41 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         let accept = |edits: Vec<edit::Edit>, fixes: &[&Issue]| {
             let t = edit::apply(&current, edits)?;
             let after = analyse(&t);
-            let remaining = enabled_issues(&after, options).len();
+            let after_issues = enabled_issues(&after, options);
             let all_resolved = fixes.iter().all(|i| resolved(i, &after));
-            (all_resolved && remaining + fixes.len() <= issues.len()).then_some(t)
+            (all_resolved && after_issues.len() + fixes.len() <= issues.len()).then_some((
+                t,
+                after,
+                after_issues,
+            ))
         };
+        let mut next = None;
         if batch.len() > 1 {
             let edits = batch.iter().flat_map(|(_, e)| e.clone()).collect();
             let fixes: Vec<&Issue> = batch.iter().map(|(i, _)| *i).collect();
-            if let Some(t) = accept(edits, &fixes) {
-                current = t;
-                fixed_any = true;
-                continue;
-            }
+            next = accept(edits, &fixes);
         }
-        // One at a time: the first fix that verifies on its own.
-        let mut next = None;
-        for (issue, edits) in batch {
-            match accept(edits, &[issue]) {
-                Some(t) => {
-                    next = Some(t);
+        if next.is_none() {
+            // One at a time: the first fix that verifies on its own.
+            for (issue, edits) in batch {
+                next = accept(edits, &[issue]);
+                if next.is_some() {
                     break;
                 }
-                None => {
-                    refused.insert(issue_key(issue));
-                }
+                refused.insert(issue_key(issue));
             }
         }
-        if let Some(t) = next {
+        if let Some((t, after, after_issues)) = next {
             current = t;
+            state = Some((after, after_issues));
             fixed_any = true;
         }
     }
 
     // A finding is fixed when the final config no longer has it, whichever
     // fix did it (one `WSGIApplicationGroup %{GLOBAL}` serves a whole vhost).
-    let remaining: HashSet<IssueKey> = if !fixed_any {
-        original.iter().map(issue_key).collect()
-    } else {
-        enabled_issues(&analyse(&current), options)
-            .iter()
-            .map(issue_key)
-            .collect()
-    };
+    let final_issues = state.as_ref().map_or(&original, |(_, i)| i);
+    let remaining: HashSet<IssueKey> = final_issues.iter().map(issue_key).collect();
     let mut findings: Vec<Finding> = original
         .iter()
         .map(|i| i.to_finding(!remaining.contains(&issue_key(i))))
@@ -173,7 +177,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         };
     }
     let bytes = current.to_bytes();
-    if let Err(message) = verify(&current, &bytes, options) {
+    if let Err(message) = verify(final_issues, &bytes, options) {
         let (line, column) = original
             .first()
             .map(|i| (i.line, i.column))
@@ -196,6 +200,10 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         fixed: (bytes != source).then_some(bytes),
         error: None,
     }
+}
+
+fn mentions_wsgi(source: &[u8]) -> bool {
+    source.windows(4).any(|w| w.eq_ignore_ascii_case(b"wsgi"))
 }
 
 /// Issues are known across passes by where they were reported: original
@@ -242,15 +250,12 @@ fn resolved(issue: &Issue, after: &Analysis) -> bool {
 
 /// The printed result must parse back into the same tree and leave nothing
 /// for a second run to fix.
-fn verify(tree: &SyntaxTree, bytes: &[u8], options: &Options) -> Result<(), String> {
+fn verify(issues: &[Issue], bytes: &[u8], options: &Options) -> Result<(), String> {
     let reparsed = syntax::parse(bytes).map_err(|e| format!("the result does not parse: {e}"))?;
     if reparsed.to_bytes() != bytes {
         return Err("the result does not print back the same".to_string());
     }
-    let before: Vec<&str> = enabled_issues(&analyse(tree), options)
-        .iter()
-        .map(|i| i.code)
-        .collect();
+    let before: Vec<&str> = issues.iter().map(|i| i.code).collect();
     let after: Vec<&str> = enabled_issues(&analyse(&reparsed), options)
         .iter()
         .map(|i| i.code)

@@ -305,11 +305,37 @@ fn section(s: &Section, ctx: &mut Walk, a: &mut Analysis) {
     }
 }
 
+/// The directives the analysis reads, lower-cased.
+const RELEVANT: &[&str] = &[
+    "servername",
+    "wsgidaemonprocess",
+    "wsgiprocessgroup",
+    "wsgiapplicationgroup",
+    "wsgiscriptalias",
+    "wsgiscriptaliasmatch",
+    "sethandler",
+    "addhandler",
+    "alias",
+    "aliasmatch",
+    "wsgiimportscript",
+    "wsgipythonpath",
+    "loadmodule",
+    "loadfile",
+];
+
 fn directive(line: &Line, ctx: &mut Walk, a: &mut Analysis) {
     let text = line.logical();
     let (name, rest) = logical::split_name(&text);
-    let lower = lossy(&name).to_ascii_lowercase();
-    match lower.as_str() {
+    // Most directives matter to no rule: recognise the few that do without
+    // building strings for the rest.
+    let Some(lower) = RELEVANT
+        .iter()
+        .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
+        .copied()
+    else {
+        return;
+    };
+    match lower {
         "servername" if ctx.sections.is_empty() => {
             if let Some(v) = logical::words(rest).first() {
                 let scope = &mut a.scopes[ctx.scope];
@@ -442,7 +468,7 @@ fn directive(line: &Line, ctx: &mut Walk, a: &mut Analysis) {
         }
         _ => {}
     }
-    if matches!(lower.as_str(), "wsgiscriptalias" | "wsgiscriptaliasmatch") {
+    if matches!(lower, "wsgiscriptalias" | "wsgiscriptaliasmatch") {
         if let Some(m) = a.mounts.last() {
             if coverage::is_windows_path(&m.target) {
                 a.windows = true;
