@@ -67,8 +67,10 @@ pub struct Cli {
     #[arg(long, value_name = "GLOB", value_parser = parse_glob)]
     pub exclude: Vec<Glob>,
 
-    /// Treat FILE as a server's main config. For now FILE is processed like a
-    /// PATH; following its Include/IncludeOptional directives comes later.
+    /// Treat FILE as a server's main config: its Include/IncludeOptional
+    /// files (globs, directories, relative to ServerRoot) are processed too,
+    /// and daemon names are checked across the whole server. A walk treats
+    /// any apache2.conf or httpd.conf it meets the same way.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

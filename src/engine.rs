@@ -1,7 +1,7 @@
 //! One file through the whole pipeline: parse → analyse → fix to a fixpoint →
 //! verify. The command line (and the tests) call only this.
 
-use crate::analysis::{analyse, Analysis, GroupKind};
+use crate::analysis::{analyse, Analysis, GroupKind, ServerContext};
 use crate::rules::checks::{check, Issue, IssueKind};
 use crate::rules::edit;
 use crate::rules::fixes::Fixer;
@@ -69,6 +69,12 @@ pub struct FileResult {
 /// one pass per finding) and keeps a fix that would only move the problem
 /// elsewhere from ever being written.
 pub fn process(source: &[u8], options: &Options) -> FileResult {
+    process_in(source, options, &ServerContext::default())
+}
+
+/// Like [`process`], for a file of a server whose other files define and
+/// select the daemon names in `ctx`.
+pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> FileResult {
     let tree = match syntax::parse(source) {
         Ok(t) => t,
         Err(e) => {
@@ -85,7 +91,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         return FileResult::default();
     }
     let first = analyse(&tree);
-    let original = enabled_issues(&first, options);
+    let original = enabled_issues(&first, options, ctx);
 
     // The tree being fixed, with its analysis and issues: each verified step
     // hands its own analysis on, so no tree is analysed twice.
@@ -98,7 +104,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
             Some((a, i)) => (a, i),
             None => (&first, &original),
         };
-        let fixer = Fixer::new(&current, a);
+        let fixer = Fixer::new(&current, a, ctx);
 
         // The first fixable issue of each independent unit (a group of
         // vhosts sharing a ServerName, or the main server): their fixes touch
@@ -128,7 +134,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         let accept = |edits: Vec<edit::Edit>, fixes: &[&Issue]| {
             let t = edit::apply(&current, edits)?;
             let after = analyse(&t);
-            let after_issues = enabled_issues(&after, options);
+            let after_issues = enabled_issues(&after, options, ctx);
             let all_resolved = fixes.iter().all(|i| resolved(i, &after));
             (all_resolved && after_issues.len() + fixes.len() <= issues.len()).then_some((
                 t,
@@ -167,7 +173,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         .iter()
         .map(|i| i.to_finding(!remaining.contains(&issue_key(i))))
         .collect();
-    findings.extend(template_findings(&first, options));
+    findings.extend(template_findings(&first, options, ctx));
     findings.sort_by_key(|f| (f.line, f.column, f.code));
 
     if !fixed_any {
@@ -177,7 +183,7 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
         };
     }
     let bytes = current.to_bytes();
-    if let Err(message) = verify(final_issues, &bytes, options) {
+    if let Err(message) = verify(final_issues, &bytes, options, ctx) {
         let (line, column) = original
             .first()
             .map(|i| (i.line, i.column))
@@ -214,8 +220,8 @@ fn issue_key(i: &Issue) -> IssueKey {
     (i.code, i.line, i.column)
 }
 
-fn enabled_issues(a: &Analysis, options: &Options) -> Vec<Issue> {
-    check(a)
+fn enabled_issues(a: &Analysis, options: &Options, ctx: &ServerContext) -> Vec<Issue> {
+    check(a, ctx)
         .into_iter()
         .filter(|i| options.enabled(i.code))
         .collect()
@@ -250,13 +256,18 @@ fn resolved(issue: &Issue, after: &Analysis) -> bool {
 
 /// The printed result must parse back into the same tree and leave nothing
 /// for a second run to fix.
-fn verify(issues: &[Issue], bytes: &[u8], options: &Options) -> Result<(), String> {
+fn verify(
+    issues: &[Issue],
+    bytes: &[u8],
+    options: &Options,
+    ctx: &ServerContext,
+) -> Result<(), String> {
     let reparsed = syntax::parse(bytes).map_err(|e| format!("the result does not parse: {e}"))?;
     if reparsed.to_bytes() != bytes {
         return Err("the result does not print back the same".to_string());
     }
     let before: Vec<&str> = issues.iter().map(|i| i.code).collect();
-    let after: Vec<&str> = enabled_issues(&analyse(&reparsed), options)
+    let after: Vec<&str> = enabled_issues(&analyse(&reparsed), options, ctx)
         .iter()
         .map(|i| i.code)
         .collect();
@@ -268,11 +279,11 @@ fn verify(issues: &[Issue], bytes: &[u8], options: &Options) -> Result<(), Strin
 
 /// `<Macro>` bodies are templates: what is wrong in them is reported, at its
 /// place in the file, and never rewritten.
-fn template_findings(a: &Analysis, options: &Options) -> Vec<Finding> {
+fn template_findings(a: &Analysis, options: &Options, ctx: &ServerContext) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in &a.templates {
         let inner = analyse(&t.tree);
-        for i in enabled_issues(&inner, options) {
+        for i in enabled_issues(&inner, options, ctx) {
             let mut f = i.to_finding(false);
             f.line += t.first_line - 1;
             f.message.push_str(&format!(

@@ -12,3 +12,4 @@ pub mod rules;
 pub mod cli;
 pub mod output;
 pub mod analysis;
+pub mod server;

@@ -9,6 +9,7 @@ pub mod options;
 use crate::syntax::{logical, Line, LineKind, Node, Section, SyntaxTree};
 use coverage::SectionKind;
 use options::WsgiArgs;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a node sits: indices into `children` from the file's top level.
 pub type NodePath = Vec<usize>;
@@ -161,6 +162,20 @@ pub struct Analysis {
     /// mod_wsgi on Windows has no daemon mode.
     pub windows: bool,
     pub templates: Vec<Template>,
+}
+
+/// What the other files of this file's server (its httpd config tree)
+/// define and select. Daemon names are global to a server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerContext {
+    /// The server's main config, for messages.
+    pub server: Option<String>,
+    /// Daemons defined in other files: name → first (file, line).
+    pub defined_elsewhere: BTreeMap<String, (String, u32)>,
+    /// Of those, the ones in files httpd reads before this one.
+    pub defined_before: BTreeMap<String, (String, u32)>,
+    /// Names other files select (WSGIProcessGroup, process-group=).
+    pub selected_elsewhere: BTreeSet<String>,
 }
 
 /// Where an effective value comes from.

@@ -13,10 +13,14 @@ use std::path::{Path, PathBuf};
 use clap::ColorChoice;
 use rayon::prelude::*;
 
+use crate::analysis::ServerContext;
 use crate::cli::{Cli, Format, Mode};
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
+use crate::server;
 use report::{FileError, JsonWriter, Outcome, Summary};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use walk::{Filters, Item};
 
 /// Shown for standard input in diffs, findings and errors.
@@ -36,6 +40,9 @@ pub struct Settings {
     pub color: bool,
     /// Colour on stderr, which may be a terminal when stdout is not.
     pub color_err: bool,
+    /// For files of a server (a main config and its Includes): what the
+    /// server's other files define and select, by canonical path.
+    pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
 }
 
 /// Runs the command line and returns the exit status.
@@ -80,7 +87,10 @@ pub fn run(cli: &Cli) -> i32 {
             return 2;
         }
     };
+    let mut items = walk::collect(&paths, &filters);
+    let servers = server_contexts(cli.config.as_deref(), &mut items, &mut err);
     let settings = Settings {
+        servers: Arc::new(servers),
         mode: cli.mode(),
         format: cli.format,
         options: Options {
@@ -95,7 +105,6 @@ pub fn run(cli: &Cli) -> i32 {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let items = walk::collect(&paths, &filters);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let code = process_all(&items, &settings, jobs, &mut out, &mut err);
@@ -107,6 +116,54 @@ pub fn run(cli: &Cli) -> i32 {
         }
         _ => code,
     }
+}
+
+/// Finds the servers among the work: the `--config` file, and every main
+/// config file (`apache2.conf`, `httpd.conf`) a walk met. Their Includes are
+/// followed so each file is checked against the daemon names of the whole
+/// server; the files `--config` pulls in are added to the work.
+fn server_contexts(
+    config: Option<&Path>,
+    items: &mut Vec<Item>,
+    err: &mut dyn Write,
+) -> BTreeMap<PathBuf, ServerContext> {
+    let mut mains: Vec<(PathBuf, bool)> = Vec::new();
+    if let Some(c) = config {
+        mains.push((c.to_path_buf(), true));
+    }
+    for item in items.iter() {
+        if let Item::File(p) = item {
+            if server::is_main_file(p) && Some(p.as_path()) != config {
+                mains.push((p.clone(), false));
+            }
+        }
+    }
+    let mut known: std::collections::HashSet<PathBuf> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::File(p) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for (main, from_config) in mains {
+        let s = server::discover(&main, from_config);
+        if from_config {
+            let _ = writeln!(
+                err,
+                "wsgifix: {} is a server of {} files",
+                main.display(),
+                s.files.len()
+            );
+            for f in &s.files {
+                if known.insert(f.clone()) {
+                    items.push(Item::File(f.clone()));
+                }
+            }
+        }
+        out.extend(server::contexts(&s));
+    }
+    out
 }
 
 /// Like [`use_color`], for stderr: the same environment rules, but the
@@ -338,7 +395,13 @@ pub fn process_bytes(
     file: Option<&PathBuf>,
     settings: &Settings,
 ) -> Outcome {
-    let result = engine::process(source, &settings.options);
+    let ctx = file
+        .and_then(|p| p.canonicalize().ok())
+        .and_then(|p| settings.servers.get(&p));
+    let result = match ctx {
+        Some(ctx) => engine::process_in(source, &settings.options, ctx),
+        None => engine::process(source, &settings.options),
+    };
     let mut o = Outcome {
         path,
         findings: result.findings,
@@ -383,6 +446,7 @@ mod tests {
             options: Options::default(),
             color: false,
             color_err: false,
+            servers: Arc::default(),
         }
     }
 

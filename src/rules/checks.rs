@@ -2,7 +2,7 @@
 //! each carrying what its fix needs.
 
 use super::{rule_by_code, Finding};
-use crate::analysis::{Analysis, GroupKind, Mount, Resolved, Site, Source};
+use crate::analysis::{Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ fn source_text(a: &Analysis, r: &Resolved, kind: GroupKind) -> String {
 }
 
 /// Every problem in the analysed file, in file order.
-pub fn check(a: &Analysis) -> Vec<Issue> {
+pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
     let mut issues = Vec::new();
     let daemon_names: Vec<&str> = a.daemons.iter().map(|d| d.name.as_str()).collect();
 
@@ -213,6 +213,7 @@ pub fn check(a: &Analysis) -> Vec<Issue> {
             && value != "%{GLOBAL}"
             && !value.contains("%{")
             && !daemon_names.contains(&value)
+            && !ctx.defined_elsewhere.contains_key(value)
     };
     for g in &a.groups {
         if g.kind == GroupKind::Process && undefined(&g.value) {
@@ -254,6 +255,19 @@ pub fn check(a: &Analysis) -> Vec<Issue> {
         let earlier = a.daemons[..j]
             .iter()
             .find(|e| e.name == d.name && !exclusive(&e.site.defines, &d.site.defines));
+        if earlier.is_none() {
+            if let Some((file, line)) = ctx.defined_before.get(&d.name) {
+                issues.push(Issue::new(
+                    "WSGI005",
+                    &d.site,
+                    format!(
+                        "daemon process group '{}' is already defined in {file}:{line}, which httpd reads first; httpd refuses to start: Name duplicates previous WSGI daemon definition.",
+                        d.name
+                    ),
+                    IssueKind::ReportOnly,
+                ));
+            }
+        }
         if let Some(e) = earlier {
             issues.push(Issue::new(
                 "WSGI005",

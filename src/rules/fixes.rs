@@ -6,15 +6,19 @@
 
 use super::checks::{Issue, IssueKind};
 use super::edit::{self, make_line, make_section, node_at, Edit};
-use crate::analysis::{Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, Source};
+use crate::analysis::{
+    Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
+};
 use crate::syntax::{Line, LineKind, Node, SyntaxTree};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 /// All names a new daemon must not take: defined daemons, and every name a
 /// group directive or option refers to (also inside templates).
-fn taken_names(a: &Analysis) -> BTreeSet<String> {
+fn taken_names(a: &Analysis, ctx: &ServerContext) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = a.daemons.iter().map(|d| d.name.clone()).collect();
+    names.extend(ctx.defined_elsewhere.keys().cloned());
+    names.extend(ctx.selected_elsewhere.iter().cloned());
     names.extend(a.groups.iter().map(|g| g.value.clone()));
     for m in &a.mounts {
         if let Some(o) = m.args.option("process-group") {
@@ -37,10 +41,11 @@ pub struct Fixer<'a> {
     ags: Vec<Resolved>,
     /// Names in use, plus the ones fixes of this pass have already taken.
     taken: RefCell<BTreeSet<String>>,
+    ctx: &'a ServerContext,
 }
 
 impl<'a> Fixer<'a> {
-    pub fn new(tree: &'a SyntaxTree, a: &'a Analysis) -> Fixer<'a> {
+    pub fn new(tree: &'a SyntaxTree, a: &'a Analysis, ctx: &'a ServerContext) -> Fixer<'a> {
         let pgs = a
             .mounts
             .iter()
@@ -57,7 +62,8 @@ impl<'a> Fixer<'a> {
             unit: edit::indent_unit(tree),
             pgs,
             ags,
-            taken: RefCell::new(taken_names(a)),
+            taken: RefCell::new(taken_names(a, ctx)),
+            ctx,
         }
     }
 
@@ -190,7 +196,11 @@ impl<'a> Fixer<'a> {
             if !accessible || super::checks::exclusive(&d.site.defines, &m.site.defines) {
                 continue;
             }
-            if self.a.daemons.iter().filter(|e| e.name == d.name).count() > 1 {
+            // Defined twice, or selected by an app in another file: not free.
+            if self.a.daemons.iter().filter(|e| e.name == d.name).count() > 1
+                || self.ctx.selected_elsewhere.contains(&d.name)
+                || self.ctx.defined_elsewhere.contains_key(&d.name)
+            {
                 continue;
             }
             let users = self.users_of(&d.name);
