@@ -162,6 +162,10 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
             current = t;
             state = Some((after, after_issues));
             fixed_any = true;
+            // What could not be fixed before may be fixable now; retrying
+            // keeps a second run from finding more to do. The loop still
+            // ends: every accepted pass lowers the number of findings.
+            refused.clear();
         }
     }
 
