@@ -6,10 +6,10 @@
 //! `analysis` (what each app really gets), `rules` (findings and fixes),
 //! `output` (diffs, reports, writing files).
 
-pub mod syntax;
-pub mod engine;
-pub mod rules;
-pub mod cli;
-pub mod output;
 pub mod analysis;
+pub mod cli;
+pub mod engine;
+pub mod output;
+pub mod rules;
 pub mod server;
+pub mod syntax;

@@ -63,19 +63,25 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         };
         SyntaxError::new(line as u32, column as u32, format!("unparsable input: {e}"))
     })?;
-    let file = pairs.into_iter().next().expect("file rule always yields one pair");
-    let mut lines: Vec<Line> = Vec::new();
+    let file = pairs
+        .into_iter()
+        .next()
+        .expect("file rule always yields one pair");
+    let pairs = file.into_inner();
+    let mut lines: Vec<Line> = Vec::with_capacity(pairs.len());
     let mut line_no = 1u32;
-    // Set when the previous line's last newline is, by httpd's reader, a
-    // continuation: the next grammar line belongs to it.
-    let mut pending_merge = false;
-    for pair in file.into_inner() {
-        let kind = match pair.as_rule() {
-            Rule::blank => LineKind::Blank,
-            Rule::comment => LineKind::Comment,
-            Rule::directive => LineKind::Directive,
-            Rule::open => LineKind::Open,
-            Rule::close => LineKind::Close,
+    // The last line while httpd's reader says it goes on: the grammar's next
+    // lines belong to it. Kept apart, with the reader's state, so that a long
+    // chain of such lines is joined in linear time.
+    let mut pending: Option<(Vec<u8>, u32, logical::Joiner)> = None;
+    for pair in pairs {
+        let rule = pair.as_rule();
+        let kind = match rule {
+            Rule::blank | Rule::blank_any => LineKind::Blank,
+            Rule::comment | Rule::comment_any => LineKind::Comment,
+            Rule::directive | Rule::directive_any => LineKind::Directive,
+            Rule::open | Rule::open_any => LineKind::Open,
+            Rule::close | Rule::close_any => LineKind::Close,
             Rule::EOI => continue,
             Rule::file => unreachable!("file is never nested"),
         };
@@ -85,35 +91,54 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         } else {
             s.as_bytes().to_vec()
         };
-        if pending_merge {
-            let prev = lines.last_mut().expect("a merge follows a line");
-            let mut merged = prev.raw().to_vec();
-            merged.extend_from_slice(&raw);
-            let joined = logical::join(&merged);
-            prev.kind = classify(&joined.text);
-            pending_merge = joined.continues;
-            prev.set_raw(merged);
+        let start = line_no;
+        // Only a continuation puts a newline anywhere but at the end.
+        let has_backslash = raw.contains(&b'\\');
+        line_no += if has_backslash {
+            raw.iter().filter(|&&b| b == b'\n').count() as u32
         } else {
-            // The grammar sees a quoted first word as a directive; httpd
-            // strips the quotes before deciding (`"<Directory" /tmp>`).
-            let kind = match kind {
-                LineKind::Directive => {
-                    let text = logical::join(&raw).text;
-                    if matches!(text.first(), Some(b'"' | b'\'')) {
-                        classify(&text)
-                    } else {
-                        kind
-                    }
-                }
-                _ => kind,
-            };
-            let line = Line::new(kind, raw, line_no);
-            // Only a line that holds a continuation and ends in a blank
-            // physical line can continue further than the grammar saw.
-            pending_merge = may_continue(line.raw()) && logical::join(line.raw()).continues;
-            lines.push(line);
+            u32::from(raw.last() == Some(&b'\n'))
+        };
+        if let Some((merged, _, joiner)) = pending.as_mut() {
+            merged.extend_from_slice(&raw);
+            if !joiner.feed(&raw) {
+                let (merged, first, joiner) = pending.take().expect("pending line");
+                lines.push(Line::new(classify(joiner.text()), merged, first));
+            }
+            continue;
         }
-        line_no += s.bytes().filter(|&b| b == b'\n').count() as u32;
+        // The grammar decides the kind by the line's first bytes; httpd
+        // decides on the joined line's first word. A continuation can join
+        // bytes into a different start (`<\`-newline `/Directory>` is a
+        // closer), and the grammar sees a quoted first word as a directive
+        // while httpd strips the quotes (`"<Directory" /tmp>`).
+        let kind = match kind {
+            _ if has_backslash => classify(&logical::join(&raw).text),
+            // The grammar's first tier takes only directives that start with
+            // a letter; a quote can come first only in the full reading.
+            LineKind::Directive if rule == Rule::directive_any => {
+                let text = logical::join(&raw).text;
+                if matches!(text.first(), Some(b'"' | b'\'')) {
+                    classify(&text)
+                } else {
+                    kind
+                }
+            }
+            _ => kind,
+        };
+        // Only a line that holds a continuation and ends in a blank physical
+        // line can continue further than the grammar saw.
+        if may_continue(&raw) {
+            let mut joiner = logical::Joiner::default();
+            if joiner.feed(&raw) {
+                pending = Some((raw, start, joiner));
+                continue;
+            }
+        }
+        lines.push(Line::new(kind, raw, start));
+    }
+    if let Some((merged, first, joiner)) = pending {
+        lines.push(Line::new(classify(joiner.text()), merged, first));
     }
     Ok(lines)
 }
@@ -140,7 +165,8 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
             if let Some(depth) = top.opaque_depth.as_mut() {
                 let section = top.line.name();
                 let first = first_word(&line);
-                let opens_same = line.kind == LineKind::Open && line.name().eq_ignore_ascii_case(&section);
+                let opens_same =
+                    line.kind == LineKind::Open && line.name().eq_ignore_ascii_case(&section);
                 let closes_same = line.kind == LineKind::Close
                     && first.len() == section.len() + 3
                     && first.ends_with(b">")
@@ -169,7 +195,11 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                 let name = line.name();
                 let shown = String::from_utf8_lossy(&name).into_owned();
                 let (line_no, col) = line.content_position();
-                if !text.contains(&b'>') {
+                // httpd hands the handler the rest of the line after the
+                // first word (or just `>` when there is none) and cuts it at
+                // its last `>`: `<Else> # c` lacks one, a bare `<Else` does not.
+                let (_, rest) = logical::split_name(&text);
+                if !rest.is_empty() && !rest.contains(&b'>') {
                     return Err(SyntaxError::new(
                         line_no,
                         col,
@@ -195,38 +225,47 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
             LineKind::Close => {
                 let first = first_word(&line);
                 let (line_no, col) = line.content_position();
-                let name = String::from_utf8_lossy(&first[2..]).into_owned();
+                // httpd prints the closer's first word as it is, `>` or not.
+                let word = String::from_utf8_lossy(&first).into_owned();
+                let orphan = || {
+                    SyntaxError::new(
+                        line_no,
+                        col,
+                        format!(
+                            "{word} without matching <{} section",
+                            word.get(2..).unwrap_or("")
+                        ),
+                    )
+                };
+                let top = match stack.last() {
+                    None => return Err(orphan()),
+                    // httpd builds the body of a read-time section as a tree
+                    // of its own, ended only by a line that is exactly the
+                    // section's closer; any other closer there, with no
+                    // section open inside the body, matches nothing.
+                    Some(top) if top.conditional => {
+                        let closer = [b"</", &top.line.name()[..], b">"].concat();
+                        if !line.logical().eq_ignore_ascii_case(&closer) {
+                            return Err(orphan());
+                        }
+                        top
+                    }
+                    Some(top) => top,
+                };
                 if !first.ends_with(b">") {
                     return Err(SyntaxError::new(
                         line_no,
                         col,
-                        format!("</{name}> directive missing closing '>'"),
+                        format!("{word}> directive missing closing '>'"),
                     ));
                 }
-                let name = name.trim_end_matches('>').to_string();
-                let Some(top) = stack.last() else {
-                    return Err(SyntaxError::new(
-                        line_no,
-                        col,
-                        format!("</{name}> without matching <{name}> section"),
-                    ));
-                };
                 let open_name = top.line.name();
-                let open_shown = String::from_utf8_lossy(&open_name).into_owned();
-                if !open_name.eq_ignore_ascii_case(name.as_bytes()) {
+                if !open_name.eq_ignore_ascii_case(&first[2..first.len() - 1]) {
+                    let open_shown = String::from_utf8_lossy(&open_name);
                     return Err(SyntaxError::new(
                         line_no,
                         col,
-                        format!("Expected </{open_shown}> but saw </{name}>"),
-                    ));
-                }
-                // A read-time section ends only at a line that is exactly its
-                // closer; httpd reports anything else as an orphan closer.
-                if top.conditional && line.logical().len() != first.len() {
-                    return Err(SyntaxError::new(
-                        line_no,
-                        col,
-                        format!("</{name}> without matching <{name}> section"),
+                        format!("Expected </{open_shown}> but saw {word}"),
                     ));
                 }
                 let open = stack.pop().expect("top exists");
@@ -240,7 +279,10 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
     // error, reported for the innermost such section.
     let outermost_conditional = stack.iter().position(|o| o.conditional);
     let checked = &stack[..outermost_conditional.unwrap_or(stack.len())];
-    if let Some(unclosed) = checked.last() {
+    // mod_macro reads a <Macro> body itself and fails at its end wherever it
+    // is; an open opaque section is always the innermost one.
+    let opaque = stack.last().filter(|o| o.opaque_depth.is_some());
+    if let Some(unclosed) = opaque.or(checked.last()) {
         let (line_no, col) = unclosed.line.content_position();
         let name = String::from_utf8_lossy(&unclosed.line.name()).into_owned();
         let message = if unclosed.opaque_depth.is_some() {

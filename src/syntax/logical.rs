@@ -38,43 +38,67 @@ pub fn join(raw: &[u8]) -> Joined<'_> {
             continues: false,
         };
     }
-    let mut buf: Vec<u8> = Vec::with_capacity(raw.len());
-    let mut continues = false;
-    let mut rest = raw;
-    while !rest.is_empty() {
-        let (phys, after) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..=i], &rest[i + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
-        rest = after;
-        let start = buf.len();
-        buf.extend_from_slice(phys);
-        // strlen(): a NUL ends what httpd sees of this physical line, and
-        // with it the logical line (the check below then never sees `\n`).
-        if let Some(nul) = buf[start..].iter().position(|&b| b == 0) {
-            buf.truncate(start + nul);
-            continues = false;
-            break;
-        }
-        continues = false;
-        let mut cp = buf.len();
-        if cp > 0 && buf[cp - 1] == b'\n' {
-            cp -= 1;
-            if cp > 0 && buf[cp - 1] == b'\r' {
-                cp -= 1;
-            }
-            if cp > 0 && buf[cp - 1] == b'\\' {
-                buf.truncate(cp - 1);
-                continues = true;
-                continue;
-            }
-        }
-        break;
-    }
-    let trimmed = trim(&buf);
+    let mut joiner = Joiner::default();
+    let continues = joiner.feed(raw);
     Joined {
-        text: Cow::Owned(trimmed.to_vec()),
-        continues: continues && rest.is_empty(),
+        text: Cow::Owned(joiner.text().to_vec()),
+        continues,
+    }
+}
+
+/// httpd's line reader kept open across calls, so that a logical line that
+/// arrives in pieces is joined in time linear in its length (re-joining the
+/// whole line for every piece would be quadratic).
+#[derive(Debug, Default)]
+pub struct Joiner {
+    /// The joined, untrimmed buffer httpd has built so far.
+    buf: Vec<u8>,
+    /// Set once a physical line ended the logical line.
+    ended: bool,
+}
+
+impl Joiner {
+    /// Reads the next raw bytes of the logical line (whole physical lines,
+    /// the last one possibly without its newline). Returns true when the
+    /// logical line goes on past them. Bytes after the line has ended are
+    /// ignored.
+    pub fn feed(&mut self, raw: &[u8]) -> bool {
+        let mut rest = raw;
+        while !rest.is_empty() && !self.ended {
+            let (phys, after) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&rest[..=i], &rest[i + 1..]),
+                None => (rest, &rest[rest.len()..]),
+            };
+            rest = after;
+            let start = self.buf.len();
+            self.buf.extend_from_slice(phys);
+            // strlen(): a NUL ends what httpd sees of this physical line, and
+            // with it the logical line (the check below then never sees `\n`).
+            if let Some(nul) = self.buf[start..].iter().position(|&b| b == 0) {
+                self.buf.truncate(start + nul);
+                self.ended = true;
+                break;
+            }
+            let buf = &mut self.buf;
+            let mut cp = buf.len();
+            if cp > 0 && buf[cp - 1] == b'\n' {
+                cp -= 1;
+                if cp > 0 && buf[cp - 1] == b'\r' {
+                    cp -= 1;
+                }
+                if cp > 0 && buf[cp - 1] == b'\\' {
+                    buf.truncate(cp - 1);
+                    continue;
+                }
+            }
+            self.ended = true;
+        }
+        !self.ended
+    }
+
+    /// The logical line so far, trimmed.
+    pub fn text(&self) -> &[u8] {
+        trim(&self.buf)
     }
 }
 
@@ -120,16 +144,18 @@ pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
         let start = i + 1;
         let mut end = start;
         while end < s.len() && s[end] != quote {
-            if s[end] == b'\\'
-                && end + 1 < s.len()
-                && (s[end + 1] == quote || s[end + 1] == b'\\')
+            if s[end] == b'\\' && end + 1 < s.len() && (s[end + 1] == quote || s[end + 1] == b'\\')
             {
                 end += 2;
             } else {
                 end += 1;
             }
         }
-        word = unescape(&s[start..end.min(s.len())], Some(quote), s.get(end).copied());
+        word = unescape(
+            &s[start..end.min(s.len())],
+            Some(quote),
+            s.get(end).copied(),
+        );
         i = if end < s.len() { end + 1 } else { end };
     } else {
         let start = i;
