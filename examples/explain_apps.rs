@@ -13,13 +13,25 @@ fn main() {
             }
         };
         let a = analyse(&tree);
-        println!("=== {path} (scopes {}, daemons {:?})", a.scopes.len(), a.daemons.iter().map(|d| &d.name).collect::<Vec<_>>());
+        println!(
+            "=== {path} (scopes {}, daemons {:?})",
+            a.scopes.len(),
+            a.daemons.iter().map(|d| &d.name).collect::<Vec<_>>()
+        );
         for m in &a.mounts {
             let pg = a.resolve(m, GroupKind::Process);
             let ag = a.resolve(m, GroupKind::Application);
             println!(
                 "  line {} {:?} url={:?} target={} scope={} pg={:?} ({:?}) ag={:?} ({:?})",
-                m.site.line, m.kind, m.url, m.target, m.site.scope, pg.value, pg.source, ag.value, ag.source
+                m.site.line,
+                m.kind,
+                m.url,
+                m.target,
+                m.site.scope,
+                pg.value,
+                pg.source,
+                ag.value,
+                ag.source
             );
         }
     }

@@ -4,7 +4,11 @@ use std::path::Path;
 
 fn visit(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     if p.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p).unwrap().flatten().map(|e| e.path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         for e in entries {
             visit(&e, out);
