@@ -6,7 +6,7 @@
 
 use super::grammar::{HttpdGrammar, Rule};
 use super::logical;
-use super::tree::{classify, Line, LineKind, Node, Section, SyntaxTree};
+use super::tree::{self, classify, Line, LineKind, Node, Section, SyntaxTree};
 use super::SyntaxError;
 use pest::Parser;
 
@@ -149,6 +149,8 @@ fn may_continue(raw: &[u8]) -> bool {
 
 struct Open {
     line: Line,
+    /// The section's name as written, read once.
+    name: Vec<u8>,
     children: Vec<Node>,
     conditional: bool,
     /// For an opaque section, how many nested openers of its name are open.
@@ -163,14 +165,14 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
         // Inside <Macro>/<Perl>, lines are text until the matching closer.
         if let Some(top) = stack.last_mut() {
             if let Some(depth) = top.opaque_depth.as_mut() {
-                let section = top.line.name();
+                let section = &top.name;
                 let first = first_word(&line);
                 let opens_same =
-                    line.kind == LineKind::Open && line.name().eq_ignore_ascii_case(&section);
+                    line.kind == LineKind::Open && line.name().eq_ignore_ascii_case(section);
                 let closes_same = line.kind == LineKind::Close
                     && first.len() == section.len() + 3
                     && first.ends_with(b">")
-                    && first[2..first.len() - 1].eq_ignore_ascii_case(&section);
+                    && first[2..first.len() - 1].eq_ignore_ascii_case(section);
                 if opens_same {
                     *depth += 1;
                 } else if closes_same {
@@ -192,31 +194,31 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
             }
             LineKind::Open => {
                 let text = line.logical();
-                let name = line.name();
-                let shown = String::from_utf8_lossy(&name).into_owned();
-                let (line_no, col) = line.content_position();
+                let name = tree::section_or_directive_name(LineKind::Open, &text);
+                // Positions and messages are only worked out for errors.
+                let error = |what: String| {
+                    let (line_no, col) = line.content_position();
+                    let shown = String::from_utf8_lossy(&name);
+                    SyntaxError::new(line_no, col, what.replace("{name}", &shown))
+                };
                 // httpd hands the handler the rest of the line after the
                 // first word (or just `>` when there is none) and cuts it at
                 // its last `>`: `<Else> # c` lacks one, a bare `<Else` does not.
                 let (_, rest) = logical::split_name(&text);
                 if !rest.is_empty() && !rest.contains(&b'>') {
-                    return Err(SyntaxError::new(
-                        line_no,
-                        col,
-                        format!("<{shown}> directive missing closing '>'"),
-                    ));
+                    return Err(error("<{name}> directive missing closing '>'".to_string()));
                 }
                 if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError::new(
-                        line_no,
-                        col,
-                        format!("<{shown}> nests sections more than {MAX_DEPTH} levels deep; wsgifix refuses such input"),
-                    ));
+                    return Err(error(format!(
+                        "<{{name}}> nests sections more than {MAX_DEPTH} levels deep; wsgifix refuses such input"
+                    )));
                 }
                 let conditional = is_one_of(&name, CONDITIONAL);
                 let opaque = is_one_of(&name, OPAQUE);
+                drop(text);
                 stack.push(Open {
                     line,
+                    name,
                     children: Vec::new(),
                     conditional,
                     opaque_depth: opaque.then_some(0),
@@ -224,10 +226,12 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
             }
             LineKind::Close => {
                 let first = first_word(&line);
-                let (line_no, col) = line.content_position();
+                let position = || line.content_position();
                 // httpd prints the closer's first word as it is, `>` or not.
-                let word = String::from_utf8_lossy(&first).into_owned();
+                let word = || String::from_utf8_lossy(&first).into_owned();
                 let orphan = || {
+                    let (line_no, col) = position();
+                    let word = word();
                     SyntaxError::new(
                         line_no,
                         col,
@@ -244,7 +248,7 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                     // section's closer; any other closer there, with no
                     // section open inside the body, matches nothing.
                     Some(top) if top.conditional => {
-                        let closer = [b"</", &top.line.name()[..], b">"].concat();
+                        let closer = [b"</", &top.name[..], b">"].concat();
                         if !line.logical().eq_ignore_ascii_case(&closer) {
                             return Err(orphan());
                         }
@@ -253,19 +257,20 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                     Some(top) => top,
                 };
                 if !first.ends_with(b">") {
+                    let (line_no, col) = position();
                     return Err(SyntaxError::new(
                         line_no,
                         col,
-                        format!("{word}> directive missing closing '>'"),
+                        format!("{}> directive missing closing '>'", word()),
                     ));
                 }
-                let open_name = top.line.name();
-                if !open_name.eq_ignore_ascii_case(&first[2..first.len() - 1]) {
-                    let open_shown = String::from_utf8_lossy(&open_name);
+                if !top.name.eq_ignore_ascii_case(&first[2..first.len() - 1]) {
+                    let (line_no, col) = position();
+                    let open_shown = String::from_utf8_lossy(&top.name);
                     return Err(SyntaxError::new(
                         line_no,
                         col,
-                        format!("Expected </{open_shown}> but saw {word}"),
+                        format!("Expected </{open_shown}> but saw {}", word()),
                     ));
                 }
                 let open = stack.pop().expect("top exists");
@@ -284,7 +289,7 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
     let opaque = stack.last().filter(|o| o.opaque_depth.is_some());
     if let Some(unclosed) = opaque.or(checked.last()) {
         let (line_no, col) = unclosed.line.content_position();
-        let name = String::from_utf8_lossy(&unclosed.line.name()).into_owned();
+        let name = String::from_utf8_lossy(&unclosed.name).into_owned();
         let message = if unclosed.opaque_depth.is_some() {
             format!("<{name}> was not closed (expected token not found: </{name}>)")
         } else {

@@ -164,7 +164,7 @@ pub fn classify(logical: &[u8]) -> LineKind {
     }
 }
 
-fn section_or_directive_name(kind: LineKind, text: &[u8]) -> Vec<u8> {
+pub(crate) fn section_or_directive_name(kind: LineKind, text: &[u8]) -> Vec<u8> {
     let (first, _) = logical::split_name(text);
     match kind {
         LineKind::Open => {
