@@ -11,6 +11,7 @@
 //! Without Apache or mod_wsgi the tests print why and pass, unless
 //! `WSGIFIX_REQUIRE_APACHE=1` says this machine must have them.
 
+mod common;
 mod e2e_support;
 
 use e2e_support::{require_or_skip, AppInfo, Lab};

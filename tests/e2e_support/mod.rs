@@ -20,12 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// Turns a missing Apache into a failure (CI machines that are meant to
-/// have it must not skip silently).
-pub const REQUIRE_ENV: &str = "WSGIFIX_REQUIRE_APACHE";
-
-const MODULES_DIR: &str = "/usr/lib/apache2/modules";
-
 /// How long to sleep between polls; every loop that uses it is bounded by
 /// a number of rounds, so nothing waits forever.
 const POLL: Duration = Duration::from_millis(100);
@@ -51,46 +45,9 @@ def application(environ, start_response):
     return [body]
 "#;
 
-#[derive(Debug, Clone)]
-pub struct Apache {
-    pub bin: PathBuf,
-    pub modules_dir: PathBuf,
-}
-
-/// Looks for httpd and mod_wsgi; `Err` says what is missing.
-pub fn find() -> Result<Apache, String> {
-    let bin = std::env::var_os("WSGIFIX_APACHE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/apache2"));
-    if !bin.is_file() {
-        return Err(format!("no Apache httpd binary at {}", bin.display()));
-    }
-    let modules_dir = std::env::var_os("WSGIFIX_APACHE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(MODULES_DIR));
-    if !modules_dir.join("mod_wsgi.so").is_file() {
-        return Err(format!(
-            "mod_wsgi.so not found in {} (set WSGIFIX_APACHE_MODULES)",
-            modules_dir.display()
-        ));
-    }
-    Ok(Apache { bin, modules_dir })
-}
-
-/// The Apache to test against, or `None` after printing why the test is
-/// skipped; with `WSGIFIX_REQUIRE_APACHE=1` a missing Apache panics.
-pub fn require_or_skip(test: &str) -> Option<Apache> {
-    match find() {
-        Ok(a) => Some(a),
-        Err(why) => {
-            if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
-                panic!("{test}: Apache + mod_wsgi are required ({REQUIRE_ENV}=1) but {why}");
-            }
-            eprintln!("{test}: skipped: {why} (set {REQUIRE_ENV}=1 to make this a failure)");
-            None
-        }
-    }
-}
+// Finding Apache and the skip/require policy are shared with the
+// DUMP_CONFIG test.
+pub use crate::common::apache::{free_port, require_or_skip, Apache};
 
 /// What one httpd run printed.
 #[derive(Debug)]
@@ -546,14 +503,6 @@ fn set_mode(p: &Path, mode: u32) {
 pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0 to find a free port")
 }
 
 /// The config and every lab file it includes, for failure messages.
