@@ -421,26 +421,18 @@ fn directive(line: &Line, ctx: &mut Walk, a: &mut Analysis) {
             let (url, target) = match section.kind {
                 SectionKind::Location if !section.regex => {
                     let target = a
-                        .aliases
-                        .iter()
-                        .rev()
-                        .find(|(s, u, _)| {
-                            (*s == ctx.scope || *s == 0) && coverage::same_url(u, &section.arg)
-                        })
-                        .map(|(_, _, t)| t.clone())
+                        .alias_visible(ctx.scope, |url, _| coverage::same_url(url, &section.arg))
+                        .map(|(_, target)| target.to_string())
                         .unwrap_or_else(|| section.arg.clone());
                     (Some(section.arg.clone()), target)
                 }
                 SectionKind::Directory if !section.regex => {
                     // The URL is the one an Alias maps onto this directory.
                     let url = a
-                        .aliases
-                        .iter()
-                        .rev()
-                        .find(|(s, _, t)| {
-                            (*s == ctx.scope || *s == 0) && coverage::same_url(t, &section.arg)
+                        .alias_visible(ctx.scope, |_, target| {
+                            coverage::same_url(target, &section.arg)
                         })
-                        .map(|(_, u, _)| u.clone());
+                        .map(|(url, _)| url.to_string());
                     (url, section.arg.clone())
                 }
                 _ => (None, section.arg.clone()),
@@ -493,6 +485,20 @@ fn directive(line: &Line, ctx: &mut Walk, a: &mut Analysis) {
 }
 
 impl Analysis {
+    /// The last `Alias` seen so far in `scope` or the main server (which
+    /// vhosts inherit) whose (URL, target) satisfies `pred`.
+    fn alias_visible(
+        &self,
+        scope: usize,
+        pred: impl Fn(&str, &str) -> bool,
+    ) -> Option<(&str, &str)> {
+        self.aliases
+            .iter()
+            .rev()
+            .find(|(s, u, t)| (*s == scope || *s == 0) && pred(u, t))
+            .map(|(_, u, t)| (u.as_str(), t.as_str()))
+    }
+
     /// The effective process or application group of a mount.
     pub fn resolve(&self, mount: &Mount, kind: GroupKind) -> Resolved {
         if let Some(opt) = mount.args.option(kind.option()) {

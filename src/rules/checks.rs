@@ -215,38 +215,42 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
             && !daemon_names.contains(&value)
             && !ctx.defined_elsewhere.contains_key(value)
     };
-    for g in &a.groups {
-        if g.kind == GroupKind::Process && undefined(&g.value) {
+    // Every place that names a daemon: (what names it, the name, where).
+    let selections = a
+        .groups
+        .iter()
+        .filter(|g| g.kind == GroupKind::Process)
+        .map(|g| {
+            (
+                "WSGIProcessGroup names daemon process group",
+                g.value.as_str(),
+                &g.site,
+            )
+        })
+        .chain(a.mounts.iter().filter_map(|m| {
+            let o = m.args.option("process-group")?;
+            Some((
+                "process-group= names daemon process group",
+                o.value.as_str(),
+                &m.site,
+            ))
+        }))
+        .chain(a.imports.iter().filter_map(|i| {
+            let o = i.args.option("process-group")?;
+            Some((
+                "WSGIImportScript process-group= names daemon process group",
+                o.value.as_str(),
+                &i.site,
+            ))
+        }));
+    for (what, name, site) in selections {
+        if undefined(name) {
             issues.push(Issue::new(
                 "WSGI004",
-                &g.site,
-                format!("WSGIProcessGroup names daemon process group '{}', which is not defined ({defined})", g.value),
+                site,
+                format!("{what} '{name}', which is not defined ({defined})"),
                 IssueKind::ReportOnly,
             ));
-        }
-    }
-    for m in &a.mounts {
-        if let Some(o) = m.args.option("process-group") {
-            if undefined(&o.value) {
-                issues.push(Issue::new(
-                    "WSGI004",
-                    &m.site,
-                    format!("process-group={} names a daemon process group that is not defined ({defined})", o.value),
-                    IssueKind::ReportOnly,
-                ));
-            }
-        }
-    }
-    for s in &a.imports {
-        if let Some(o) = s.args.option("process-group") {
-            if undefined(&o.value) {
-                issues.push(Issue::new(
-                    "WSGI004",
-                    &s.site,
-                    format!("WSGIImportScript process-group={} names a daemon process group that is not defined ({defined})", o.value),
-                    IssueKind::ReportOnly,
-                ));
-            }
         }
     }
 
