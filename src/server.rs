@@ -4,10 +4,11 @@
 //! file is analysed knowing what the other files of its server define and
 //! select.
 
-use crate::analysis::{analyse, GroupKind, ServerContext};
+use crate::analysis::{analyse, GroupKind, ServerContext, ServerNames};
 use crate::syntax::{self, logical, LineKind, Node};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// File names that mark a server's main config when a walk meets them.
 pub const MAIN_FILE_NAMES: &[&str] = &["apache2.conf", "httpd.conf"];
@@ -255,37 +256,40 @@ fn names_of(path: &Path) -> FileNames {
     out
 }
 
-/// The context of every file of `server`: what the other files define and
-/// select.
+/// The context of every file of `server`: one shared index of the server's
+/// daemon names, and the file's place in it. Building it reads each file
+/// once; its size grows with the server's names, not with files squared.
 pub fn contexts(server: &Server) -> BTreeMap<PathBuf, ServerContext> {
-    let names: Vec<FileNames> = server.files.iter().map(|f| names_of(f)).collect();
-    let mut out = BTreeMap::new();
+    let mut names = ServerNames {
+        files: server
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect(),
+        ..ServerNames::default()
+    };
     for (i, file) in server.files.iter().enumerate() {
-        let mut ctx = ServerContext {
-            server: Some(server.main.display().to_string()),
-            ..ServerContext::default()
-        };
-        for (j, other) in names.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            let shown = server.files[j].display().to_string();
-            for (name, line) in &other.defined {
-                ctx.defined_elsewhere
-                    .entry(name.clone())
-                    .or_insert((shown.clone(), *line));
-                if j < i {
-                    ctx.defined_before
-                        .entry(name.clone())
-                        .or_insert((shown.clone(), *line));
-                }
-            }
-            ctx.selected_elsewhere
-                .extend(other.selected.iter().cloned());
+        let FileNames { defined, selected } = names_of(file);
+        for (name, line) in defined {
+            names.defined.entry(name).or_default().push((i, line));
         }
-        out.insert(file.clone(), ctx);
+        for name in selected {
+            names.selected.entry(name).or_default().push(i);
+        }
     }
-    out
+    let names = Arc::new(names);
+    server
+        .files
+        .iter()
+        .enumerate()
+        .map(|(file, path)| {
+            let ctx = ServerContext {
+                names: Some(Arc::clone(&names)),
+                file,
+            };
+            (path.clone(), ctx)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -331,13 +335,14 @@ mod tests {
         );
         let ctx = contexts(&s);
         let site = &ctx[&s.files[4]];
-        assert!(
-            site.defined_elsewhere.contains_key("a") && site.defined_elsewhere.contains_key("b")
-        );
+        assert!(site.defined_elsewhere("a") && site.defined_elsewhere("b"));
         let a = &ctx[&s.files[2]];
-        assert!(a.selected_elsewhere.contains("b"));
-        assert!(a.defined_before.is_empty());
-        assert!(ctx[&s.files[3]].defined_before.contains_key("a"));
+        assert!(a.selected_elsewhere("b") && !a.defined_elsewhere("a"));
+        assert!(a.defined_before("a").is_none());
+        assert_eq!(
+            ctx[&s.files[3]].defined_before("a").map(|(_, l)| l),
+            Some(1)
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ pub mod options;
 use crate::syntax::{logical, Line, LineKind, Node, Section, SyntaxTree};
 use coverage::SectionKind;
 use options::WsgiArgs;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Where a node sits: indices into `children` from the file's top level.
 pub type NodePath = Vec<usize>;
@@ -164,18 +165,53 @@ pub struct Analysis {
     pub templates: Vec<Template>,
 }
 
-/// What the other files of this file's server (its httpd config tree)
-/// define and select. Daemon names are global to a server.
+/// Daemon names across the files of one server (an httpd config tree),
+/// built once per server and shared by all its files.
+#[derive(Debug, Default)]
+pub struct ServerNames {
+    /// The server's files, in httpd's reading order, as shown to users.
+    pub files: Vec<String>,
+    /// Name → its definitions as (file index, line), in reading order.
+    pub defined: HashMap<String, Vec<(usize, u32)>>,
+    /// Name → the files that select it (WSGIProcessGroup, process-group=).
+    pub selected: HashMap<String, Vec<usize>>,
+}
+
+/// One file's view of its server: daemon names are global to a server, so
+/// what the other files define and select matters to this one. The default
+/// is a file on its own.
 #[derive(Debug, Clone, Default)]
 pub struct ServerContext {
-    /// The server's main config, for messages.
-    pub server: Option<String>,
-    /// Daemons defined in other files: name → first (file, line).
-    pub defined_elsewhere: BTreeMap<String, (String, u32)>,
-    /// Of those, the ones in files httpd reads before this one.
-    pub defined_before: BTreeMap<String, (String, u32)>,
-    /// Names other files select (WSGIProcessGroup, process-group=).
-    pub selected_elsewhere: BTreeSet<String>,
+    pub names: Option<Arc<ServerNames>>,
+    /// This file's index in `names.files`.
+    pub file: usize,
+}
+
+impl ServerContext {
+    /// Is `name` defined by another file of the server?
+    pub fn defined_elsewhere(&self, name: &str) -> bool {
+        self.names.as_ref().is_some_and(|n| {
+            n.defined
+                .get(name)
+                .is_some_and(|d| d.iter().any(|(f, _)| *f != self.file))
+        })
+    }
+
+    /// The first definition of `name` in a file httpd reads before this one.
+    pub fn defined_before(&self, name: &str) -> Option<(&str, u32)> {
+        let n = self.names.as_ref()?;
+        let &(f, line) = n.defined.get(name)?.iter().find(|(f, _)| *f < self.file)?;
+        Some((n.files[f].as_str(), line))
+    }
+
+    /// Does another file of the server select `name`?
+    pub fn selected_elsewhere(&self, name: &str) -> bool {
+        self.names.as_ref().is_some_and(|n| {
+            n.selected
+                .get(name)
+                .is_some_and(|f| f.iter().any(|f| *f != self.file))
+        })
+    }
 }
 
 /// Where an effective value comes from.

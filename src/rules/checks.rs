@@ -213,7 +213,7 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
             && value != "%{GLOBAL}"
             && !value.contains("%{")
             && !daemon_names.contains(&value)
-            && !ctx.defined_elsewhere.contains_key(value)
+            && !ctx.defined_elsewhere(value)
     };
     // Every place that names a daemon: (what names it, the name, where).
     let selections = a
@@ -260,7 +260,7 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
             .iter()
             .find(|e| e.name == d.name && !exclusive(&e.site.defines, &d.site.defines));
         if earlier.is_none() {
-            if let Some((file, line)) = ctx.defined_before.get(&d.name) {
+            if let Some((file, line)) = ctx.defined_before(&d.name) {
                 issues.push(Issue::new(
                     "WSGI005",
                     &d.site,

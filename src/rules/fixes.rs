@@ -15,10 +15,8 @@ use std::collections::BTreeSet;
 
 /// All names a new daemon must not take: defined daemons, and every name a
 /// group directive or option refers to (also inside templates).
-fn taken_names(a: &Analysis, ctx: &ServerContext) -> BTreeSet<String> {
+fn taken_names(a: &Analysis) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = a.daemons.iter().map(|d| d.name.clone()).collect();
-    names.extend(ctx.defined_elsewhere.keys().cloned());
-    names.extend(ctx.selected_elsewhere.iter().cloned());
     names.extend(a.groups.iter().map(|g| g.value.clone()));
     for m in &a.mounts {
         if let Some(o) = m.args.option("process-group") {
@@ -62,7 +60,7 @@ impl<'a> Fixer<'a> {
             unit: edit::indent_unit(tree),
             pgs,
             ags,
-            taken: RefCell::new(taken_names(a, ctx)),
+            taken: RefCell::new(taken_names(a)),
             ctx,
         }
     }
@@ -157,10 +155,14 @@ impl<'a> Fixer<'a> {
             base
         };
         let mut taken = self.taken.borrow_mut();
-        let name = if taken.contains(&base) {
+        // Names are global to the server: the other files' count too.
+        let is_taken = |n: &str| {
+            taken.contains(n) || self.ctx.defined_elsewhere(n) || self.ctx.selected_elsewhere(n)
+        };
+        let name = if is_taken(&base) {
             (2..)
                 .map(|n| format!("{base}-{n}"))
-                .find(|n| !taken.contains(n))
+                .find(|n| !is_taken(n))
                 .expect("some suffix is free")
         } else {
             base
@@ -198,8 +200,8 @@ impl<'a> Fixer<'a> {
             }
             // Defined twice, or selected by an app in another file: not free.
             if self.a.daemons.iter().filter(|e| e.name == d.name).count() > 1
-                || self.ctx.selected_elsewhere.contains(&d.name)
-                || self.ctx.defined_elsewhere.contains_key(&d.name)
+                || self.ctx.selected_elsewhere(&d.name)
+                || self.ctx.defined_elsewhere(&d.name)
             {
                 continue;
             }
