@@ -135,7 +135,8 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
             let t = edit::apply(&current, edits)?;
             let after = analyse(&t);
             let after_issues = enabled_issues(&after, options, ctx);
-            let all_resolved = fixes.iter().all(|i| resolved(i, &after));
+            let defined: HashSet<&str> = after.daemons.iter().map(|d| d.name.as_str()).collect();
+            let all_resolved = fixes.iter().all(|i| resolved(i, &after, &defined));
             (all_resolved && after_issues.len() + fixes.len() <= issues.len()).then_some((
                 t,
                 after,
@@ -243,17 +244,18 @@ fn unit_of(issue: &Issue, a: &Analysis) -> Option<String> {
 }
 
 /// Did the fix do what its rule asks, for the mount it was about?
-fn resolved(issue: &Issue, after: &Analysis) -> bool {
-    let Some(m) = issue.mount().and_then(|i| after.mounts.get(i)) else {
+/// `defined` holds the daemon names `after` defines.
+fn resolved(issue: &Issue, after: &Analysis, defined: &HashSet<&str>) -> bool {
+    let Some(i) = issue.mount().filter(|&i| i < after.mounts.len()) else {
         return false;
     };
     match &issue.kind {
         IssueKind::Embedded { .. } => {
-            let pg = after.resolve(m, GroupKind::Process);
-            !pg.is_global() && after.daemons.iter().any(|d| d.name == pg.value)
+            let pg = after.effective(i, GroupKind::Process);
+            !pg.is_global() && defined.contains(pg.value.as_str())
         }
-        IssueKind::Shared { daemon, .. } => after.resolve(m, GroupKind::Process).value != *daemon,
-        IssueKind::NotGlobal { .. } => after.resolve(m, GroupKind::Application).is_global(),
+        IssueKind::Shared { daemon, .. } => after.effective(i, GroupKind::Process).value != *daemon,
+        IssueKind::NotGlobal { .. } => after.effective(i, GroupKind::Application).is_global(),
         IssueKind::ReportOnly => false,
     }
 }

@@ -87,17 +87,15 @@ pub struct Mount {
     pub args: WsgiArgs,
     /// For handler mounts: the section that holds the SetHandler/AddHandler.
     pub handler_section: Option<SectionContext>,
+    /// The application this mount belongs to (index into `Analysis::apps`).
+    pub app: usize,
 }
 
 impl Mount {
     /// What identifies the application: the same script mounted in the :80
     /// and :443 vhosts of one ServerName is one app.
     pub fn app_key(&self, analysis: &Analysis) -> (String, String) {
-        let server = analysis.scopes[self.site.scope]
-            .server_name
-            .clone()
-            .unwrap_or_default();
-        (server.to_ascii_lowercase(), self.target.clone())
+        analysis.apps[self.app].clone()
     }
 }
 
@@ -163,6 +161,20 @@ pub struct Analysis {
     /// mod_wsgi on Windows has no daemon mode.
     pub windows: bool,
     pub templates: Vec<Template>,
+    /// Each application's identity: (lower-cased ServerName, script target).
+    pub apps: Vec<(String, String)>,
+    /// Group directives by scope, for resolving a mount without looking at
+    /// every other vhost's directives.
+    groups_by_scope: Vec<Vec<usize>>,
+    /// Daemon definitions by scope.
+    daemons_by_scope: Vec<Vec<usize>>,
+    /// Mounts by scope.
+    mounts_by_scope: Vec<Vec<usize>>,
+    /// For each scope, the scopes whose daemons it may select: itself, and
+    /// for a vhost every vhost with the same ServerName.
+    sharing_scopes: Vec<Vec<usize>>,
+    /// Effective (process, application) group of each mount, worked out once.
+    effective: std::sync::OnceLock<Vec<(Resolved, Resolved)>>,
 }
 
 /// Daemon names across the files of one server (an httpd config tree),
@@ -259,6 +271,51 @@ pub fn analyse(tree: &SyntaxTree) -> Analysis {
         path: Vec::new(),
     };
     walk(&tree.nodes, &mut ctx, &mut a);
+    // ServerName may come after a mount in its vhost: identities are known
+    // only once the whole file is read.
+    let mut ids: HashMap<(String, String), usize> = HashMap::new();
+    for i in 0..a.mounts.len() {
+        let m = &a.mounts[i];
+        let server = a.scopes[m.site.scope]
+            .server_name
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let key = (server, m.target.clone());
+        let next = ids.len();
+        let id = *ids.entry(key.clone()).or_insert(next);
+        if id == a.apps.len() {
+            a.apps.push(key);
+        }
+        a.mounts[i].app = id;
+    }
+    a.groups_by_scope = vec![Vec::new(); a.scopes.len()];
+    for (i, g) in a.groups.iter().enumerate() {
+        a.groups_by_scope[g.site.scope].push(i);
+    }
+    a.mounts_by_scope = vec![Vec::new(); a.scopes.len()];
+    for (i, m) in a.mounts.iter().enumerate() {
+        a.mounts_by_scope[m.site.scope].push(i);
+    }
+    a.daemons_by_scope = vec![Vec::new(); a.scopes.len()];
+    for (i, d) in a.daemons.iter().enumerate() {
+        a.daemons_by_scope[d.site.scope].push(i);
+    }
+    // mod_wsgi lets a vhost use a daemon of any vhost with the same
+    // ServerName string.
+    let mut by_name: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+    for (i, s) in a.scopes.iter().enumerate().filter(|(_, s)| s.is_vhost) {
+        by_name.entry(s.server_name.as_deref()).or_default().push(i);
+    }
+    a.sharing_scopes = a
+        .scopes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s.is_vhost {
+            true => by_name[&s.server_name.as_deref()].clone(),
+            false => vec![i],
+        })
+        .collect();
     a
 }
 
@@ -439,6 +496,7 @@ fn directive(line: &Line, ctx: &mut Walk, a: &mut Analysis) {
                     target: args.words[1].clone(),
                     args,
                     handler_section: None,
+                    app: 0,
                 });
             }
         }
@@ -480,6 +538,7 @@ fn directive(line: &Line, ctx: &mut Walk, a: &mut Analysis) {
                 target,
                 args: WsgiArgs::default(),
                 handler_section: Some(section),
+                app: 0,
             });
         }
         "alias" | "aliasmatch" => {
@@ -535,6 +594,26 @@ impl Analysis {
             .map(|(_, u, t)| (u.as_str(), t.as_str()))
     }
 
+    /// The effective group of `kind` of mount number `mount`, worked out
+    /// once per analysis.
+    pub fn effective(&self, mount: usize, kind: GroupKind) -> &Resolved {
+        let all = self.effective.get_or_init(|| {
+            self.mounts
+                .iter()
+                .map(|m| {
+                    (
+                        self.resolve(m, GroupKind::Process),
+                        self.resolve(m, GroupKind::Application),
+                    )
+                })
+                .collect()
+        });
+        match kind {
+            GroupKind::Process => &all[mount].0,
+            GroupKind::Application => &all[mount].1,
+        }
+    }
+
     /// The effective process or application group of a mount.
     pub fn resolve(&self, mount: &Mount, kind: GroupKind) -> Resolved {
         if let Some(opt) = mount.args.option(kind.option()) {
@@ -551,13 +630,20 @@ impl Analysis {
             source: Source::Default,
         };
         let scope = mount.site.scope;
-        let in_scope = |g: &GroupDirective| g.site.scope == 0 || g.site.scope == scope;
+        // Only the main server's directives and the mount's own vhost's
+        // can apply to it.
+        let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
+        let candidates = levels
+            .iter()
+            .flat_map(|&l| self.groups_by_scope.get(l).into_iter().flatten())
+            .copied();
 
         // Per-directory sections, in httpd's merge order; the last one that
         // applies wins.
         let mut best: Option<(coverage::MergeRank, usize)> = None;
-        for (i, g) in self.groups.iter().enumerate() {
-            if g.kind != kind || g.site.at_scope_level() || !in_scope(g) {
+        for i in candidates {
+            let g = &self.groups[i];
+            if g.kind != kind || g.site.at_scope_level() {
                 continue;
             }
             if !g.site.sections.iter().all(|s| coverage::covers(s, mount)) {
@@ -575,12 +661,12 @@ impl Analysis {
             };
         }
         // The vhost's own value, then the main server's (which vhosts inherit).
-        let levels: &[usize] = if scope == 0 { &[0] } else { &[scope, 0] };
-        for &level in levels {
-            let found =
-                self.groups.iter().enumerate().rev().find(|(_, g)| {
-                    g.kind == kind && g.site.at_scope_level() && g.site.scope == level
-                });
+        for &level in levels.iter().rev() {
+            let found = self.groups_by_scope[level]
+                .iter()
+                .rev()
+                .map(|&i| (i, &self.groups[i]))
+                .find(|(_, g)| g.kind == kind && g.site.at_scope_level());
             if let Some((i, g)) = found {
                 return Resolved {
                     value: g.value.clone(),
@@ -595,23 +681,44 @@ impl Analysis {
     /// look meant for it (they hold the same kind of directive): reported so
     /// the user sees why a `%{GLOBAL}` is not effective.
     pub fn ineffective_for(&self, mount: &Mount, kind: GroupKind) -> Vec<usize> {
-        let scope = mount.site.scope;
-        self.groups
+        self.groups_by_scope[mount.site.scope]
             .iter()
-            .enumerate()
-            .filter(|(_, g)| {
+            .copied()
+            .filter(|&i| {
+                let g = &self.groups[i];
                 g.kind == kind
                     && !g.site.at_scope_level()
-                    && (g.site.scope == scope || (g.site.scope == 0 && scope == 0))
                     && !g.site.sections.iter().all(|s| coverage::covers(s, mount))
             })
-            .map(|(i, _)| i)
             .collect()
     }
 
-    /// Daemon definitions that `name` refers to, visible from `scope`.
-    pub fn daemons_named(&self, name: &str) -> impl Iterator<Item = &Daemon> {
-        let name = name.to_string();
-        self.daemons.iter().filter(move |d| d.name == name)
+    /// The mounts a directive or section of `scope` can reach: a vhost's
+    /// own, or, from the main server (which every vhost inherits), all.
+    pub fn mounts_reached_from(&self, scope: usize) -> Box<dyn Iterator<Item = usize> + '_> {
+        if scope == 0 {
+            Box::new(0..self.mounts.len())
+        } else {
+            Box::new(self.mounts_by_scope[scope].iter().copied())
+        }
+    }
+
+    /// The mounts of `scope` and of the main server.
+    pub fn mounts_in_or_above(&self, scope: usize) -> impl Iterator<Item = usize> + '_ {
+        let own: &[usize] = if scope == 0 {
+            &[]
+        } else {
+            &self.mounts_by_scope[scope]
+        };
+        self.mounts_by_scope[0].iter().chain(own).copied()
+    }
+
+    /// Daemons a mount in `scope` may select as its own: those of its scope,
+    /// or of a vhost with the same ServerName.
+    pub fn daemons_for_scope(&self, scope: usize) -> impl Iterator<Item = &Daemon> {
+        self.sharing_scopes[scope]
+            .iter()
+            .flat_map(|&s| &self.daemons_by_scope[s])
+            .map(|&i| &self.daemons[i])
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{rule_by_code, Finding};
 use crate::analysis::{Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone)]
 pub enum IssueKind {
@@ -84,18 +84,13 @@ fn source_text(a: &Analysis, r: &Resolved, kind: GroupKind) -> String {
 /// Every problem in the analysed file, in file order.
 pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
     let mut issues = Vec::new();
-    let daemon_names: Vec<&str> = a.daemons.iter().map(|d| d.name.as_str()).collect();
+    let daemon_names: HashSet<&str> = a.daemons.iter().map(|d| d.name.as_str()).collect();
 
-    // Effective groups of every mount, once.
-    let pgs: Vec<Resolved> = a
-        .mounts
-        .iter()
-        .map(|m| a.resolve(m, GroupKind::Process))
+    let pgs: Vec<&Resolved> = (0..a.mounts.len())
+        .map(|i| a.effective(i, GroupKind::Process))
         .collect();
-    let ags: Vec<Resolved> = a
-        .mounts
-        .iter()
-        .map(|m| a.resolve(m, GroupKind::Application))
+    let ags: Vec<&Resolved> = (0..a.mounts.len())
+        .map(|i| a.effective(i, GroupKind::Application))
         .collect();
 
     // WSGI001 embedded; daemon mode does not exist on Windows.
@@ -106,7 +101,7 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
                     Source::Default => "no WSGIProcessGroup applies to it".to_string(),
                     _ => format!(
                         "{} selects embedded mode",
-                        source_text(a, &pgs[i], GroupKind::Process)
+                        source_text(a, pgs[i], GroupKind::Process)
                     ),
                 };
                 issues.push(Issue::new(
@@ -127,18 +122,18 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
 
     // WSGI002 one daemon, several apps: the first app keeps it.
     if !a.windows {
-        let mut users: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+        // Daemon → the apps that select it, in file order.
+        let mut users: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, m) in a.mounts.iter().enumerate() {
-            let pg = &pgs[i];
+            let pg = pgs[i];
             if pg.is_global() || pg.is_dynamic() || !daemon_names.contains(&pg.value.as_str()) {
                 continue;
             }
-            let key = m.app_key(a);
             let apps = users.entry(pg.value.as_str()).or_default();
-            if !apps.contains(&key) {
-                apps.push(key.clone());
+            if !apps.contains(&m.app) {
+                apps.push(m.app);
             }
-            if apps[0] != key {
+            if apps[0] != m.app {
                 issues.push(Issue::new(
                     "WSGI002",
                     &m.site,
@@ -146,7 +141,7 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
                         "WSGI application {} shares daemon process group '{}' with {}",
                         describe(m),
                         pg.value,
-                        apps[0].1
+                        a.apps[apps[0]].1
                     ),
                     IssueKind::Shared {
                         mount: i,
@@ -160,7 +155,7 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
 
     // WSGI003 not in the main interpreter.
     for (i, m) in a.mounts.iter().enumerate() {
-        let ag = &ags[i];
+        let ag = ags[i];
         if ag.is_global() || ag.is_dynamic() {
             continue;
         }
@@ -203,7 +198,7 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
     let defined = if daemon_names.is_empty() {
         "none is defined in this file".to_string()
     } else {
-        let mut names: Vec<&str> = daemon_names.clone();
+        let mut names: Vec<&str> = daemon_names.iter().copied().collect();
         names.sort();
         names.dedup();
         format!("defined: {}", names.join(", "))
@@ -255,10 +250,14 @@ pub fn check(a: &Analysis, ctx: &ServerContext) -> Vec<Issue> {
     }
 
     // WSGI005 the same daemon name twice (not in exclusive IfDefine branches).
-    for (j, d) in a.daemons.iter().enumerate() {
-        let earlier = a.daemons[..j]
+    let mut seen: HashMap<&str, Vec<&crate::analysis::Daemon>> = HashMap::new();
+    for d in &a.daemons {
+        let same_name = seen.entry(d.name.as_str()).or_default();
+        let earlier = same_name
             .iter()
-            .find(|e| e.name == d.name && !exclusive(&e.site.defines, &d.site.defines));
+            .find(|e| !exclusive(&e.site.defines, &d.site.defines))
+            .copied();
+        same_name.push(d);
         if earlier.is_none() {
             if let Some((file, line)) = ctx.defined_before(&d.name) {
                 issues.push(Issue::new(

@@ -11,7 +11,7 @@ use crate::analysis::{
 };
 use crate::syntax::{Line, LineKind, Node, SyntaxTree};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// All names a new daemon must not take: defined daemons, and every name a
 /// group directive or option refers to (also inside templates).
@@ -34,42 +34,42 @@ pub struct Fixer<'a> {
     pub tree: &'a SyntaxTree,
     pub a: &'a Analysis,
     unit: Vec<u8>,
-    /// Effective process / application group of every mount, computed once.
-    pgs: Vec<Resolved>,
-    ags: Vec<Resolved>,
     /// Names in use, plus the ones fixes of this pass have already taken.
     taken: RefCell<BTreeSet<String>>,
+    /// Daemon name → the apps whose effective process group it is.
+    users: HashMap<&'a str, BTreeSet<usize>>,
+    /// How many times each daemon name is defined in the file.
+    definitions: HashMap<&'a str, usize>,
+    /// Per base name, the next number to try when the name is taken.
+    next_suffix: RefCell<HashMap<String, usize>>,
     ctx: &'a ServerContext,
 }
 
 impl<'a> Fixer<'a> {
     pub fn new(tree: &'a SyntaxTree, a: &'a Analysis, ctx: &'a ServerContext) -> Fixer<'a> {
-        let pgs = a
-            .mounts
-            .iter()
-            .map(|m| a.resolve(m, GroupKind::Process))
-            .collect();
-        let ags = a
-            .mounts
-            .iter()
-            .map(|m| a.resolve(m, GroupKind::Application))
-            .collect();
         Fixer {
             tree,
             a,
             unit: edit::indent_unit(tree),
-            pgs,
-            ags,
             taken: RefCell::new(taken_names(a)),
+            next_suffix: RefCell::default(),
+            users: (0..a.mounts.len()).fold(HashMap::new(), |mut u, i| {
+                let pg = a.effective(i, GroupKind::Process).value.as_str();
+                u.entry(pg)
+                    .or_insert_with(BTreeSet::new)
+                    .insert(a.mounts[i].app);
+                u
+            }),
+            definitions: a.daemons.iter().fold(HashMap::new(), |mut m, d| {
+                *m.entry(d.name.as_str()).or_insert(0) += 1;
+                m
+            }),
             ctx,
         }
     }
 
     fn resolved(&self, mount: usize, kind: GroupKind) -> &Resolved {
-        match kind {
-            GroupKind::Process => &self.pgs[mount],
-            GroupKind::Application => &self.ags[mount],
-        }
+        self.a.effective(mount, kind)
     }
 
     /// The edits that fix `issue`, or `None` when it cannot be fixed safely.
@@ -159,47 +159,53 @@ impl<'a> Fixer<'a> {
         let is_taken = |n: &str| {
             taken.contains(n) || self.ctx.defined_elsewhere(n) || self.ctx.selected_elsewhere(n)
         };
-        let name = if is_taken(&base) {
-            (2..)
-                .map(|n| format!("{base}-{n}"))
-                .find(|n| !is_taken(n))
-                .expect("some suffix is free")
-        } else {
-            base
+        // Taken: the same mount in another vhost is common (`/admin` on every
+        // site), so the vhost's host name tells them apart (`shop_admin`);
+        // only then a number, counted on from where this pass left off.
+        let host = self.a.scopes[m.site.scope]
+            .server_name
+            .as_deref()
+            .and_then(|n| n.split('.').next())
+            .map(sanitize)
+            .filter(|h| !h.is_empty() && *h != base);
+        let name = match host.map(|h| format!("{h}_{base}")) {
+            _ if !is_taken(&base) => base,
+            Some(qualified) if !is_taken(&qualified) => qualified,
+            _ => {
+                let mut next = self.next_suffix.borrow_mut();
+                let n = next.entry(base.clone()).or_insert(2);
+                loop {
+                    let candidate = format!("{base}-{n}");
+                    *n += 1;
+                    if !is_taken(&candidate) {
+                        break candidate;
+                    }
+                }
+            }
         };
         taken.insert(name.clone());
         name
     }
 
-    /// Apps (by identity) that select daemon `name`.
-    fn users_of(&self, name: &str) -> BTreeSet<(String, String)> {
-        self.a
-            .mounts
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.pgs[*i].value == name)
-            .map(|(_, m)| m.app_key(self.a))
-            .collect()
+    /// Apps that select daemon `name`.
+    fn users_of(&self, name: &str) -> BTreeSet<usize> {
+        self.users.get(name).cloned().unwrap_or_default()
     }
 
     /// A daemon this mount may select without sharing it: defined in its
     /// scope (or a vhost with the same ServerName), used by no other app.
     fn reusable_daemon(&self, m: &Mount, except: Option<&str>) -> Option<String> {
-        let key = m.app_key(self.a);
-        let scope = &self.a.scopes[m.site.scope];
+        let key = m.app;
         let mut candidates: Vec<&str> = Vec::new();
-        for d in &self.a.daemons {
-            if Some(d.name.as_str()) == except || candidates.contains(&d.name.as_str()) {
-                continue;
-            }
-            let ds = &self.a.scopes[d.site.scope];
-            let accessible = d.site.scope == m.site.scope
-                || (ds.is_vhost && scope.is_vhost && ds.server_name == scope.server_name);
-            if !accessible || super::checks::exclusive(&d.site.defines, &m.site.defines) {
+        for d in self.a.daemons_for_scope(m.site.scope) {
+            if Some(d.name.as_str()) == except
+                || candidates.contains(&d.name.as_str())
+                || super::checks::exclusive(&d.site.defines, &m.site.defines)
+            {
                 continue;
             }
             // Defined twice, or selected by an app in another file: not free.
-            if self.a.daemons.iter().filter(|e| e.name == d.name).count() > 1
+            if self.definitions[d.name.as_str()] > 1
                 || self.ctx.selected_elsewhere(&d.name)
                 || self.ctx.defined_elsewhere(&d.name)
             {
@@ -278,7 +284,7 @@ impl<'a> Fixer<'a> {
         let mut edits = self.select(mi, GroupKind::Application, "%{GLOBAL}", ag)?;
         // A preload into the old application group of this app's daemon would
         // load the script a second time: move it along.
-        let pg = &self.pgs[mi];
+        let pg = &self.a.effective(mi, GroupKind::Process);
         for s in &self.a.imports {
             let (Some(p), Some(g)) = (
                 s.args.option("process-group"),
@@ -310,7 +316,7 @@ impl<'a> Fixer<'a> {
         current: &Resolved,
     ) -> Option<Vec<Edit>> {
         let m = &self.a.mounts[mi];
-        let key = m.app_key(self.a);
+        let key = m.app;
         let shown = quote_if_needed(value);
         match &current.source {
             Source::AliasOption => {
@@ -326,8 +332,8 @@ impl<'a> Fixer<'a> {
             Source::Directive(gi) => {
                 let g = &self.a.groups[*gi];
                 let bare_server = g.site.scope == 0 && g.site.at_scope_level();
-                let only_this_app = self.a.mounts.iter().enumerate().all(|(oi, o)| {
-                    o.app_key(self.a) == key
+                let only_this_app = self.a.mounts_reached_from(g.site.scope).all(|oi| {
+                    self.a.mounts[oi].app == key
                         || self.resolved(oi, kind).source != Source::Directive(*gi)
                 });
                 // A bare server-level value leaks into every vhost and file;
@@ -370,20 +376,18 @@ impl<'a> Fixer<'a> {
         if in_vhost && kind == GroupKind::Application {
             return Some(vec![self.add_to_scope(m, &directive)]);
         }
-        let apps_here: BTreeSet<(String, String)> = self
+        let apps_here: BTreeSet<usize> = self
             .a
-            .mounts
-            .iter()
-            .filter(|o| o.site.scope == m.site.scope || o.site.scope == 0)
-            .map(|o| o.app_key(self.a))
+            .mounts_in_or_above(m.site.scope)
+            .map(|o| self.a.mounts[o].app)
             .collect();
         if in_vhost && apps_here.len() == 1 && current.source == Source::Default {
             let (parent, _) = split(&m.site.path);
             let last_mount = self
                 .a
-                .mounts
-                .iter()
-                .filter(|o| o.handler_section.is_none() && o.app_key(self.a) == key)
+                .mounts_in_or_above(m.site.scope)
+                .map(|o| &self.a.mounts[o])
+                .filter(|o| o.handler_section.is_none() && o.app == key)
                 .map(|o| o.site.path.clone())
                 .filter(|p| p.len() == m.site.path.len() && p.starts_with(&parent))
                 .max()
@@ -439,10 +443,13 @@ impl<'a> Fixer<'a> {
             MountKind::AliasMatch => crate::analysis::coverage::literal_prefix(url),
             _ => url.clone(),
         };
-        let key = m.app_key(self.a);
-        self.a.mounts.iter().any(|o| {
-            o.app_key(self.a) != key
-                && (o.site.scope == m.site.scope || o.site.scope == 0 || m.site.scope == 0)
+        let key = m.app;
+        let others = match m.site.scope {
+            0 => self.a.mounts_reached_from(0),
+            s => Box::new(self.a.mounts_in_or_above(s)),
+        };
+        others.map(|o| &self.a.mounts[o]).any(|o| {
+            o.app != key
                 && o.url.as_ref().is_some_and(|ou| {
                     let ou = match o.kind {
                         MountKind::AliasMatch => crate::analysis::coverage::literal_prefix(ou),
