@@ -672,3 +672,70 @@ fn corpus_wsgi_configs_keep_the_exit_status_contract() {
     let lines = String::from_utf8(text.stdout).unwrap().lines().count() as u64;
     assert_eq!(lines, s["findings"].as_u64().unwrap());
 }
+
+#[test]
+fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
+    use std::os::unix::fs::MetadataExt;
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/wsgi");
+    if !corpus.is_dir() {
+        eprintln!("skipping: {} not present", corpus.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut originals = Vec::new();
+    for e in std::fs::read_dir(&corpus).unwrap().flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().ends_with(".conf") {
+            continue;
+        }
+        let bytes = std::fs::read(e.path()).unwrap();
+        let copy = dir.path().join(&name);
+        std::fs::write(&copy, &bytes).unwrap();
+        let meta = std::fs::metadata(&copy).unwrap();
+        originals.push((copy, bytes, meta.ino(), meta.mtime_nsec(), meta.mtime()));
+    }
+    assert!(originals.len() >= 30);
+
+    // Files with only unfixable findings (WSGI004) still let --write succeed.
+    wsgifix().arg("--write").arg(dir.path()).assert().code(0);
+    let mut changed = 0;
+    for (path, before, ino, mtime_ns, mtime) in &originals {
+        let after = std::fs::read(path).unwrap();
+        let meta = std::fs::metadata(path).unwrap();
+        if after == *before {
+            assert_eq!(
+                (meta.ino(), meta.mtime(), meta.mtime_nsec()),
+                (*ino, *mtime, *mtime_ns),
+                "{} did not change but was rewritten",
+                path.display()
+            );
+        } else {
+            changed += 1;
+            let tree = wsgifix::syntax::parse(&after).expect("fixed file parses");
+            assert_eq!(tree.to_bytes(), after);
+        }
+    }
+    assert!(changed >= 10, "only {changed} files changed");
+    let first: Vec<Vec<u8>> = originals
+        .iter()
+        .map(|o| std::fs::read(&o.0).unwrap())
+        .collect();
+
+    // The second run has nothing left to do.
+    wsgifix().arg("--write").arg(dir.path()).assert().code(0);
+    for (o, first) in originals.iter().zip(&first) {
+        assert_eq!(
+            &std::fs::read(&o.0).unwrap(),
+            first,
+            "{} changed again",
+            o.0.display()
+        );
+    }
+    // No temporary file is left beside them.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".wsgifix-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
