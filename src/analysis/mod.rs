@@ -18,11 +18,9 @@ pub type NodePath = Vec<usize>;
 /// The main server (index 0) or one `<VirtualHost>`.
 #[derive(Debug, Clone)]
 pub struct Scope {
-    /// Path of the `<VirtualHost>` section; empty for the main server.
-    pub path: NodePath,
+    /// The last `ServerName` directly in the scope.
     pub server_name: Option<String>,
-    /// Path of the children list that holds the scope's own directives
-    /// (the vhost's path, or empty for the main server).
+    /// False for the main server.
     pub is_vhost: bool,
 }
 
@@ -140,7 +138,6 @@ pub struct ImportScript {
 #[derive(Debug, Clone)]
 pub struct Template {
     pub name: String,
-    pub path: NodePath,
     pub tree: SyntaxTree,
     /// Physical line of the body's first line in the file.
     pub first_line: u32,
@@ -258,7 +255,6 @@ impl Resolved {
 pub fn analyse(tree: &SyntaxTree) -> Analysis {
     let mut a = Analysis {
         scopes: vec![Scope {
-            path: Vec::new(),
             server_name: None,
             is_vhost: false,
         }],
@@ -362,7 +358,6 @@ fn section(s: &Section, ctx: &mut Walk, a: &mut Analysis) {
     match name.as_str() {
         "virtualhost" if ctx.scope == 0 => {
             a.scopes.push(Scope {
-                path: ctx.path.clone(),
                 server_name: None,
                 is_vhost: true,
             });
@@ -393,7 +388,6 @@ fn section(s: &Section, ctx: &mut Walk, a: &mut Analysis) {
             if let Ok(tree) = crate::syntax::parse(&body) {
                 a.templates.push(Template {
                     name: args.first().map(|a| lossy(a)).unwrap_or_default(),
-                    path: ctx.path.clone(),
                     tree,
                     first_line: s.open.line + s.open.newline_count(),
                 });

@@ -135,14 +135,6 @@ impl Line {
             }
         }
     }
-
-    /// Arguments as (lossy) UTF-8 strings, for analysis.
-    pub fn args_lossy(&self) -> Vec<String> {
-        self.args()
-            .into_iter()
-            .map(|a| String::from_utf8_lossy(&a).into_owned())
-            .collect()
-    }
 }
 
 /// The kind of a logical (joined, trimmed) line, decided as the grammar
