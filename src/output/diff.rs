@@ -36,9 +36,12 @@ pub fn unified(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
     let cyan = Color::Cyan.to_fg_str();
     let red = Color::Red.to_fg_str();
     let green = Color::Green.to_fg_str();
-    paint(&mut out, Some(bold), format!("--- a/{path}").as_bytes());
+    // git's a/ b/ prefixes; an absolute path loses its leading slash so that
+    // `patch -p1` applies the diff from `/` (not `a//etc/...`).
+    let shown = path.strip_prefix('/').unwrap_or(path);
+    paint(&mut out, Some(bold), format!("--- a/{shown}").as_bytes());
     out.push(b'\n');
-    paint(&mut out, Some(bold), format!("+++ b/{path}").as_bytes());
+    paint(&mut out, Some(bold), format!("+++ b/{shown}").as_bytes());
     out.push(b'\n');
 
     let line = |out: &mut Vec<u8>, sign: u8, sgr: Option<&str>, value: &[u8]| {
@@ -176,6 +179,20 @@ pub(crate) mod tests {
         insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!(name, String::from_utf8_lossy(value));
         });
+    }
+
+    #[test]
+    fn absolute_paths_get_prefixes_without_a_double_slash() {
+        let d = String::from_utf8(unified("/etc/apache2/x.conf", b"a\n", b"b\n", false)).unwrap();
+        assert!(
+            d.starts_with("--- a/etc/apache2/x.conf\n+++ b/etc/apache2/x.conf\n"),
+            "{d}"
+        );
+        let d = String::from_utf8(unified("sites/x.conf", b"a\n", b"b\n", false)).unwrap();
+        assert!(
+            d.starts_with("--- a/sites/x.conf\n+++ b/sites/x.conf\n"),
+            "{d}"
+        );
     }
 
     #[test]
