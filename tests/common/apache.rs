@@ -238,16 +238,7 @@ impl Lab {
         for sub in ["log", "run", "lock"] {
             std::fs::create_dir_all(d.join(sub)).expect("create lab subdir");
         }
-        let p = |s: &str| d.join(s).display().to_string();
-        let vars = [
-            ("APACHE_RUN_USER", "www-data".to_string()),
-            ("APACHE_RUN_GROUP", "www-data".to_string()),
-            ("APACHE_PID_FILE", p("run/apache2.pid")),
-            ("APACHE_RUN_DIR", p("run")),
-            ("APACHE_LOCK_DIR", p("lock")),
-            ("APACHE_LOG_DIR", p("log")),
-        ];
-        for (k, v) in vars {
+        for (k, v) in debian_env(&d) {
             self.env.retain(|(ek, _)| ek != k);
             self.env.push((k.to_string(), v));
         }
@@ -383,6 +374,20 @@ impl Lab {
             .filter(|d| d != "DUMP_RUN_CFG")
             .collect())
     }
+}
+
+/// What Debian's `/etc/apache2/envvars` exports, pointing into `dir`:
+/// configs use `${APACHE_LOG_DIR}` and friends.
+pub fn debian_env(dir: &Path) -> [(&'static str, String); 6] {
+    let p = |s: &str| dir.join(s).display().to_string();
+    [
+        ("APACHE_RUN_USER", "www-data".to_string()),
+        ("APACHE_RUN_GROUP", "www-data".to_string()),
+        ("APACHE_PID_FILE", p("run/apache2.pid")),
+        ("APACHE_RUN_DIR", p("run")),
+        ("APACHE_LOCK_DIR", p("lock")),
+        ("APACHE_LOG_DIR", p("log")),
+    ]
 }
 
 /// A TCP port on 127.0.0.1 that nothing listened on a moment ago.

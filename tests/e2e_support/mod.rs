@@ -152,15 +152,7 @@ impl Lab {
     /// The variables Debian's `/etc/apache2/envvars` exports, pointing into
     /// the lab: corpus configs use `${APACHE_LOG_DIR}` and friends.
     pub fn set_debian_env(&mut self) {
-        let p = |s: &str| self.path(s).display().to_string();
-        let vars = vec![
-            ("APACHE_RUN_USER", "www-data".to_string()),
-            ("APACHE_RUN_GROUP", "www-data".to_string()),
-            ("APACHE_PID_FILE", p("run/apache2.pid")),
-            ("APACHE_RUN_DIR", p("run")),
-            ("APACHE_LOCK_DIR", p("lock")),
-            ("APACHE_LOG_DIR", p("log")),
-        ];
+        let vars = crate::common::apache::debian_env(self.dir());
         for (k, v) in vars {
             self.env.retain(|(ek, _)| ek != k);
             self.env.push((k.to_string(), v));
