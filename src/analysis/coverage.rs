@@ -190,7 +190,7 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> bool {
 /// the main server's before the vhost's; then in file order.
 pub type MergeRank = (u8, usize, bool, NodePath);
 
-pub fn merge_rank(site: &Site, _mount_in_vhost: bool) -> MergeRank {
+pub fn merge_rank(site: &Site) -> MergeRank {
     let inner = site
         .sections
         .last()

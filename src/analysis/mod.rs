@@ -643,7 +643,7 @@ impl Analysis {
             if !g.site.sections.iter().all(|s| coverage::covers(s, mount)) {
                 continue;
             }
-            let rank = coverage::merge_rank(&g.site, scope != 0);
+            let rank = coverage::merge_rank(&g.site);
             if best.as_ref().is_none_or(|(r, _)| rank >= *r) {
                 best = Some((rank, i));
             }
