@@ -462,6 +462,23 @@ fn augtool(dir: &Path, globs: &[String]) -> (Run, Vec<String>) {
     (r, failed)
 }
 
+/// Times augtool loading the fleet files matching `glob` (relative to the
+/// fleet) with the Httpd lens; also returns the files it failed to parse.
+fn augtool_row(aug_dir: &Path, fleet_dir: &Path, glob: &str) -> (Measure, Vec<String>) {
+    let globs = vec![format!("{}/{glob}", fleet_dir.display())];
+    let mut failed = Vec::new();
+    let m = child(
+        "augtool, Httpd lens",
+        augtool_command(&format!("FLEET/{glob}")),
+        || {
+            let (r, f) = augtool(aug_dir, &globs);
+            failed = f;
+            r
+        },
+    );
+    (m, failed)
+}
+
 fn augtool_command(glob: &str) -> String {
     format!(
         "augtool --noautoload -r / -f SCRIPT > OUT, SCRIPT being: set /augeas/load/Httpd/lens Httpd.lns; set /augeas/load/Httpd/incl[1] \"{glob}\"; load; match /augeas/files//error (one command a line)"
@@ -660,17 +677,8 @@ fn main() {
     let mut aug_failed_whole = Vec::new();
     if have_augtool {
         // The fleet is exactly SERVER/SUBDIR/FILE deep; one glob covers it.
-        let globs = vec![format!("{}/*/*/*", fleet_dir.display())];
-        let mut failed = Vec::new();
-        whole.push(child(
-            "augtool, Httpd lens",
-            augtool_command("FLEET/*/*/*"),
-            || {
-                let (r, f) = augtool(&aug_dir, &globs);
-                failed = f;
-                r
-            },
-        ));
+        let (m, failed) = augtool_row(&aug_dir, &fleet_dir, "*/*/*");
+        whole.push(m);
         aug_failed_whole = failed;
     } else {
         notes.push(
@@ -746,17 +754,8 @@ fn main() {
     }
     let mut aug_failed_subset = Vec::new();
     if have_augtool {
-        let globs = vec![format!("{}/*/sites-available/*.conf", fleet_dir.display())];
-        let mut failed = Vec::new();
-        subset.push(child(
-            "augtool, Httpd lens",
-            augtool_command("FLEET/*/sites-available/*.conf"),
-            || {
-                let (r, f) = augtool(&aug_dir, &globs);
-                failed = f;
-                r
-            },
-        ));
+        let (m, failed) = augtool_row(&aug_dir, &fleet_dir, "*/sites-available/*.conf");
+        subset.push(m);
         aug_failed_subset = failed;
     }
 
