@@ -1,4 +1,4 @@
-//! A server is one httpd config tree: a main file and everything its
+//! Finding a server's files: a main file and everything its
 //! `Include`/`IncludeOptional` directives pull in, in the order httpd reads
 //! them (apache-syntax.md §7). Daemon names are global to a server, so each
 //! file is analysed knowing what the other files of its server define and
