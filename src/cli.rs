@@ -74,6 +74,13 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// DIR stands for / (a collected copy of another machine's tree):
+    /// absolute Include and ServerRoot paths, absolute symlinks and --config
+    /// resolve inside it, and diffs name files as the server does
+    /// (a/etc/apache2/...), so `patch -p1 -d /` applies them on the host.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
     /// Report format; json prints one document on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

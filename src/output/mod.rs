@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod report;
+pub mod units;
 pub mod walk;
 pub mod write;
 
@@ -59,16 +60,32 @@ pub fn run(cli: &Cli) -> i32 {
     }
 
     let mut paths = cli.paths.clone();
-    if let Some(c) = &cli.config {
-        paths.insert(0, c.clone());
-    }
-    if paths.is_empty() {
-        let candidates: Vec<&Path> = walk::SYSTEM_DIRS.iter().map(Path::new).collect();
+    // Main configs named on the command line, or the system's.
+    let mut named: Vec<PathBuf> = cli.config.iter().cloned().collect();
+    if paths.is_empty() && named.is_empty() {
+        let candidates: Vec<PathBuf> = walk::SYSTEM_DIRS
+            .iter()
+            .map(|d| match &cli.root {
+                Some(r) => r.join(d.trim_start_matches('/')),
+                None => PathBuf::from(d),
+            })
+            .collect();
+        let candidates: Vec<&Path> = candidates.iter().map(PathBuf::as_path).collect();
         match walk::system_config_dir(&candidates) {
-            Some(dir) => {
-                let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
-                paths.push(dir);
-            }
+            Some(dir) => match server::main_config_in(&dir) {
+                Some(main) => {
+                    let _ = writeln!(
+                        err,
+                        "wsgifix: no PATH given; checking the server of {}",
+                        main.display()
+                    );
+                    named.push(main);
+                }
+                None => {
+                    let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                    paths.push(dir);
+                }
+            },
             None => {
                 let _ = writeln!(
                     err,
@@ -87,10 +104,19 @@ pub fn run(cli: &Cli) -> i32 {
             return 2;
         }
     };
-    let mut items = walk::collect(&paths, &filters);
-    let servers = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    let items = walk::collect(&paths, &filters);
+    let explicit = paths
+        .iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let discover = server::DiscoverOptions {
+        root: cli.root.clone(),
+        ..server::DiscoverOptions::default()
+    };
+    let units = units::plan(&named, items, &explicit, &discover);
     let settings = Settings {
-        servers: Arc::new(servers),
+        servers: Arc::default(),
         mode: cli.mode(),
         format: cli.format,
         options: Options {
@@ -107,7 +133,7 @@ pub fn run(cli: &Cli) -> i32 {
     });
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let code = process_all(&items, &settings, jobs, &mut out, &mut err);
+    let code = process_units(&units, &settings, jobs, &mut out, &mut err);
     let flushed = out.flush();
     match flushed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
@@ -116,54 +142,6 @@ pub fn run(cli: &Cli) -> i32 {
         }
         _ => code,
     }
-}
-
-/// Finds the servers among the work: the `--config` file, and every main
-/// config file (`apache2.conf`, `httpd.conf`) a walk met. Their Includes are
-/// followed so each file is checked against the daemon names of the whole
-/// server; the files `--config` pulls in are added to the work.
-fn server_contexts(
-    config: Option<&Path>,
-    items: &mut Vec<Item>,
-    err: &mut dyn Write,
-) -> BTreeMap<PathBuf, ServerContext> {
-    let mut mains: Vec<(PathBuf, bool)> = Vec::new();
-    if let Some(c) = config {
-        mains.push((c.to_path_buf(), true));
-    }
-    for item in items.iter() {
-        if let Item::File(p) = item {
-            if server::is_main_file(p) && Some(p.as_path()) != config {
-                mains.push((p.clone(), false));
-            }
-        }
-    }
-    let mut known: std::collections::HashSet<PathBuf> = items
-        .iter()
-        .filter_map(|i| match i {
-            Item::File(p) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
-            _ => None,
-        })
-        .collect();
-    let mut out = BTreeMap::new();
-    for (main, from_config) in mains {
-        let s = server::discover(&main, from_config);
-        if from_config {
-            let _ = writeln!(
-                err,
-                "wsgifix: {} is a server of {} files",
-                main.display(),
-                s.files.len()
-            );
-            for f in &s.files {
-                if known.insert(f.clone()) {
-                    items.push(Item::File(f.clone()));
-                }
-            }
-        }
-        out.extend(server::contexts(&s));
-    }
-    out
 }
 
 /// Like [`use_color`], for stderr: the same environment rules, but the
@@ -222,10 +200,23 @@ fn explain(code: &str, color: bool, out: &mut dyn Write, err: &mut dyn Write) ->
     }
 }
 
-/// Processes `items` `jobs` at a time and reports each in order. Returns
-/// the exit status.
+/// Processes `items`, each on its own, `jobs` at a time and reports each in
+/// order. Returns the exit status.
 pub fn process_all(
     items: &[Item],
+    settings: &Settings,
+    jobs: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let units: Vec<units::Unit> = items.iter().cloned().map(units::Unit::Item).collect();
+    process_units(&units, settings, jobs, out, err)
+}
+
+/// Processes `units` (servers and standalone files) `jobs` at a time and
+/// reports each in order. Returns the exit status.
+pub fn process_units(
+    units: &[units::Unit],
     settings: &Settings,
     jobs: usize,
     out: &mut dyn Write,
@@ -240,7 +231,10 @@ pub fn process_all(
     };
     // Read before the workers start: only one `-` is allowed and it must not
     // be read from a worker while another is reporting.
-    let stdin_bytes = if items.contains(&Item::Stdin) {
+    let stdin_bytes = if units
+        .iter()
+        .any(|u| matches!(u, units::Unit::Item(Item::Stdin)))
+    {
         let mut buf = Vec::new();
         Some(io::stdin().lock().read_to_end(&mut buf).map(|_| buf))
     } else {
@@ -259,24 +253,27 @@ pub fn process_all(
             Err(_) => stdout_ok = false,
         }
     }
-    for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
-        let outcomes: Vec<Outcome> = pool.install(|| {
+    for batch in units.chunks(jobs.max(1) * BATCH_PER_JOB) {
+        let results: Vec<units::UnitResult> = pool.install(|| {
             batch
                 .par_iter()
-                .map(|item| process_item(item, stdin_bytes.as_ref(), settings))
+                .map(|unit| units::process_unit(unit, stdin_bytes.as_ref(), settings))
                 .collect()
         });
-        for o in &outcomes {
-            summary.add(o);
-            report_stderr(o, settings, err);
-            if stdout_ok {
-                let r = match &mut json {
-                    Some(w) => w.file(out, o),
-                    None => report_text(o, settings, out),
-                };
-                // Keep going after stdout closes (`| head`): files must still
-                // be written and errors still reported.
-                stdout_ok = r.is_ok();
+        for r in &results {
+            units::write_notes(r, err);
+            for o in &r.outcomes {
+                summary.add(o);
+                report_stderr(o, settings, err);
+                if stdout_ok {
+                    let r = match &mut json {
+                        Some(w) => w.file(out, o),
+                        None => report_text(o, settings, out),
+                    };
+                    // Keep going after stdout closes (`| head`): files must still
+                    // be written and errors still reported.
+                    stdout_ok = r.is_ok();
+                }
             }
         }
     }
@@ -321,7 +318,16 @@ fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
             );
         }
         if o.written {
-            let _ = writeln!(err, "fixed {}", o.path);
+            // Through a symlink (Debian's sites-enabled/) the file written
+            // is the target: say which.
+            match &o.real_path {
+                Some(real) => {
+                    let _ = writeln!(err, "fixed {} (wrote {real})", o.path);
+                }
+                None => {
+                    let _ = writeln!(err, "fixed {}", o.path);
+                }
+            }
         }
     }
 }
@@ -398,6 +404,18 @@ pub fn process_bytes(
     let ctx = file
         .and_then(|p| p.canonicalize().ok())
         .and_then(|p| settings.servers.get(&p));
+    process_bytes_in(path, source, file, ctx, settings)
+}
+
+/// Like [`process_bytes`], for a file of a server: `ctx` holds what the
+/// server's other files define and select. `file` is where a write goes.
+pub fn process_bytes_in(
+    path: String,
+    source: &[u8],
+    file: Option<&PathBuf>,
+    ctx: Option<&ServerContext>,
+    settings: &Settings,
+) -> Outcome {
     let result = match ctx {
         Some(ctx) => engine::process_in(source, &settings.options, ctx),
         None => engine::process(source, &settings.options),
@@ -421,7 +439,12 @@ pub fn process_bytes(
     if settings.mode == Mode::Write {
         match (file, &fixed) {
             (Some(p), Some(new)) => match write::write_atomic(p, source, new) {
-                Ok(_) => o.written = true,
+                Ok(real) => {
+                    o.written = true;
+                    if real.to_string_lossy() != o.path {
+                        o.real_path = Some(real.to_string_lossy().into_owned());
+                    }
+                }
                 Err(e) => o.error = Some(FileError::io(e.kind(), e.to_string())),
             },
             // Standard input is a filter: out comes the fixed config, or the

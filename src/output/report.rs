@@ -77,6 +77,8 @@ pub struct Outcome {
     pub error: Option<FileError>,
     /// Bytes for standard output when `-` is fixed with `--write`.
     pub stdout: Option<Vec<u8>>,
+    /// Where the bytes really are (symlinks resolved), once known.
+    pub real_path: Option<String>,
 }
 
 #[derive(Serialize)]

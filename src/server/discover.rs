@@ -1,357 +1,726 @@
-//! Finding a server's files: a main file and everything its
-//! `Include`/`IncludeOptional` directives pull in, in the order httpd reads
-//! them (apache-syntax.md §7). Daemon names are global to a server, so each
-//! file is analysed knowing what the other files of its server define and
-//! select.
+//! Reading a server the way httpd reads it (apache-syntax.md §6, §7): the
+//! main file, then each `Include`/`IncludeOptional` where it stands, with
+//! `Define`, `UnDefine`, `${VAR}` and `ServerRoot` applied in read order.
+//!
+//! Each file is read and parsed once (a file included from two places gets
+//! one [`FileId`], listed under both Include directives); the Includes of a
+//! file are followed again at every place it is included, because the
+//! Defines in force there may differ. The files one Include names are parsed
+//! in parallel: a `conf.d/*.conf` of hundreds of files is most of a server.
+//!
+//! Conditional sections (`<IfModule>`, `<IfDefine>`, ...) are not evaluated
+//! (modules compiled into httpd and `-D` arguments are unknown here), so an
+//! Include inside one is followed when it can be and its failure is a
+//! warning, not an error: httpd fails there only if the condition is true.
 
-use crate::analysis::{analyse, GroupKind, ServerContext, ServerNames};
+use super::fs::{self as sfs, Fs};
+use super::vars::{envvars, Vars};
+use super::{FileId, ServerFile, ServerModel};
+use crate::analysis::NodePath;
 use crate::syntax::{self, logical, LineKind, Node};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-/// File names that mark a server's main config when a walk meets them.
-pub const MAIN_FILE_NAMES: &[&str] = &["apache2.conf", "httpd.conf"];
-
-/// httpd refuses deeper include nesting.
+/// httpd's AP_MAX_INCLUDE_DEPTH and AP_MAX_FNMATCH_DIR_DEPTH.
 const MAX_INCLUDE_DEPTH: usize = 128;
+const MAX_DIR_DEPTH: usize = 128;
+
+/// Sections whose truth httpd decides while reading.
+const CONDITIONALS: &[&str] = &[
+    "IfModule",
+    "IfDefine",
+    "IfVersion",
+    "IfFile",
+    "IfDirective",
+    "IfSection",
+];
 
 #[derive(Debug, Clone)]
-pub struct Server {
+pub struct DiscoverOptions {
+    /// `--root`: the directory that stands for `/`.
+    pub root: Option<PathBuf>,
+    /// httpd's `-d`; `None`: the layout's default (see [`default_server_root`]).
+    pub server_root: Option<PathBuf>,
+    /// Follow a `ServerRoot` directive even when the main file does not lie
+    /// below it. True for a config the user named; false for one a directory
+    /// walk met, which may be a copy whose ServerRoot names this machine's
+    /// live config.
+    pub trust_server_root: bool,
+    /// The environment httpd starts with; `None`: this process's, except
+    /// under a root (another machine's environment is unknown here).
+    pub env: Option<HashMap<Vec<u8>, Vec<u8>>>,
+    pub max_file_size: u64,
+    /// Read only files below this directory (a real path on this machine);
+    /// Includes that lead elsewhere are skipped with a warning. For a tree a
+    /// walk met: its absolute Includes name the machine it came from, and
+    /// following them would read, and fix, this machine's live config.
+    pub confine: Option<PathBuf>,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        DiscoverOptions {
+            root: None,
+            server_root: None,
+            trust_server_root: true,
+            env: None,
+            max_file_size: 64 << 20,
+            confine: None,
+        }
+    }
+}
+
+/// A message about one place: file (as shown to the user), line, column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.path.display(), self.message),
+            _ => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// One file read, in read order: what `httpd -t -D DUMP_INCLUDES` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub depth: usize,
+    pub file: FileId,
+}
+
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub model: ServerModel,
+    /// The main file's path on the server (absolute).
     pub main: PathBuf,
-    /// Every file of the tree, main first, in httpd's reading order,
-    /// canonical paths, each once.
-    pub files: Vec<PathBuf>,
+    /// ServerRoot at the end of the read (a server path).
+    pub server_root: PathBuf,
+    pub reads: Vec<Read>,
+    pub warnings: Vec<Diagnostic>,
+    /// What makes httpd refuse to start; the model then holds what was read
+    /// before it.
+    pub error: Option<Diagnostic>,
+    pub fs: Fs,
 }
 
-pub fn is_main_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| MAIN_FILE_NAMES.contains(&n))
+impl Discovery {
+    /// The include tree as `httpd -t -D DUMP_INCLUDES` prints it, without
+    /// the Include line numbers: `(*)` then two spaces per level.
+    pub fn dump_includes(&self) -> String {
+        let mut s = String::from("Included configuration files:\n");
+        for r in &self.reads {
+            let path = if r.file == 0 {
+                self.main.clone()
+            } else {
+                self.model.files[r.file].path.clone()
+            };
+            let mark = if r.depth == 0 { "(*)" } else { "(N)" };
+            s.push_str(&format!(
+                "{}{mark} {}\n",
+                "  ".repeat(r.depth + 1),
+                path.display()
+            ));
+        }
+        s
+    }
 }
 
-/// Reads the tree under `main`. `trust_server_root`: follow the main file's
-/// `ServerRoot` even when the main file does not lie below it (true for a
-/// file named with `--config`; a tree found in a walk may be a copy from
-/// another machine, whose ServerRoot would point into this machine's
-/// live config).
-pub fn discover(main: &Path, trust_server_root: bool) -> Server {
-    let main = main.canonicalize().unwrap_or_else(|_| main.to_path_buf());
-    let mut roots: Vec<PathBuf> = Vec::new();
-    if let Some(sr) = server_root(&main) {
-        if sr.is_dir() && (trust_server_root || main.starts_with(&sr)) {
-            roots.push(sr);
+/// Where httpd would start looking when neither `-d` nor `ServerRoot`
+/// says: Debian's build uses the directory of apache2.conf (`/etc/apache2`,
+/// which apache2ctl also passes as `-d` for other instances); the RHEL and
+/// upstream layouts keep httpd.conf in `conf/` below the ServerRoot
+/// (`/etc/httpd/conf/httpd.conf`). Otherwise the main file's directory.
+pub fn default_server_root(main: &Path) -> PathBuf {
+    let dir = main.parent().unwrap_or(Path::new("/"));
+    let is_httpd_conf = main.file_name().is_some_and(|n| n == "httpd.conf");
+    match dir.parent() {
+        Some(up) if is_httpd_conf && dir.file_name().is_some_and(|n| n == "conf") => {
+            up.to_path_buf()
+        }
+        _ => dir.to_path_buf(),
+    }
+}
+
+/// Reads the server whose main file is `main` (a path on this machine, or
+/// under `root` the path on the server or inside the root).
+pub fn discover_server(main: &Path, opts: &DiscoverOptions) -> Discovery {
+    let fs = match Fs::new(opts.root.as_deref()) {
+        Ok(fs) => fs,
+        Err(e) => {
+            let d = Diagnostic {
+                path: opts.root.clone().unwrap_or_default(),
+                line: None,
+                column: None,
+                message: format!("cannot use as root: {}", sfs::strip_os_error(&e)),
+            };
+            return failed(main, d);
+        }
+    };
+    let main_server = server_path_of(&fs, main);
+    let shown = if fs.root().is_some() {
+        main_server.clone()
+    } else {
+        main.to_path_buf()
+    };
+    let server_root = opts
+        .server_root
+        .as_ref()
+        .map(|r| sfs::merge(Path::new("/"), r))
+        .unwrap_or_else(|| default_server_root(&main_server));
+    let mut env = match (&opts.env, fs.root()) {
+        (Some(e), _) => e.clone(),
+        (None, None) => Vars::process_env(),
+        (None, Some(_)) => HashMap::new(),
+    };
+    if main_server.file_name().is_some_and(|n| n == "apache2.conf") {
+        let dir = main_server.parent().unwrap_or(Path::new("/"));
+        let file = dir.join("envvars");
+        if let Ok((text, _)) = fs
+            .locate(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|h| sfs::read_regular(&h, opts.max_file_size))
+        {
+            envvars(&text, dir, &mut env);
         }
     }
-    if let Some(dir) = main.parent() {
-        roots.push(dir.to_path_buf());
-        if let Some(up) = dir.parent() {
-            roots.push(up.to_path_buf());
-        }
-    }
-    let mut files = Vec::new();
-    let mut seen = HashSet::new();
-    follow(&main, &roots, 0, &mut files, &mut seen);
-    Server { main, files }
-}
-
-fn server_root(main: &Path) -> Option<PathBuf> {
-    let bytes = std::fs::read(main).ok()?;
-    let tree = syntax::parse(&bytes).ok()?;
-    let mut root = None;
-    syntax::visit_lines(&tree.nodes, &mut |l| {
-        if root.is_none() && l.kind == LineKind::Directive && l.name_is("ServerRoot") {
-            root = l
-                .args()
-                .first()
-                .map(|a| PathBuf::from(String::from_utf8_lossy(a).into_owned()));
-        }
+    let mut w = Walker {
+        fs,
+        opts,
+        vars: Vars::new(env),
+        server_root,
+        main_real: PathBuf::new(),
+        files: Vec::new(),
+        events: Vec::new(),
+        by_identity: HashMap::new(),
+        includes: HashMap::new(),
+        stack: Vec::new(),
+        reads: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let error = w.run(&main_server, &shown).err().map(|f| match f {
+        Fail::Here(message) => Diagnostic {
+            path: shown.clone(),
+            line: None,
+            column: None,
+            message,
+        },
+        Fail::At(d) => d,
     });
-    root
+    Discovery {
+        model: ServerModel {
+            files: w.files,
+            includes: w.includes,
+        },
+        main: main_server,
+        server_root: w.server_root,
+        reads: w.reads,
+        warnings: w.warnings,
+        error,
+        fs: w.fs,
+    }
 }
 
-fn follow(
-    file: &Path,
-    roots: &[PathBuf],
-    depth: usize,
-    files: &mut Vec<PathBuf>,
-    seen: &mut HashSet<PathBuf>,
-) {
-    if depth > MAX_INCLUDE_DEPTH || !seen.insert(file.to_path_buf()) {
-        return;
+fn failed(main: &Path, d: Diagnostic) -> Discovery {
+    Discovery {
+        model: ServerModel::default(),
+        main: main.to_path_buf(),
+        server_root: PathBuf::from("/"),
+        reads: Vec::new(),
+        warnings: Vec::new(),
+        error: Some(d),
+        fs: Fs::default(),
     }
-    files.push(file.to_path_buf());
-    let Ok(bytes) = std::fs::read(file) else {
-        return;
-    };
-    let Ok(tree) = syntax::parse(&bytes) else {
-        return;
-    };
-    let mut includes = Vec::new();
-    collect_includes(&tree.nodes, &mut includes);
-    for pattern in includes {
-        for path in resolve(&pattern, roots) {
-            let path = path.canonicalize().unwrap_or(path);
-            follow(&path, roots, depth + 1, files, seen);
+}
+
+/// The server path of the main file: under a root, a path inside the root
+/// is taken back to the server's view, any other is the server's own path.
+fn server_path_of(fs: &Fs, main: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let abs = sfs::merge(&cwd, main);
+    match fs.root() {
+        None => abs,
+        Some(root) => {
+            let canon = abs
+                .parent()
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .map(|d| d.join(abs.file_name().unwrap_or_default()));
+            match canon.as_deref().and_then(|c| c.strip_prefix(root).ok()) {
+                Some(rest) => Path::new("/").join(rest),
+                None => sfs::merge(Path::new("/"), main),
+            }
         }
     }
 }
 
-/// Include patterns in file order; every branch of a conditional counts, as
-/// its truth is unknown here. Macro bodies are not config until used.
-fn collect_includes(nodes: &[Node], out: &mut Vec<String>) {
-    for n in nodes {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    Include { optional: bool },
+    Define,
+    UnDefine,
+    ServerRoot,
+}
+
+/// A directive httpd executes while reading, with where it stands.
+#[derive(Debug, Clone)]
+struct Event {
+    kind: EventKind,
+    path: NodePath,
+    line: u32,
+    column: u32,
+    text: Vec<u8>,
+    conditional: bool,
+}
+
+fn collect_events(nodes: &[Node], prefix: &mut NodePath, conditional: bool, out: &mut Vec<Event>) {
+    for (i, n) in nodes.iter().enumerate() {
+        prefix.push(i);
         match n {
-            Node::Line(l)
-                if l.kind == LineKind::Directive
-                    && (l.name_is("Include") || l.name_is("IncludeOptional")) =>
-            {
-                let text = l.logical();
-                let (_, rest) = logical::split_name(&text);
-                if let Some(w) = logical::words(rest).first() {
-                    out.push(String::from_utf8_lossy(w).into_owned());
+            Node::Line(l) if l.kind == LineKind::Directive => {
+                let kind = if l.name_is("Include") {
+                    Some(EventKind::Include { optional: false })
+                } else if l.name_is("IncludeOptional") {
+                    Some(EventKind::Include { optional: true })
+                } else if l.name_is("Define") {
+                    Some(EventKind::Define)
+                } else if l.name_is("UnDefine") {
+                    Some(EventKind::UnDefine)
+                } else if l.name_is("ServerRoot") {
+                    Some(EventKind::ServerRoot)
+                } else {
+                    None
+                };
+                if let Some(kind) = kind {
+                    let (line, column) = l.content_position();
+                    out.push(Event {
+                        kind,
+                        path: prefix.clone(),
+                        line,
+                        column,
+                        text: l.logical().into_owned(),
+                        conditional,
+                    });
                 }
             }
-            Node::Section(s) if !s.name_is("Macro") => collect_includes(&s.children, out),
+            // A macro body is a template, read only where it is used.
+            Node::Section(s) if !s.name_is("Macro") => {
+                let cond = conditional || CONDITIONALS.iter().any(|c| s.name_is(c));
+                collect_events(&s.children, prefix, cond, out);
+            }
             _ => {}
         }
+        prefix.pop();
     }
 }
 
-/// What a pattern names: relative to the first root where it names anything;
-/// wildcards per path component (not matching a leading `.`); a directory
-/// means every file below it; results in byte order, as httpd sorts them.
-fn resolve(pattern: &str, roots: &[PathBuf]) -> Vec<PathBuf> {
-    let candidates: Vec<PathBuf> = if Path::new(pattern).is_absolute() {
-        vec![PathBuf::from(pattern)]
-    } else {
-        roots.iter().map(|r| r.join(pattern)).collect()
-    };
-    for c in candidates {
-        let found = expand(&c);
-        if !found.is_empty() {
-            return found;
-        }
+/// A failure: at the directive being executed, or already placed.
+enum Fail {
+    Here(String),
+    At(Diagnostic),
+}
+
+/// A file read and parsed, before it gets an id.
+struct Loaded {
+    path: PathBuf,
+    real: PathBuf,
+    identity: (u64, u64),
+    source: Vec<u8>,
+    tree: Result<syntax::SyntaxTree, syntax::SyntaxError>,
+}
+
+struct Walker<'a> {
+    fs: Fs,
+    opts: &'a DiscoverOptions,
+    vars: Vars,
+    server_root: PathBuf,
+    main_real: PathBuf,
+    files: Vec<ServerFile>,
+    events: Vec<Vec<Event>>,
+    by_identity: HashMap<(u64, u64), FileId>,
+    includes: HashMap<(FileId, NodePath), Vec<FileId>>,
+    stack: Vec<FileId>,
+    reads: Vec<Read>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Walker<'_> {
+    fn run(&mut self, main: &Path, shown: &Path) -> Result<(), Fail> {
+        let mut loaded = self.load_one(main).map_err(Fail::Here)?;
+        loaded.path = shown.to_path_buf();
+        self.main_real = loaded.real.clone();
+        let id = self.admit(loaded)?;
+        self.reads.push(Read { depth: 0, file: id });
+        self.stack.push(id);
+        self.walk(id)
     }
-    Vec::new()
-}
 
-fn has_wildcard(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-fn expand(path: &Path) -> Vec<PathBuf> {
-    let mut current = vec![PathBuf::from("/")];
-    let comps: Vec<String> = path
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
+    fn load_one(&self, path: &Path) -> Result<Loaded, String> {
+        let shown = path.display();
+        let host = self.fs.locate(path).map_err(|e| {
+            format!(
+                "Could not open configuration file {shown}: {}",
+                sfs::strip_os_error(&e)
+            )
+        })?;
+        let (source, identity) =
+            sfs::read_regular(&host, self.opts.max_file_size).map_err(|e| {
+                if e == "not a regular file" {
+                    format!("Access to file {shown} denied by server: not a regular file")
+                } else {
+                    format!("Could not open configuration file {shown}: {e}")
+                }
+            })?;
+        let real = self.fs.real(path).unwrap_or(host);
+        let tree = syntax::parse(&source);
+        Ok(Loaded {
+            path: path.to_path_buf(),
+            real,
+            identity,
+            source,
+            tree,
         })
-        .collect();
-    for (i, comp) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        let mut next = Vec::new();
-        for base in &current {
-            if has_wildcard(comp) {
-                let Ok(glob) = globset::GlobBuilder::new(comp)
-                    .literal_separator(true)
-                    .build()
-                else {
-                    continue;
-                };
-                let m = glob.compile_matcher();
-                let mut entries: Vec<PathBuf> = std::fs::read_dir(base)
-                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
-                    .unwrap_or_default();
-                entries.sort();
-                for e in entries {
-                    let name = e
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    if name.starts_with('.') && !comp.starts_with('.') {
-                        continue;
+    }
+
+    /// Gives a loaded file its id (the existing one when it was read before).
+    fn admit(&mut self, l: Loaded) -> Result<FileId, Fail> {
+        if let Some(&id) = self.by_identity.get(&l.identity) {
+            return Ok(id);
+        }
+        let tree = l.tree.map_err(|e| {
+            Fail::At(Diagnostic {
+                path: l.path.clone(),
+                line: Some(e.line),
+                column: Some(e.column),
+                message: e.message,
+            })
+        })?;
+        let mut events = Vec::new();
+        collect_events(&tree.nodes, &mut Vec::new(), false, &mut events);
+        let id = self.files.len();
+        self.files.push(ServerFile {
+            path: l.path,
+            real: l.real,
+            source: l.source,
+            tree,
+        });
+        self.events.push(events);
+        self.by_identity.insert(l.identity, id);
+        Ok(id)
+    }
+
+    fn walk(&mut self, id: FileId) -> Result<(), Fail> {
+        let events = self.events[id].clone();
+        for ev in &events {
+            let mut undefined = Vec::new();
+            let text = self.vars.resolve(&ev.text, &mut undefined);
+            for name in undefined {
+                self.warn(
+                    id,
+                    ev,
+                    format!("Config variable ${{{name}}} is not defined"),
+                );
+            }
+            let (_, rest) = logical::split_name(&text);
+            let words = logical::words(rest);
+            let r = match ev.kind {
+                EventKind::Define => self.define(&words),
+                EventKind::UnDefine => {
+                    if let Some(n) = words.first() {
+                        self.vars.undefine(n);
                     }
-                    // A wildcard in a directory component matches only directories.
-                    if m.is_match(&name) && (last || e.is_dir()) {
-                        next.push(e);
+                    Ok(())
+                }
+                EventKind::ServerRoot => self.set_server_root(id, ev, &words),
+                EventKind::Include { optional } => self.include(id, ev, &words, optional),
+            };
+            match r {
+                Ok(()) => {}
+                Err(f) if ev.conditional => {
+                    let note = "; it is inside a conditional section, which wsgifix does not evaluate: httpd fails here only if it is true";
+                    match f {
+                        Fail::Here(m) => self.warn(id, ev, format!("{m}{note}")),
+                        Fail::At(mut d) => {
+                            d.message.push_str(note);
+                            self.warnings.push(d);
+                        }
                     }
                 }
-            } else {
-                let p = base.join(comp);
-                if p.exists() {
-                    next.push(p);
-                }
+                Err(Fail::Here(m)) => return Err(Fail::At(self.place(id, ev, m))),
+                Err(f) => return Err(f),
             }
         }
-        current = next;
+        Ok(())
     }
-    let mut out = Vec::new();
-    for p in current {
-        if p.is_dir() {
-            all_files(&p, &mut out, 0);
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
 
-fn all_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    if depth > MAX_INCLUDE_DEPTH {
-        return;
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            all_files(&e, out, depth + 1);
-        } else if e.is_file() {
-            out.push(e);
+    fn place(&self, id: FileId, ev: &Event, message: String) -> Diagnostic {
+        Diagnostic {
+            path: self.files[id].path.clone(),
+            line: Some(ev.line),
+            column: Some(ev.column),
+            message,
         }
     }
-}
 
-/// The daemon names one file defines (with lines) and selects.
-#[derive(Debug, Clone, Default)]
-struct FileNames {
-    defined: Vec<(String, u32)>,
-    selected: BTreeSet<String>,
-}
+    fn warn(&mut self, id: FileId, ev: &Event, message: String) {
+        let d = self.place(id, ev, message);
+        self.warnings.push(d);
+    }
 
-fn names_of(path: &Path) -> FileNames {
-    let mut out = FileNames::default();
-    let Ok(bytes) = std::fs::read(path) else {
-        return out;
-    };
-    let Ok(tree) = syntax::parse(&bytes) else {
-        return out;
-    };
-    let a = analyse(&tree);
-    out.defined = a
-        .daemons
-        .iter()
-        .map(|d| (d.name.clone(), d.site.line))
-        .collect();
-    out.selected.extend(
-        a.groups
-            .iter()
-            .filter(|g| g.kind == GroupKind::Process)
-            .map(|g| g.value.clone()),
-    );
-    for m in &a.mounts {
-        if let Some(o) = m.args.option("process-group") {
-            out.selected.insert(o.value.clone());
+    fn define(&mut self, words: &[Vec<u8>]) -> Result<(), Fail> {
+        match words {
+            [] => Err(Fail::Here("Define takes 1-2 arguments".into())),
+            [name, ..] if name.contains(&b':') => {
+                Err(Fail::Here("Variable name must not contain ':'".into()))
+            }
+            [name] => {
+                self.vars.define(name, None);
+                Ok(())
+            }
+            [name, value] => {
+                self.vars.define(name, Some(value));
+                Ok(())
+            }
+            _ => Err(Fail::Here("Define takes 1-2 arguments".into())),
         }
     }
-    for s in &a.imports {
-        if let Some(o) = s.args.option("process-group") {
-            out.selected.insert(o.value.clone());
-        }
-    }
-    out
-}
 
-/// The context of every file of `server`: one shared index of the server's
-/// daemon names, and the file's place in it. Building it reads each file
-/// once; its size grows with the server's names, not with files squared.
-pub fn contexts(server: &Server) -> BTreeMap<PathBuf, ServerContext> {
-    let mut names = ServerNames {
-        files: server
-            .files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect(),
-        ..ServerNames::default()
-    };
-    for (i, file) in server.files.iter().enumerate() {
-        let FileNames { defined, selected } = names_of(file);
-        for (name, line) in defined {
-            names.defined.entry(name).or_default().push((i, line));
+    fn set_server_root(&mut self, id: FileId, ev: &Event, words: &[Vec<u8>]) -> Result<(), Fail> {
+        let [arg] = words else {
+            return Err(Fail::Here(
+                "ServerRoot takes one argument, Common directory of server-related files (logs, confs, etc.)".into(),
+            ));
+        };
+        // httpd merges a relative ServerRoot with its working directory,
+        // which is `/` for a service.
+        let cwd = match self.fs.root() {
+            Some(_) => PathBuf::from("/"),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        };
+        let p = sfs::merge(&cwd, &sfs::path_from_bytes(arg));
+        let is_dir = self.fs.metadata(&p).is_ok_and(|m| m.is_dir());
+        if !self.opts.trust_server_root {
+            let below = self
+                .fs
+                .real(&p)
+                .is_ok_and(|r| self.main_real.starts_with(r));
+            if !is_dir || !below {
+                let msg = format!(
+                    "ServerRoot {} ignored: {} does not lie below it (a copy of another machine's tree? name it with --root); relative paths are read from {}",
+                    p.display(),
+                    self.files[0].path.display(),
+                    self.server_root.display()
+                );
+                self.warn(id, ev, msg);
+                return Ok(());
+            }
         }
-        for name in selected {
-            names.selected.entry(name).or_default().push(i);
+        if !is_dir {
+            return Err(Fail::Here("ServerRoot must be a valid directory".into()));
+        }
+        self.server_root = p;
+        Ok(())
+    }
+
+    fn include(
+        &mut self,
+        id: FileId,
+        ev: &Event,
+        words: &[Vec<u8>],
+        optional: bool,
+    ) -> Result<(), Fail> {
+        let name = if optional {
+            "IncludeOptional"
+        } else {
+            "Include"
+        };
+        let [arg] = words else {
+            return Err(Fail::Here(format!(
+                "{name} takes one argument, Name(s) of the config file(s) to be included"
+            )));
+        };
+        let path = sfs::merge(&self.server_root, &sfs::path_from_bytes(arg));
+        let mut found = Vec::new();
+        let r = if sfs::has_wildcard(path.as_os_str().as_bytes()) {
+            let parts: Vec<OsString> = path
+                .components()
+                .skip(1)
+                .map(|c| c.as_os_str().to_os_string())
+                .collect();
+            self.fnmatch_walk(PathBuf::from("/"), &parts, optional, &mut found)
+        } else {
+            self.nofnmatch(&path, 0, optional, &mut found, &mut Vec::new())
+        };
+        r.map_err(Fail::Here)?;
+        if let Some(dir) = &self.opts.confine {
+            let (inside, outside): (Vec<PathBuf>, Vec<PathBuf>) = found
+                .into_iter()
+                .partition(|p| self.fs.real(p).is_ok_and(|r| r.starts_with(dir)));
+            if let Some(first) = outside.first() {
+                let msg = format!(
+                    "{} file(s) outside {} not read, e.g. {} (a copy of another machine's tree? name its root with --root)",
+                    outside.len(),
+                    dir.display(),
+                    first.display()
+                );
+                self.warn(id, ev, msg);
+            }
+            found = inside;
+        }
+
+        // Read and parse the new files together, then admit and walk them
+        // one by one, so ids follow the order httpd first reads files in.
+        let fresh: Vec<Result<Loaded, String>> =
+            found.par_iter().map(|p| self.load_one(p)).collect();
+        let mut ids = Vec::with_capacity(fresh.len());
+        for l in fresh {
+            let fid = self.admit(l.map_err(Fail::Here)?)?;
+            ids.push(fid);
+            // Reading a file again from inside itself never ends; httpd
+            // gives up at depth 128 with this message, so do it now.
+            if self.stack.contains(&fid) || self.stack.len() >= MAX_INCLUDE_DEPTH {
+                return Err(Fail::Here(format!(
+                    "Exceeded maximum include depth of {MAX_INCLUDE_DEPTH}, There appears to be a recursion."
+                )));
+            }
+            self.reads.push(Read {
+                depth: self.stack.len(),
+                file: fid,
+            });
+            self.stack.push(fid);
+            let r = self.walk(fid);
+            self.stack.pop();
+            r?;
+        }
+        // A file whose Includes resolve differently at its second inclusion
+        // keeps the first reading: the model maps a directive to one list.
+        self.includes.entry((id, ev.path.clone())).or_insert(ids);
+        Ok(())
+    }
+
+    /// httpd's process_resource_config_nofnmatch: a directory means every
+    /// entry below it, dotfiles too, sorted; a symlink to a directory is
+    /// followed, so a loop is caught by the directories being read.
+    fn nofnmatch(
+        &self,
+        path: &Path,
+        depth: usize,
+        optional: bool,
+        out: &mut Vec<PathBuf>,
+        dirs: &mut Vec<(u64, u64)>,
+    ) -> Result<(), String> {
+        match self.fs.metadata(path) {
+            Ok(m) if m.is_dir() => {
+                if depth + 1 > MAX_DIR_DEPTH {
+                    return Err(format!(
+                        "Directory {} exceeds the maximum include directory nesting level of {MAX_DIR_DEPTH}. You have probably a recursion somewhere.",
+                        path.display()
+                    ));
+                }
+                let key = sfs::dir_identity(&m);
+                if dirs.contains(&key) {
+                    return Err(format!(
+                        "Could not open config directory {}: Too many levels of symbolic links (it leads back to a directory being included)",
+                        path.display()
+                    ));
+                }
+                let mut entries = self.fs.read_dir(path).map_err(|e| {
+                    format!(
+                        "Could not open config directory {}: {}",
+                        path.display(),
+                        sfs::strip_os_error(&e)
+                    )
+                })?;
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                dirs.push(key);
+                for (name, _) in entries {
+                    self.nofnmatch(&path.join(name), depth + 1, optional, out, dirs)?;
+                }
+                dirs.pop();
+                Ok(())
+            }
+            Ok(_) => {
+                out.push(path.to_path_buf());
+                Ok(())
+            }
+            Err(_) if optional => Ok(()),
+            Err(e) => Err(format!(
+                "Could not open configuration file {}: {}",
+                path.display(),
+                sfs::strip_os_error(&e)
+            )),
         }
     }
-    let names = Arc::new(names);
-    server
-        .files
-        .iter()
-        .enumerate()
-        .map(|(file, path)| {
-            let ctx = ServerContext {
-                names: Some(Arc::clone(&names)),
-                file,
+
+    /// httpd's process_resource_config_fnmatch, one component at a time: a
+    /// wildcard in a directory component matches directories only (not
+    /// symlinks to them, as d_type reports them); no match is an error for
+    /// Include, as is a directory that cannot be read (IncludeOptional
+    /// forgives only a missing one).
+    fn fnmatch_walk(
+        &self,
+        base: PathBuf,
+        parts: &[OsString],
+        optional: bool,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<(), String> {
+        let Some((first, rest)) = parts.split_first() else {
+            return self.nofnmatch(&base, 0, optional, out, &mut Vec::new());
+        };
+        let pat = first.as_bytes();
+        if !sfs::has_wildcard(pat) {
+            let p = base.join(first);
+            return if rest.is_empty() {
+                self.nofnmatch(&p, 0, optional, out, &mut Vec::new())
+            } else {
+                self.fnmatch_walk(p, rest, optional, out)
             };
-            (path.clone(), ctx)
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debian_layout_is_followed_in_httpd_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("sites-enabled")).unwrap();
-        std::fs::create_dir_all(root.join("conf-enabled")).unwrap();
-        std::fs::write(
-            root.join("apache2.conf"),
-            "Include ports.conf\nIncludeOptional conf-enabled/*.conf\nIncludeOptional sites-enabled/*.conf\nIncludeOptional missing/*.conf\n",
-        )
-        .unwrap();
-        std::fs::write(root.join("ports.conf"), "Listen 80\n").unwrap();
-        std::fs::write(root.join("conf-enabled/b.conf"), "WSGIDaemonProcess b\n").unwrap();
-        std::fs::write(root.join("conf-enabled/a.conf"), "WSGIDaemonProcess a\n").unwrap();
-        std::fs::write(root.join("conf-enabled/.hidden.conf"), "x\n").unwrap();
-        std::fs::write(root.join("sites-enabled/site.conf"), "WSGIProcessGroup b\n").unwrap();
-        let s = discover(&root.join("apache2.conf"), false);
-        let names: Vec<String> = s
-            .files
-            .iter()
-            .map(|p| {
-                p.strip_prefix(root.canonicalize().unwrap())
-                    .unwrap()
-                    .display()
-                    .to_string()
+        }
+        let entries = match self.fs.read_dir(&base) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && optional => return Ok(()),
+            Err(e) => {
+                return Err(format!(
+                    "Could not open config directory {}: {}",
+                    base.display(),
+                    sfs::strip_os_error(&e)
+                ))
+            }
+        };
+        let mut matches: Vec<OsString> = entries
+            .into_iter()
+            .filter(|(name, is_dir)| {
+                sfs::fnmatch(pat, name.as_bytes()) && (rest.is_empty() || *is_dir)
             })
+            .map(|(name, _)| name)
             .collect();
-        assert_eq!(
-            names,
-            [
-                "apache2.conf",
-                "ports.conf",
-                "conf-enabled/a.conf",
-                "conf-enabled/b.conf",
-                "sites-enabled/site.conf"
-            ]
-        );
-        let ctx = contexts(&s);
-        let site = &ctx[&s.files[4]];
-        assert!(site.defined_elsewhere("a") && site.defined_elsewhere("b"));
-        let a = &ctx[&s.files[2]];
-        assert!(a.selected_elsewhere("b") && !a.defined_elsewhere("a"));
-        assert!(a.defined_before("a").is_none());
-        assert_eq!(
-            ctx[&s.files[3]].defined_before("a").map(|(_, l)| l),
-            Some(1)
-        );
-    }
-
-    #[test]
-    fn include_cycles_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::write(root.join("httpd.conf"), "Include other.conf\n").unwrap();
-        std::fs::write(root.join("other.conf"), "Include httpd.conf\n").unwrap();
-        let s = discover(&root.join("httpd.conf"), false);
-        assert_eq!(s.files.len(), 2);
+        if matches.is_empty() {
+            if optional {
+                return Ok(());
+            }
+            return Err(format!(
+                "No matches for the wildcard '{}' in '{}', failing",
+                first.to_string_lossy(),
+                base.display()
+            ));
+        }
+        matches.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        for m in matches {
+            let p = base.join(m);
+            if rest.is_empty() {
+                self.nofnmatch(&p, 0, optional, out, &mut Vec::new())?;
+            } else {
+                self.fnmatch_walk(p, rest, optional, out)?;
+            }
+        }
+        Ok(())
     }
 }

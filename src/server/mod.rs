@@ -8,13 +8,19 @@
 //! by (file, path in that file's tree), where edits go back to.
 
 pub mod discover;
+pub mod fs;
+pub mod names;
+pub mod vars;
 
-pub use discover::{contexts, discover, is_main_file, MAIN_FILE_NAMES};
+pub use discover::{
+    default_server_root, discover_server, Diagnostic, DiscoverOptions, Discovery, Read,
+};
+pub use names::contexts;
 
 use crate::analysis::NodePath;
 use crate::syntax::SyntaxTree;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Index of a file in [`ServerModel::files`].
 pub type FileId = usize;
@@ -61,4 +67,23 @@ impl ServerModel {
             .get(&(file, path.to_vec()))
             .map_or(&[], Vec::as_slice)
     }
+}
+
+/// File names that mark a server's main config when a walk meets them.
+pub const MAIN_FILE_NAMES: &[&str] = &["apache2.conf", "httpd.conf"];
+
+pub fn is_main_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| MAIN_FILE_NAMES.contains(&n))
+}
+
+/// The main config of a system configuration directory: `apache2.conf`
+/// (Debian), `conf/httpd.conf` (RHEL's /etc/httpd, upstream's prefix) or
+/// `httpd.conf` (upstream's conf/ itself).
+pub fn main_config_in(dir: &Path) -> Option<PathBuf> {
+    ["apache2.conf", "conf/httpd.conf", "httpd.conf"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
 }

@@ -1,0 +1,265 @@
+//! A run is a list of units: a server (a main config and every file it
+//! reaches, read as httpd reads it) or a standalone file. Which files make a
+//! server is httpd's decision, not the walk's: a directory walk that meets a
+//! main config leaves the files of that tree the server does not read
+//! (disabled sites, `*.dpkg-old`, backups) unchanged, and says so.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::report::{FileError, Outcome};
+use super::walk::Item;
+use super::{process_bytes_in, process_item, Settings};
+use crate::analysis::ServerContext;
+use crate::server::{self, fs as sfs, fs::Fs, DiscoverOptions, Discovery};
+
+/// One unit of work.
+#[derive(Debug)]
+pub enum Unit {
+    Item(Item),
+    Server(Box<ServerUnit>),
+}
+
+#[derive(Debug)]
+pub struct ServerUnit {
+    pub discovery: Discovery,
+    pub contexts: Vec<ServerContext>,
+    /// Files below the server's tree that a walk met and the server does not
+    /// read: listed, never checked or changed.
+    pub unreached: Vec<PathBuf>,
+}
+
+/// What one unit came to: notes for stderr, then one outcome per file.
+#[derive(Debug, Default)]
+pub struct UnitResult {
+    pub notes: Vec<String>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Turns the main configs to read (`--config`, the system's; `true`: named
+/// by the user, so their ServerRoot is trusted) and the walked items into
+/// units, in a deterministic order: named servers first, then the walk's
+/// order, a server where its main config (or its first file) was met.
+/// `explicit`: canonical paths of files named on the command line, which are
+/// processed even when no server reads them.
+pub fn plan(
+    named: &[PathBuf],
+    items: Vec<Item>,
+    explicit: &HashSet<PathBuf>,
+    opts: &DiscoverOptions,
+) -> Vec<Unit> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut mains: Vec<(PathBuf, bool)> = named.iter().map(|p| (p.clone(), true)).collect();
+    let named_keys: HashSet<PathBuf> = named.iter().map(|p| canon(p)).collect();
+    for item in &items {
+        if let Item::File(p) = item {
+            if server::is_main_file(p) && !named_keys.contains(&canon(p)) {
+                mains.push((p.clone(), false));
+            }
+        }
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let discoveries: Vec<Discovery> = mains
+        .par_iter()
+        .map(|(main, trusted)| {
+            // A tree a walk met may be a copy: keep it to itself.
+            let trusted = *trusted || opts.root.is_some();
+            let confine =
+                (!trusted).then(|| canon(&server::default_server_root(&sfs::merge(&cwd, main))));
+            let o = DiscoverOptions {
+                trust_server_root: trusted,
+                confine,
+                ..opts.clone()
+            };
+            server::discover_server(main, &o)
+        })
+        .collect();
+    // Which server reads each file, and which tree each server owns: the
+    // directory its relative paths start from by default.
+    let mut reached: HashMap<PathBuf, usize> = HashMap::new();
+    let mut trees: Vec<PathBuf> = Vec::new();
+    for (k, d) in discoveries.iter().enumerate() {
+        for f in &d.model.files {
+            reached.entry(canon(&f.real)).or_insert(k);
+        }
+        let tree =
+            d.fs.locate(&server::default_server_root(&d.main))
+                .map(|p| canon(&p))
+                .unwrap_or_default();
+        trees.push(tree);
+    }
+    let mut units: Vec<Option<ServerUnit>> = discoveries
+        .into_iter()
+        .map(|discovery| {
+            let contexts = match discovery.error {
+                None => server::contexts(&discovery.model),
+                Some(_) => Vec::new(),
+            };
+            Some(ServerUnit {
+                discovery,
+                contexts,
+                unreached: Vec::new(),
+            })
+        })
+        .collect();
+    // Named servers come first; a walked one where it was first met.
+    let mut placed = vec![false; units.len()];
+    let mut slots: Vec<Slot> = Vec::new();
+    for (k, p) in placed.iter_mut().enumerate().take(named.len()) {
+        *p = true;
+        slots.push(Slot::Server(k));
+    }
+    for item in items {
+        let Item::File(p) = &item else {
+            slots.push(Slot::Item(item));
+            continue;
+        };
+        let key = canon(p);
+        if let Some(&k) = reached.get(&key) {
+            if !placed[k] {
+                placed[k] = true;
+                slots.push(Slot::Server(k));
+            }
+            continue;
+        }
+        // The innermost server tree holding the file, if any.
+        let owner = trees
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.as_os_str().is_empty() && key.starts_with(t))
+            .max_by_key(|(_, t)| t.as_os_str().len())
+            .map(|(k, _)| k);
+        match (owner, &item) {
+            (Some(k), Item::File(p)) if !explicit.contains(&key) => {
+                if let Some(u) = units[k].as_mut() {
+                    u.unreached.push(p.clone());
+                }
+            }
+            _ => slots.push(Slot::Item(item)),
+        }
+    }
+    slots
+        .into_iter()
+        .filter_map(|s| match s {
+            Slot::Item(i) => Some(Unit::Item(i)),
+            Slot::Server(k) => units[k].take().map(|u| Unit::Server(Box::new(u))),
+        })
+        .collect()
+}
+
+enum Slot {
+    Item(Item),
+    Server(usize),
+}
+
+/// Processes one unit: a server's files in parallel, each with the context
+/// of its server.
+pub fn process_unit(
+    unit: &Unit,
+    stdin: Option<&io::Result<Vec<u8>>>,
+    settings: &Settings,
+) -> UnitResult {
+    match unit {
+        Unit::Item(item) => UnitResult {
+            notes: Vec::new(),
+            outcomes: vec![process_item(item, stdin, settings)],
+        },
+        Unit::Server(s) => process_server(s, settings),
+    }
+}
+
+fn process_server(s: &ServerUnit, settings: &Settings) -> UnitResult {
+    let d = &s.discovery;
+    let mut r = UnitResult::default();
+    let main_shown = d
+        .model
+        .files
+        .first()
+        .map_or_else(|| d.main.clone(), |f| f.path.clone());
+    for w in &d.warnings {
+        let place = match (w.line, w.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", w.path.display()),
+            _ => w.path.display().to_string(),
+        };
+        r.notes.push(format!("{place}: warning: {}", w.message));
+    }
+    if !s.unreached.is_empty() {
+        r.notes.push(format!(
+            "wsgifix: {} not read by the server {} (not checked, not changed):",
+            plural(s.unreached.len()),
+            main_shown.display()
+        ));
+        for p in &s.unreached {
+            r.notes.push(format!("  {}", shown(&d.fs, p).display()));
+        }
+    }
+    if let Some(e) = &d.error {
+        // httpd refuses to start this server; what was read so far would be
+        // analysed without the rest, so nothing is checked or changed.
+        let kind = if e.message.starts_with("Could not open")
+            || e.message.starts_with("No matches")
+            || e.message.starts_with("Access to file")
+        {
+            "io"
+        } else {
+            "syntax"
+        };
+        r.outcomes.push(Outcome {
+            path: e.path.display().to_string(),
+            error: Some(FileError {
+                kind,
+                line: e.line,
+                column: e.column,
+                message: format!(
+                    "{} (httpd refuses to start this server; none of its files were checked)",
+                    e.message
+                ),
+            }),
+            ..Outcome::default()
+        });
+        return r;
+    }
+    r.outcomes = d
+        .model
+        .files
+        .par_iter()
+        .enumerate()
+        .map(|(id, f)| {
+            process_bytes_in(
+                f.path.display().to_string(),
+                &f.source,
+                Some(&f.real),
+                Some(&s.contexts[id]),
+                settings,
+            )
+        })
+        .collect();
+    r
+}
+
+/// A path as the server names it when it lies inside `--root`.
+fn shown(fs: &Fs, p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .ok()
+        .filter(|_| fs.root().is_some())
+        .and_then(|c| fs.server_path(&c))
+        .unwrap_or_else(|| p.to_path_buf())
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 file is".to_string()
+    } else {
+        format!("{n} files are")
+    }
+}
+
+/// Writes a unit's notes.
+pub fn write_notes(r: &UnitResult, err: &mut dyn Write) {
+    for n in &r.notes {
+        let _ = writeln!(err, "{n}");
+    }
+}
