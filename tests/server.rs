@@ -630,8 +630,11 @@ fn config_option_follows_includes_and_writes_the_whole_server() {
         .arg(&main)
         .assert()
         .code(0);
+    // The server-level daemon no app selects is the app's; no second
+    // definition of its name (httpd would refuse to start).
     let b = fs::read_to_string(dir.path().join("sites-enabled/b.conf")).unwrap();
-    assert!(b.contains("WSGIDaemonProcess my_app-2\n"), "{b}");
+    assert!(b.contains("WSGIProcessGroup my_app\n"), "{b}");
+    assert!(!b.contains("WSGIDaemonProcess"), "{b}");
     Command::cargo_bin("wsgifix")
         .unwrap()
         .arg("--check")

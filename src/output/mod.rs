@@ -420,6 +420,18 @@ pub fn process_bytes_in(
         Some(ctx) => engine::process_in(source, &settings.options, ctx),
         None => engine::process(source, &settings.options),
     };
+    finish(path, source, file, result, settings)
+}
+
+/// What the engine made of one file, reported, diffed and (with `--write`)
+/// written to `file`.
+pub fn finish(
+    path: String,
+    source: &[u8],
+    file: Option<&PathBuf>,
+    result: engine::FileResult,
+    settings: &Settings,
+) -> Outcome {
     let mut o = Outcome {
         path,
         findings: result.findings,

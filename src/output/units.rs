@@ -12,8 +12,8 @@ use rayon::prelude::*;
 
 use super::report::{FileError, Outcome};
 use super::walk::Item;
-use super::{process_bytes_in, process_item, Settings};
-use crate::analysis::ServerContext;
+use super::{finish, process_item, Settings};
+use crate::engine;
 use crate::server::{self, fs as sfs, fs::Fs, DiscoverOptions, Discovery};
 
 /// One unit of work.
@@ -26,7 +26,6 @@ pub enum Unit {
 #[derive(Debug)]
 pub struct ServerUnit {
     pub discovery: Discovery,
-    pub contexts: Vec<ServerContext>,
     /// Files below the server's tree that a walk met and the server does not
     /// read: listed, never checked or changed.
     pub unreached: Vec<PathBuf>,
@@ -94,13 +93,8 @@ pub fn plan(
     let mut units: Vec<Option<ServerUnit>> = discoveries
         .into_iter()
         .map(|discovery| {
-            let contexts = match discovery.error {
-                None => server::contexts(&discovery.model),
-                Some(_) => Vec::new(),
-            };
             Some(ServerUnit {
                 discovery,
-                contexts,
                 unreached: Vec::new(),
             })
         })
@@ -222,19 +216,30 @@ fn process_server(s: &ServerUnit, settings: &Settings) -> UnitResult {
         });
         return r;
     }
+    let result = engine::process_server(&d.model, &settings.options);
+    let discarded = result.error.as_ref().map(FileError::from_engine);
     r.outcomes = d
         .model
         .files
-        .par_iter()
+        .iter()
+        .zip(result.files)
         .enumerate()
-        .map(|(id, f)| {
-            process_bytes_in(
+        .map(|(id, (f, mut fr))| {
+            if discarded.is_some() {
+                // The server's fixes stand or fall together.
+                fr.fixed = None;
+            }
+            let mut o = finish(
                 f.path.display().to_string(),
                 &f.source,
                 Some(&f.real),
-                Some(&s.contexts[id]),
+                fr,
                 settings,
-            )
+            );
+            if id == 0 && o.error.is_none() {
+                o.error = discarded.clone();
+            }
+            o
         })
         .collect();
     r
