@@ -6,7 +6,6 @@ pub mod diff;
 pub mod report;
 pub mod units;
 pub mod walk;
-pub mod write;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
 use crate::server;
 use report::{FileError, JsonWriter, Outcome, Summary};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use walk::{Filters, Item};
 
@@ -44,6 +43,14 @@ pub struct Settings {
     /// For files of a server (a main config and its Includes): what the
     /// server's other files define and select, by canonical path.
     pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
+    /// `--max-file-size`.
+    pub max_file_size: u64,
+    /// With `--write`: how (see `crate::writing`), and each server file's
+    /// main config by canonical path (the unit it is committed with).
+    pub write: Option<Arc<crate::writing::WriteOptions>>,
+    pub units: Arc<BTreeMap<PathBuf, PathBuf>>,
+    /// `--exit-non-zero-on-fix`.
+    pub exit_non_zero_on_fix: bool,
 }
 
 /// Runs the command line and returns the exit status.
@@ -57,6 +64,25 @@ pub fn run(cli: &Cli) -> i32 {
             &mut io::stdout().lock(),
             &mut err,
         );
+    }
+    match &cli.command {
+        Some(crate::cli::Command::Checkpoints { state_dir, format }) => {
+            let mut out = io::stdout().lock();
+            return crate::writing::rollback::list(
+                state_dir,
+                *format == Format::Json,
+                &mut out,
+                &mut err,
+            );
+        }
+        Some(crate::cli::Command::Rollback { id, state_dir }) => {
+            crate::writing::signals::install();
+            return crate::writing::rollback::rollback(state_dir, id.as_deref(), &mut err);
+        }
+        None => {}
+    }
+    if cli.mode() == Mode::Write {
+        crate::writing::signals::install();
     }
 
     let mut paths = cli.paths.clone();
@@ -104,19 +130,71 @@ pub fn run(cli: &Cli) -> i32 {
             return 2;
         }
     };
-    let items = walk::collect(&paths, &filters);
-    let explicit = paths
+    // Leftovers of killed runs go first, before anything reads them as
+    // config: the journal's names, then `.wsgifix-*.tmp` in the
+    // directories this run reads.
+    let live = crate::writing::state::recover(&cli.state_dir, &mut err);
+    let mut items = walk::collect(&paths, &filters);
+    let explicit: HashSet<PathBuf> = paths
         .iter()
         .filter(|p| p.is_file())
         .filter_map(|p| p.canonicalize().ok())
         .collect();
     let discover = server::DiscoverOptions {
         root: cli.root.clone(),
+        max_file_size: cli.max_file_size,
         ..server::DiscoverOptions::default()
     };
-    let units = units::plan(&named, items, &explicit, &discover);
+    let mains = units::mains(&named, &items);
+    let mut write = None;
+    let mut _locks = Vec::new();
+    if cli.mode() == Mode::Write {
+        let opts = crate::writing::WriteOptions::new(
+            cli.state_dir.clone(),
+            cli.verify_mode(),
+            cli.root.clone(),
+            std::env::args().collect(),
+        );
+        // A server's files are read and fixed under its lock, so that a
+        // concurrent run waits and then finds them fixed; one order for all
+        // locks, so two runs never wait for each other.
+        let mut keys: Vec<PathBuf> = mains
+            .iter()
+            .map(|(m, _)| m.canonicalize().unwrap_or_else(|_| m.clone()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for m in &keys {
+            match crate::writing::state::lock(&cli.state_dir, m, &mut err) {
+                Ok(l) => _locks.push(l),
+                Err(e) => {
+                    let _ = writeln!(err, "wsgifix: {e}");
+                    return 2;
+                }
+            }
+        }
+        write = Some(Arc::new(opts));
+    }
+    let mut plan = units::plan(&mains, items.clone(), &explicit, &discover);
+    // Leftovers of killed runs go before anything reads them as config:
+    // the journal's names, then `.wsgifix-*.tmp` in every directory this
+    // run reads (a server's too).
+    let swept = crate::writing::state::sweep(
+        units::dirs(&plan).iter().map(PathBuf::as_path),
+        &live,
+        &mut err,
+    );
+    if !swept.is_empty() {
+        items = walk::collect(&paths, &filters);
+        items.retain(|i| !matches!(i, Item::File(p) if swept.contains(p)));
+        plan = units::plan(&mains, items, &explicit, &discover);
+    }
     let settings = Settings {
         servers: Arc::default(),
+        max_file_size: cli.max_file_size,
+        write,
+        units: Arc::new(units::commit_units(&plan)),
+        exit_non_zero_on_fix: cli.exit_non_zero_on_fix,
         mode: cli.mode(),
         format: cli.format,
         options: Options {
@@ -133,7 +211,7 @@ pub fn run(cli: &Cli) -> i32 {
     });
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let code = process_units(&units, &settings, jobs, &mut out, &mut err);
+    let code = process_units(&plan, &settings, jobs, &mut out, &mut err);
     let flushed = out.flush();
     match flushed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
@@ -248,11 +326,32 @@ pub fn process_units(
     let mut json = None;
     let mut stdout_ok = true;
     if settings.format == Format::Json {
-        match JsonWriter::begin(out) {
+        match JsonWriter::begin_with_mode(out, settings.mode.as_str()) {
             Ok(w) => json = Some(w),
             Err(_) => stdout_ok = false,
         }
     }
+    // With --write, changed files go through safe commits, a server's
+    // files together (crate::writing::units).
+    let mut queue = settings
+        .write
+        .as_ref()
+        .map(|w| crate::writing::units::Queue::new(Arc::clone(w), Arc::clone(&settings.units)));
+    let mut report = |outcomes: Vec<Outcome>, summary: &mut Summary, err: &mut dyn Write| {
+        for o in &outcomes {
+            summary.add(o);
+            report_stderr(o, settings, err);
+            if stdout_ok {
+                let r = match &mut json {
+                    Some(w) => w.file(out, o),
+                    None => report_text(o, settings, out),
+                };
+                // Keep going after stdout closes (`| head`): files must still
+                // be written and errors still reported.
+                stdout_ok = r.is_ok();
+            }
+        }
+    };
     for batch in units.chunks(jobs.max(1) * BATCH_PER_JOB) {
         let results: Vec<units::UnitResult> = pool.install(|| {
             batch
@@ -260,27 +359,34 @@ pub fn process_units(
                 .map(|unit| units::process_unit(unit, stdin_bytes.as_ref(), settings))
                 .collect()
         });
-        for r in &results {
-            units::write_notes(r, err);
-            for o in &r.outcomes {
-                summary.add(o);
-                report_stderr(o, settings, err);
-                if stdout_ok {
-                    let r = match &mut json {
-                        Some(w) => w.file(out, o),
-                        None => report_text(o, settings, out),
-                    };
-                    // Keep going after stdout closes (`| head`): files must still
-                    // be written and errors still reported.
-                    stdout_ok = r.is_ok();
-                }
+        for r in results {
+            units::write_notes(&r, err);
+            let mut outcomes = r.outcomes;
+            if let Some(q) = &mut queue {
+                outcomes = q.take(outcomes, err);
             }
+            report(outcomes, &mut summary, err);
         }
     }
+    if let Some(q) = &mut queue {
+        let rest = q.finish(err);
+        report(rest, &mut summary, err);
+    }
     let mut code = exit_code(&summary, settings.mode);
+    if settings.exit_non_zero_on_fix && summary.written > 0 && code == 0 {
+        code = 1;
+    }
+    let interrupted = queue.as_ref().and_then(|q| q.interrupted);
+    if let Some(sig) = interrupted {
+        code = 128 + sig;
+    }
     summary.exit_code = code;
+    let writes = queue.map(|q| q.writes).unwrap_or_default();
+    if let Some(v) = writes.verify.as_ref().filter(|v| v.result == "skipped") {
+        let _ = writeln!(err, "wsgifix: configtest skipped: {}", v.message);
+    }
     if let (Some(w), true) = (json, stdout_ok) {
-        stdout_ok = w.end(out, &summary).is_ok();
+        stdout_ok = w.end_with(out, &summary, &writes).is_ok();
     }
     if !stdout_ok {
         code = 2;
@@ -297,7 +403,8 @@ fn exit_code(s: &Summary, mode: Mode) -> i32 {
         // Unfixable findings count too: "nothing found" is what 0 promises.
         Mode::DryRun => s.changed > 0 || s.findings > 0,
         Mode::Check => s.findings > 0,
-        Mode::Write => false,
+        // What --write could not fix is still there.
+        Mode::Write => s.remaining > 0,
     };
     i32::from(something)
 }
@@ -318,14 +425,16 @@ fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
             );
         }
         if o.written {
+            let shown = crate::writing::escape_bytes(o.path.as_bytes());
             // Through a symlink (Debian's sites-enabled/) the file written
             // is the target: say which.
-            match &o.real_path {
+            match o.real_path.as_deref().filter(|r| *r != o.path) {
                 Some(real) => {
-                    let _ = writeln!(err, "fixed {} (wrote {real})", o.path);
+                    let real = crate::writing::escape_bytes(real.as_bytes());
+                    let _ = writeln!(err, "fixed {shown} (wrote {real})");
                 }
                 None => {
-                    let _ = writeln!(err, "fixed {}", o.path);
+                    let _ = writeln!(err, "fixed {shown}");
                 }
             }
         }
@@ -379,14 +488,30 @@ pub fn process_item(
                 },
             }
         }
-        Item::File(p) => match std::fs::read(p) {
-            Ok(bytes) => process_bytes(display(p), &bytes, Some(p), settings),
-            Err(e) => Outcome {
-                path: display(p),
-                error: Some(FileError::io("io", walk::strip_os_error(&e))),
-                ..Outcome::default()
-            },
-        },
+        Item::File(p) => {
+            let mut o = match crate::writing::read_config(p, settings.max_file_size) {
+                Ok((bytes, identity)) => {
+                    let mut o = process_bytes(display(p), &bytes, Some(p), settings);
+                    o.real_path = Some(identity.real.to_string_lossy().into_owned());
+                    if let Some(c) = &mut o.pending {
+                        c.old = bytes;
+                        c.identity = Some(identity);
+                    }
+                    o
+                }
+                Err(e) => Outcome {
+                    path: display(p),
+                    error: Some(FileError::io("io", e.to_string())),
+                    ..Outcome::default()
+                },
+            };
+            use std::os::unix::ffi::OsStrExt;
+            let raw = p.as_os_str().as_bytes();
+            if std::str::from_utf8(raw).is_err() {
+                o.path_bytes = Some(raw.to_vec());
+            }
+            o
+        }
     }
 }
 
@@ -404,18 +529,6 @@ pub fn process_bytes(
     let ctx = file
         .and_then(|p| p.canonicalize().ok())
         .and_then(|p| settings.servers.get(&p));
-    process_bytes_in(path, source, file, ctx, settings)
-}
-
-/// Like [`process_bytes`], for a file of a server: `ctx` holds what the
-/// server's other files define and select. `file` is where a write goes.
-pub fn process_bytes_in(
-    path: String,
-    source: &[u8],
-    file: Option<&PathBuf>,
-    ctx: Option<&ServerContext>,
-    settings: &Settings,
-) -> Outcome {
     let result = match ctx {
         Some(ctx) => engine::process_in(source, &settings.options, ctx),
         None => engine::process(source, &settings.options),
@@ -423,8 +536,8 @@ pub fn process_bytes_in(
     finish(path, source, file, result, settings)
 }
 
-/// What the engine made of one file, reported, diffed and (with `--write`)
-/// written to `file`.
+/// What the engine made of one file, reported and diffed; with `--write`
+/// the change is left pending for the unit's commit.
 pub fn finish(
     path: String,
     source: &[u8],
@@ -450,18 +563,20 @@ pub fn finish(
     }
     if settings.mode == Mode::Write {
         match (file, &fixed) {
-            (Some(p), Some(new)) => match write::write_atomic(p, source, new) {
-                Ok(real) => {
-                    o.written = true;
-                    if real.to_string_lossy() != o.path {
-                        o.real_path = Some(real.to_string_lossy().into_owned());
-                    }
-                }
-                Err(e) => o.error = Some(FileError::io(e.kind(), e.to_string())),
-            },
+            // Committed by the run loop (crate::writing::units); `old` and
+            // `identity` are filled in by the caller, which read the file.
+            (Some(p), Some(new)) if settings.write.is_some() => {
+                o.pending = Some(crate::writing::FileChange {
+                    path: p.clone(),
+                    old: Vec::new(),
+                    new: new.clone(),
+                    identity: None,
+                });
+            }
             // Standard input is a filter: out comes the fixed config, or the
             // input unchanged when there is nothing (or nothing safe) to fix.
             (None, _) if settings.format == Format::Text => {
+                o.in_place = o.changed;
                 o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
             }
             _ => {}
@@ -482,6 +597,10 @@ mod tests {
             color: false,
             color_err: false,
             servers: Arc::default(),
+            max_file_size: crate::writing::DEFAULT_MAX_FILE_SIZE,
+            write: None,
+            units: Arc::default(),
+            exit_non_zero_on_fix: false,
         }
     }
 

@@ -4,7 +4,7 @@
 //! main config leaves the files of that tree the server does not read
 //! (disabled sites, `*.dpkg-old`, backups) unchanged, and says so.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -38,28 +38,38 @@ pub struct UnitResult {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Turns the main configs to read (`--config`, the system's; `true`: named
-/// by the user, so their ServerRoot is trusted) and the walked items into
-/// units, in a deterministic order: named servers first, then the walk's
-/// order, a server where its main config (or its first file) was met.
-/// `explicit`: canonical paths of files named on the command line, which are
-/// processed even when no server reads them.
+/// The main configs of a run: those named (`--config`, the system's;
+/// `true`: their ServerRoot is trusted), then every `apache2.conf` or
+/// `httpd.conf` the walk met.
+pub fn mains(named: &[PathBuf], items: &[Item]) -> Vec<(PathBuf, bool)> {
+    let named_keys: HashSet<PathBuf> = named.iter().map(|p| canon(p)).collect();
+    let mut out: Vec<(PathBuf, bool)> = named.iter().map(|p| (p.clone(), true)).collect();
+    for item in items {
+        if let Item::File(p) = item {
+            if server::is_main_file(p) && !named_keys.contains(&canon(p)) {
+                out.push((p.clone(), false));
+            }
+        }
+    }
+    out
+}
+
+fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Turns the servers of `mains` and the walked items into units, in a
+/// deterministic order: named servers first, then the walk's order, a
+/// server where its main config (or its first file) was met. `explicit`:
+/// canonical paths of files named on the command line, which are processed
+/// even when no server reads them.
 pub fn plan(
-    named: &[PathBuf],
+    mains: &[(PathBuf, bool)],
     items: Vec<Item>,
     explicit: &HashSet<PathBuf>,
     opts: &DiscoverOptions,
 ) -> Vec<Unit> {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut mains: Vec<(PathBuf, bool)> = named.iter().map(|p| (p.clone(), true)).collect();
-    let named_keys: HashSet<PathBuf> = named.iter().map(|p| canon(p)).collect();
-    for item in &items {
-        if let Item::File(p) = item {
-            if server::is_main_file(p) && !named_keys.contains(&canon(p)) {
-                mains.push((p.clone(), false));
-            }
-        }
-    }
+    let named_count = mains.iter().take_while(|(_, t)| *t).count();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let discoveries: Vec<Discovery> = mains
         .par_iter()
@@ -102,7 +112,7 @@ pub fn plan(
     // Named servers come first; a walked one where it was first met.
     let mut placed = vec![false; units.len()];
     let mut slots: Vec<Slot> = Vec::new();
-    for (k, p) in placed.iter_mut().enumerate().take(named.len()) {
+    for (k, p) in placed.iter_mut().enumerate().take(named_count) {
         *p = true;
         slots.push(Slot::Server(k));
     }
@@ -147,6 +157,48 @@ pub fn plan(
 enum Slot {
     Item(Item),
     Server(usize),
+}
+
+/// Every directory a run reads: of the standalone files and of each
+/// server's files.
+pub fn dirs(units: &[Unit]) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for u in units {
+        match u {
+            Unit::Item(Item::File(p)) => {
+                if let Some(d) = p.parent() {
+                    out.insert(d.to_path_buf());
+                }
+            }
+            Unit::Server(s) => {
+                for f in &s.discovery.model.files {
+                    if let Some(d) = f.real.parent() {
+                        out.insert(d.to_path_buf());
+                    }
+                }
+            }
+            Unit::Item(_) => {}
+        }
+    }
+    out
+}
+
+/// Each server file's real path → its main config's: the unit its changes
+/// are committed with (the first server that reads it).
+pub fn commit_units(units: &[Unit]) -> BTreeMap<PathBuf, PathBuf> {
+    let mut out = BTreeMap::new();
+    for u in units {
+        if let Unit::Server(s) = u {
+            let Some(main) = s.discovery.model.files.first() else {
+                continue;
+            };
+            for id in &s.discovery.identities {
+                out.entry(id.real.clone())
+                    .or_insert_with(|| main.real.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Processes one unit: a server's files in parallel, each with the context
@@ -236,6 +288,12 @@ fn process_server(s: &ServerUnit, settings: &Settings) -> UnitResult {
                 fr,
                 settings,
             );
+            let identity = &d.identities[id];
+            o.real_path = Some(identity.real.to_string_lossy().into_owned());
+            if let Some(c) = &mut o.pending {
+                c.old = f.source.clone();
+                c.identity = Some(identity.clone());
+            }
             if id == 0 && o.error.is_none() {
                 o.error = discarded.clone();
             }

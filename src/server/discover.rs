@@ -18,6 +18,7 @@ use super::vars::{envvars, Vars};
 use super::{FileId, ServerFile, ServerModel};
 use crate::analysis::NodePath;
 use crate::syntax::{self, logical, LineKind, Node};
+use crate::writing::{read_config, FileIdentity, ReadError};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -111,6 +112,9 @@ pub struct Discovery {
     /// before it.
     pub error: Option<Diagnostic>,
     pub fs: Fs,
+    /// Each file's identity when it was read, by [`FileId`]: a write checks
+    /// the file is still the one read.
+    pub identities: Vec<FileIdentity>,
 }
 
 impl Discovery {
@@ -206,6 +210,7 @@ pub fn discover_server(main: &Path, opts: &DiscoverOptions) -> Discovery {
         stack: Vec::new(),
         reads: Vec::new(),
         warnings: Vec::new(),
+        identities: Vec::new(),
     };
     let error = w.run(&main_server, &shown).err().map(|f| match f {
         Fail::Here(message) => Diagnostic {
@@ -227,6 +232,7 @@ pub fn discover_server(main: &Path, opts: &DiscoverOptions) -> Discovery {
         warnings: w.warnings,
         error,
         fs: w.fs,
+        identities: w.identities,
     }
 }
 
@@ -239,6 +245,7 @@ fn failed(main: &Path, d: Diagnostic) -> Discovery {
         warnings: Vec::new(),
         error: Some(d),
         fs: Fs::default(),
+        identities: Vec::new(),
     }
 }
 
@@ -331,8 +338,7 @@ enum Fail {
 /// A file read and parsed, before it gets an id.
 struct Loaded {
     path: PathBuf,
-    real: PathBuf,
-    identity: (u64, u64),
+    identity: FileIdentity,
     source: Vec<u8>,
     tree: Result<syntax::SyntaxTree, syntax::SyntaxError>,
 }
@@ -350,13 +356,14 @@ struct Walker<'a> {
     stack: Vec<FileId>,
     reads: Vec<Read>,
     warnings: Vec<Diagnostic>,
+    identities: Vec<FileIdentity>,
 }
 
 impl Walker<'_> {
     fn run(&mut self, main: &Path, shown: &Path) -> Result<(), Fail> {
         let mut loaded = self.load_one(main).map_err(Fail::Here)?;
         loaded.path = shown.to_path_buf();
-        self.main_real = loaded.real.clone();
+        self.main_real = loaded.identity.real.clone();
         let id = self.admit(loaded)?;
         self.reads.push(Read { depth: 0, file: id });
         self.stack.push(id);
@@ -371,19 +378,18 @@ impl Walker<'_> {
                 sfs::strip_os_error(&e)
             )
         })?;
+        // Regular files only, never blocking on a FIFO, size-capped: the
+        // same reader the writes check against.
         let (source, identity) =
-            sfs::read_regular(&host, self.opts.max_file_size).map_err(|e| {
-                if e == "not a regular file" {
+            read_config(&host, self.opts.max_file_size).map_err(|e| match e {
+                ReadError::NotRegular(_) => {
                     format!("Access to file {shown} denied by server: not a regular file")
-                } else {
-                    format!("Could not open configuration file {shown}: {e}")
                 }
+                e => format!("Could not open configuration file {shown}: {e}"),
             })?;
-        let real = self.fs.real(path).unwrap_or(host);
         let tree = syntax::parse(&source);
         Ok(Loaded {
             path: path.to_path_buf(),
-            real,
             identity,
             source,
             tree,
@@ -392,7 +398,8 @@ impl Walker<'_> {
 
     /// Gives a loaded file its id (the existing one when it was read before).
     fn admit(&mut self, l: Loaded) -> Result<FileId, Fail> {
-        if let Some(&id) = self.by_identity.get(&l.identity) {
+        let key = (l.identity.dev, l.identity.ino);
+        if let Some(&id) = self.by_identity.get(&key) {
             return Ok(id);
         }
         let tree = l.tree.map_err(|e| {
@@ -408,12 +415,13 @@ impl Walker<'_> {
         let id = self.files.len();
         self.files.push(ServerFile {
             path: l.path,
-            real: l.real,
+            real: l.identity.real.clone(),
             source: l.source,
             tree,
         });
         self.events.push(events);
-        self.by_identity.insert(l.identity, id);
+        self.by_identity.insert(key, id);
+        self.identities.push(l.identity);
         Ok(id)
     }
 
