@@ -3,6 +3,7 @@
 //! summary on stderr — in a deterministic order.
 
 pub mod diff;
+pub mod formats;
 pub mod report;
 pub mod walk;
 pub mod write;
@@ -18,7 +19,9 @@ use crate::cli::{Cli, Format, Mode};
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
 use crate::server;
-use report::{FileError, JsonWriter, Outcome, Summary};
+use formats::statistics::Statistics;
+use formats::Extras;
+use report::{FileError, Outcome, Summary};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use walk::{Filters, Item};
@@ -43,12 +46,21 @@ pub struct Settings {
     /// For files of a server (a main config and its Includes): what the
     /// server's other files define and select, by canonical path.
     pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
+    /// `--statistics`, `--show-fixes`.
+    pub extras: Extras,
+    /// `-q`: no summary line, no notes.
+    pub quiet: bool,
+    /// `-v`: a line per file on stderr.
+    pub verbose: bool,
 }
 
 /// Runs the command line and returns the exit status.
 pub fn run(cli: &Cli) -> i32 {
     let stderr = io::stderr();
     let mut err = stderr.lock();
+    if let Some(code) = commands(cli, &mut err) {
+        return code;
+    }
     if let Some(code) = cli.explain {
         return explain(
             code,
@@ -66,13 +78,15 @@ pub fn run(cli: &Cli) -> i32 {
         let candidates: Vec<&Path> = walk::SYSTEM_DIRS.iter().map(Path::new).collect();
         match walk::system_config_dir(&candidates) {
             Some(dir) => {
-                let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                if !cli.quiet {
+                    let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                }
                 paths.push(dir);
             }
             None => {
                 let _ = writeln!(
                     err,
-                    "wsgifix: no PATH given and no Apache configuration found in {}",
+                    "wsgifix: error: no PATH given and no Apache configuration found in {}",
                     walk::SYSTEM_DIRS.join(", ")
                 );
                 return 2;
@@ -83,7 +97,7 @@ pub fn run(cli: &Cli) -> i32 {
     let filters = match Filters::new(&cli.include, &cli.exclude) {
         Ok(f) => f,
         Err(e) => {
-            let _ = writeln!(err, "error: invalid glob: {e}");
+            let _ = writeln!(err, "wsgifix: error: invalid glob: {e}");
             return 2;
         }
     };
@@ -99,6 +113,12 @@ pub fn run(cli: &Cli) -> i32 {
         },
         color: cli.format == Format::Text && use_color(cli.color),
         color_err: use_color_stderr(cli.color),
+        extras: Extras {
+            statistics: cli.statistics,
+            show_fixes: cli.show_fixes,
+        },
+        quiet: cli.quiet,
+        verbose: cli.verbose,
     };
     let jobs = cli.jobs.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -111,11 +131,36 @@ pub fn run(cli: &Cli) -> i32 {
     let flushed = out.flush();
     match flushed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(err, "wsgifix: cannot write to standard output: {e}");
+            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
             2
         }
         _ => code,
     }
+}
+
+/// Subcommands and listings that do not look at files: `rules` /
+/// `--list-rules`, `generate`. None when the run is about files.
+fn commands(cli: &Cli, err: &mut dyn Write) -> Option<i32> {
+    use crate::cli::Command;
+    let mut out = io::stdout().lock();
+    let r = match &cli.command {
+        Some(Command::Rules {
+            format: Format::Json,
+        }) => formats::rules::json(&mut out),
+        Some(Command::Rules { .. }) => formats::rules::text(&mut out),
+        Some(Command::Generate { what }) => crate::generate::generate(*what, &mut out),
+        None if cli.list_rules && cli.format == Format::Json => formats::rules::json(&mut out),
+        None if cli.list_rules => formats::rules::text(&mut out),
+        None => return None,
+    };
+    Some(match r.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
+            2
+        }
+    })
 }
 
 /// Finds the servers among the work: the `--config` file, and every main
@@ -201,7 +246,7 @@ pub fn use_color(choice: ColorChoice) -> bool {
 
 fn explain(code: &str, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some(rule) = rule_by_code(code) else {
-        let _ = writeln!(err, "error: unknown rule {code}");
+        let _ = writeln!(err, "wsgifix: error: unknown rule {code}");
         return 2;
     };
     let fix = if rule.has_fix {
@@ -234,7 +279,10 @@ pub fn process_all(
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
         Ok(p) => p,
         Err(e) => {
-            let _ = writeln!(err, "wsgifix: cannot start {jobs} worker threads: {e}");
+            let _ = writeln!(
+                err,
+                "wsgifix: error: cannot start {jobs} worker threads: {e}"
+            );
             return 2;
         }
     };
@@ -251,14 +299,13 @@ pub fn process_all(
         mode: settings.mode.as_str(),
         ..Summary::default()
     };
-    let mut json = None;
     let mut stdout_ok = true;
-    if settings.format == Format::Json {
-        match JsonWriter::begin(out) {
-            Ok(w) => json = Some(w),
-            Err(_) => stdout_ok = false,
-        }
-    }
+    let mut machine = formats::reporter(settings.format, settings.mode, settings.extras, out)
+        .unwrap_or_else(|_| {
+            stdout_ok = false;
+            None
+        });
+    let mut statistics = Statistics::default();
     for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
         let outcomes: Vec<Outcome> = pool.install(|| {
             batch
@@ -268,27 +315,47 @@ pub fn process_all(
         });
         for o in &outcomes {
             summary.add(o);
-            report_stderr(o, settings, err);
+            statistics.add(o);
             if stdout_ok {
-                let r = match &mut json {
+                let r = match &mut machine {
                     Some(w) => w.file(out, o),
                     None => report_text(o, settings, out),
                 };
+                // On a terminal, what a file came to reads in order: its diff,
+                // then (on stderr) what the diff does not show.
+                let r = r.and_then(|()| out.flush());
                 // Keep going after stdout closes (`| head`): files must still
                 // be written and errors still reported.
                 stdout_ok = r.is_ok();
             }
+            report_stderr(o, settings, err);
         }
     }
     let mut code = exit_code(&summary, settings.mode);
     summary.exit_code = code;
-    if let (Some(w), true) = (json, stdout_ok) {
+    if let (Some(w), true) = (&mut machine, stdout_ok) {
         stdout_ok = w.end(out, &summary).is_ok();
+    }
+    if settings.extras.statistics && settings.format == Format::Text {
+        // --check's stdout is a report, where the table belongs; a diff's
+        // stdout must stay a patch.
+        if settings.mode == Mode::Check {
+            if stdout_ok {
+                stdout_ok = statistics.write_text(out).is_ok();
+            }
+        } else {
+            let _ = statistics.write_text(err);
+        }
+    }
+    if stdout_ok {
+        stdout_ok = out.flush().is_ok();
     }
     if !stdout_ok {
         code = 2;
     }
-    let _ = writeln!(err, "{}", summary.line());
+    if !settings.quiet {
+        let _ = writeln!(err, "{}", summary.line());
+    }
     code
 }
 
@@ -323,6 +390,12 @@ fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
         if o.written {
             let _ = writeln!(err, "fixed {}", o.path);
         }
+        if settings.extras.show_fixes {
+            let _ = formats::fixes::write_text(o, err);
+        }
+    }
+    if settings.verbose {
+        let _ = writeln!(err, "{}", report::verbose_line(o));
     }
 }
 
@@ -414,9 +487,12 @@ pub fn process_bytes(
         .fixed
         .filter(|f| f.as_slice() != source && result.error.is_none());
     o.changed = fixed.is_some();
-    let want_diff = settings.format == Format::Json || settings.mode == Mode::DryRun;
+    let want_diff = settings.format.carries_diff() || settings.mode == Mode::DryRun;
     if let (Some(new), true) = (&fixed, want_diff) {
         o.diff = Some(diff::unified(&o.path, source, new, settings.color));
+    }
+    if let (Some(new), true) = (&fixed, settings.extras.show_fixes) {
+        o.fix_notes = formats::fixes::describe(source, new);
     }
     if settings.mode == Mode::Write {
         match (file, &fixed) {
@@ -447,6 +523,9 @@ mod tests {
             color: false,
             color_err: false,
             servers: Arc::default(),
+            extras: Extras::default(),
+            quiet: false,
+            verbose: false,
         }
     }
 
