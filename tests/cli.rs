@@ -247,7 +247,10 @@ fn json_is_one_document_with_the_documented_keys() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
     let obj = v.as_object().unwrap();
-    assert_eq!(obj.keys().collect::<Vec<_>>(), ["files", "summary"]);
+    assert_eq!(
+        obj.keys().collect::<Vec<_>>(),
+        ["files", "mode", "schema_version", "summary", "tool"]
+    );
     let files = v["files"].as_array().unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["clean.conf", "sites/app.conf", "sites/broken.conf"]);
