@@ -14,3 +14,4 @@ pub mod output;
 pub mod rules;
 pub mod server;
 pub mod syntax;
+pub mod writing;

@@ -215,7 +215,7 @@ fn show_fixes_says_what_each_fix_did() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("a.conf"), MIXED).unwrap();
     let (code, stdout, stderr) = run(d.path(), &["--write", "--show-fixes", "a.conf"]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "WSGI004 remains: {stderr}");
     assert!(stdout.is_empty());
     assert!(
         stderr.contains(

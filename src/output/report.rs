@@ -55,6 +55,8 @@ impl FileError {
     /// `wsgifix: error: PATH:LINE:COL: message`, or without `LINE:COL:`
     /// when there is no position.
     pub fn render(&self, path: &str, color: bool) -> String {
+        let path = crate::writing::escape_bytes(path.as_bytes());
+        let message = crate::writing::escape_bytes(self.message.as_bytes());
         let place = match (self.line, self.column) {
             (Some(l), Some(c)) => format!("{path}:{l}:{c}:"),
             _ => format!("{path}:"),
@@ -64,7 +66,7 @@ impl FileError {
         } else {
             place
         };
-        error_line(&format!("{place} {}", self.message), color)
+        error_line(&format!("{place} {message}"), color)
     }
 }
 
@@ -103,12 +105,25 @@ pub struct Outcome {
     pub stdout: Option<Vec<u8>>,
     /// `--show-fixes`: what the fixes did, one sentence per edited line.
     pub fix_notes: Vec<String>,
+    /// The path's bytes when they are not UTF-8 (`path` is then lossy).
+    pub path_bytes: Option<Vec<u8>>,
+    /// Where the bytes really are (symlinks resolved), once known.
+    pub real_path: Option<String>,
+    /// The fixed content is on disk (written by this run, or found already
+    /// written by a concurrent one).
+    pub in_place: bool,
+    /// With `--write`: what to commit (see `crate::writing`).
+    pub pending: Option<crate::writing::FileChange>,
 }
 
 /// One file in the JSON formats.
 #[derive(Serialize)]
 pub struct JsonFile<'a> {
     path: &'a str,
+    /// Only for names that are not UTF-8: the exact bytes (`path` is lossy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<&'a [u8]>,
+    real_path: Option<&'a str>,
     changed: bool,
     written: bool,
     findings: &'a [Finding],
@@ -122,6 +137,8 @@ impl<'a> JsonFile<'a> {
     pub fn of(o: &'a Outcome, extras: Extras) -> JsonFile<'a> {
         JsonFile {
             path: &o.path,
+            path_bytes: o.path_bytes.as_deref(),
+            real_path: o.real_path.as_deref(),
             changed: o.changed,
             written: o.written,
             findings: &o.findings,
@@ -146,6 +163,9 @@ pub struct Summary {
     pub findings: usize,
     pub fixable: usize,
     pub errors: usize,
+    /// Findings still there after the run (with `--write`: the ones it
+    /// could not fix; otherwise all).
+    pub remaining: usize,
     pub exit_code: i32,
 }
 
@@ -157,6 +177,11 @@ impl Summary {
         self.findings += o.findings.len();
         self.fixable += o.findings.iter().filter(|f| f.fixable).count();
         self.errors += usize::from(o.error.is_some());
+        self.remaining += if o.in_place {
+            o.findings.iter().filter(|f| !f.fixable).count()
+        } else {
+            o.findings.len()
+        };
     }
 
     /// One line for stderr.
@@ -210,6 +235,14 @@ pub fn verbose_line(o: &Outcome) -> String {
 
 /// `FILE:LINE:COL CODE message`, the `--check` line.
 pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
+    // Names and messages carry bytes from file names and configs: no
+    // terminal escape from them reaches the terminal.
+    let path = &crate::writing::escape_bytes(path.as_bytes());
+    let message = crate::writing::escape_bytes(f.message.as_bytes());
+    let f = &Finding {
+        message,
+        ..f.clone()
+    };
     if color {
         format!(
             "\x1b[1m{path}:{}:{}\x1b[0m \x1b[{}m{}\x1b[0m {}",
@@ -222,6 +255,15 @@ pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
     } else {
         format!("{path}:{}:{} {} {}", f.line, f.column, f.code, f.message)
     }
+}
+
+/// What a whole run did to the disk, for the end of the JSON document.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunWrites {
+    /// Real paths of the files written, in order.
+    pub written: Vec<String>,
+    pub checkpoint: Option<String>,
+    pub verify: Option<crate::writing::VerifyReport>,
 }
 
 /// Streams the JSON document one file at a time, so that memory follows the
@@ -256,12 +298,18 @@ impl Reporter for JsonWriter {
         Ok(())
     }
 
-    fn end(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn end(&mut self, out: &mut dyn Write, summary: &Summary, w: &RunWrites) -> io::Result<()> {
         out.write_all(b"]")?;
         if self.extras.statistics {
             out.write_all(b",\"statistics\":")?;
             serde_json::to_writer(&mut *out, &self.statistics.rows())?;
         }
+        out.write_all(b",\"written\":")?;
+        serde_json::to_writer(&mut *out, &w.written)?;
+        out.write_all(b",\"checkpoint\":")?;
+        serde_json::to_writer(&mut *out, &w.checkpoint)?;
+        out.write_all(b",\"verify\":")?;
+        serde_json::to_writer(&mut *out, &w.verify)?;
         out.write_all(b",\"summary\":")?;
         serde_json::to_writer(&mut *out, summary)?;
         out.write_all(b"}\n")
@@ -338,7 +386,7 @@ mod tests {
             summary.add(o);
             w.file(&mut out, o).unwrap();
         }
-        w.end(&mut out, &summary).unwrap();
+        w.end(&mut out, &summary, &RunWrites::default()).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["schema_version"], 2);
         assert_eq!(v["tool"]["name"], "wsgifix");

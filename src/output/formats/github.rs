@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::Reporter;
-use crate::output::report::{Outcome, Summary};
+use crate::output::report::{Outcome, RunWrites, Summary};
 
 pub struct Github;
 
@@ -43,7 +43,12 @@ impl Reporter for Github {
         Ok(())
     }
 
-    fn end(&mut self, _out: &mut dyn Write, _summary: &Summary) -> io::Result<()> {
+    fn end(
+        &mut self,
+        _out: &mut dyn Write,
+        _summary: &Summary,
+        _writes: &RunWrites,
+    ) -> io::Result<()> {
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::statistics::{Row, Statistics};
 use super::{Extras, Reporter, Tool, SCHEMA_VERSION, TOOL};
 use crate::cli::Mode;
-use crate::output::report::{JsonFile, Outcome, Summary};
+use crate::output::report::{JsonFile, Outcome, RunWrites, Summary};
 
 pub struct JsonLines {
     mode: Mode,
@@ -42,6 +42,8 @@ struct SummaryRecord<'a> {
     tool: Tool,
     mode: &'static str,
     summary: &'a Summary,
+    #[serde(flatten)]
+    writes: &'a RunWrites,
     #[serde(skip_serializing_if = "Option::is_none")]
     statistics: Option<Vec<&'a Row>>,
 }
@@ -57,13 +59,19 @@ impl Reporter for JsonLines {
         out.write_all(b"\n")
     }
 
-    fn end(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn end(
+        &mut self,
+        out: &mut dyn Write,
+        summary: &Summary,
+        writes: &RunWrites,
+    ) -> io::Result<()> {
         let record = SummaryRecord {
             r#type: "summary",
             schema_version: SCHEMA_VERSION,
             tool: TOOL,
             mode: self.mode.as_str(),
             summary,
+            writes,
             statistics: self.extras.statistics.then(|| self.statistics.rows()),
         };
         serde_json::to_writer(&mut *out, &record)?;

@@ -15,7 +15,7 @@ pub mod statistics;
 
 use std::io::{self, Write};
 
-use super::report::{JsonWriter, Outcome, Summary};
+use super::report::{JsonWriter, Outcome, RunWrites, Summary};
 use crate::cli::{Format, Mode};
 
 /// What the report is asked to add on top of the format's own records.
@@ -31,8 +31,9 @@ pub struct Extras {
 pub trait Reporter {
     /// One file's outcome, in input order.
     fn file(&mut self, out: &mut dyn Write, o: &Outcome) -> io::Result<()>;
-    /// After the last file.
-    fn end(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()>;
+    /// After the last file, with what `--write` did to the disk.
+    fn end(&mut self, out: &mut dyn Write, summary: &Summary, writes: &RunWrites)
+        -> io::Result<()>;
 }
 
 /// The reporter for `format`, having written whatever comes before the
@@ -64,6 +65,6 @@ pub const TOOL: Tool = Tool {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// The JSON formats' schema version (PLAN's contract: add fields, never
-/// rename them).
+/// The version of the JSON formats' layout; bumped when a field changes
+/// meaning (fields are only ever added within one version).
 pub const SCHEMA_VERSION: u32 = 2;

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 
 use super::{Reporter, TOOL};
-use crate::output::report::{FileError, Outcome, Summary};
+use crate::output::report::{FileError, Outcome, RunWrites, Summary};
 use crate::rules::{Finding, RULES};
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -37,7 +37,12 @@ impl Reporter for Sarif {
         Ok(())
     }
 
-    fn end(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    fn end(
+        &mut self,
+        out: &mut dyn Write,
+        summary: &Summary,
+        _writes: &RunWrites,
+    ) -> io::Result<()> {
         let rules: Vec<Value> = RULES
             .iter()
             .map(|r| {
