@@ -281,13 +281,26 @@ fn process_server(s: &ServerUnit, settings: &Settings) -> UnitResult {
                 // The server's fixes stand or fall together.
                 fr.fixed = None;
             }
+            // The diff names the file itself, not a symlink to it: GNU
+            // patch refuses to patch through a symlink (sites-enabled/).
+            let real_shown = d.fs.server_path(&f.real).unwrap_or_else(|| f.real.clone());
+            let named = match (d.fs.root(), f.path.parent(), f.path.file_name()) {
+                (Some(_), Some(dir), Some(name)) => {
+                    d.fs.locate(dir).map(|h| h.join(name)).unwrap_or_default()
+                }
+                _ => f.path.clone(),
+            };
+            let is_link =
+                std::fs::symlink_metadata(&named).is_ok_and(|m| m.file_type().is_symlink());
+            let diff_name = if is_link { real_shown } else { f.path.clone() };
             let mut o = finish(
-                f.path.display().to_string(),
+                diff_name.display().to_string(),
                 &f.source,
                 Some(&f.real),
                 fr,
                 settings,
             );
+            o.path = f.path.display().to_string();
             let identity = &d.identities[id];
             o.real_path = Some(identity.real.to_string_lossy().into_owned());
             if let Some(c) = &mut o.pending {
