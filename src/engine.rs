@@ -1,13 +1,17 @@
-//! One file through the whole pipeline: parse → analyse → fix to a fixpoint →
-//! verify. The command line (and the tests) call only this.
+//! A server (or one file) through the whole pipeline: analyse the server →
+//! fix to a fixpoint, each fix verified on the whole server → verify what
+//! is written. The command line (and the tests) call only this.
 
-use crate::analysis::{analyse, Analysis, GroupKind, ServerContext};
-use crate::rules::checks::{check, Issue, IssueKind};
-use crate::rules::edit;
-use crate::rules::fixes::Fixer;
-use crate::rules::Finding;
-use crate::syntax::{self, SyntaxError};
-use std::collections::HashSet;
+mod verify;
+
+use crate::analysis::{self, AppInstance, ServerContext, View};
+use crate::rules::placement::{FixEdit, Fixer};
+use crate::rules::{check, edit, CheckCtx, Finding, Issue};
+use crate::server::{FileId, ServerModel};
+use crate::syntax::{self, SyntaxError, SyntaxTree};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use verify::{accept, Snapshot};
 
 /// Which rules run.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +31,8 @@ impl Options {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineError {
-    /// The input does not parse; nothing may be written.
+    /// The input does not parse (or httpd would refuse a directive in it);
+    /// nothing may be written.
     Syntax(SyntaxError),
     /// The fixes did not produce a valid, stable result; they were discarded
     /// and the file must be left as it was.
@@ -61,13 +66,18 @@ pub struct FileResult {
     pub error: Option<EngineError>,
 }
 
-/// Runs every enabled rule on `source` and, where they can, fixes it.
-///
-/// Each pass applies fixes to a copy of the tree that is then analysed again:
-/// fixes are kept only when each resolves its own finding and the number of
-/// findings drops by at least one per fix. That makes the loop end (at most
-/// one pass per finding) and keeps a fix that would only move the problem
-/// elsewhere from ever being written.
+/// What wsgifix makes of a server: one result per file (by `FileId`), and
+/// the app instances the server has.
+#[derive(Debug, Clone, Default)]
+pub struct ServerResult {
+    pub files: Vec<FileResult>,
+    pub instances: Vec<AppInstance>,
+    /// Set when the server's fixes were discarded as a whole.
+    pub error: Option<EngineError>,
+}
+
+/// Runs every enabled rule on one file on its own and, where they can,
+/// fixes it.
 pub fn process(source: &[u8], options: &Options) -> FileResult {
     process_in(source, options, &ServerContext::default())
 }
@@ -84,34 +94,201 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
             }
         }
     };
-    // Every rule is about mod_wsgi directives or wsgi-script handlers, all of
-    // which spell "wsgi": a file without those bytes only needs its syntax
-    // checked. Most files of a fleet are like that.
-    if !mentions_wsgi(source) {
-        return FileResult::default();
-    }
-    let first = analyse(&tree);
-    let original = enabled_issues(&first, options, ctx);
+    let model = ServerModel::single(PathBuf::new(), source.to_vec(), tree);
+    let mut r = run(&model, options, ctx);
+    r.files.pop().unwrap_or_default()
+}
 
-    // The tree being fixed, with its analysis and issues: each verified step
-    // hands its own analysis on, so no tree is analysed twice.
-    let mut current = tree;
-    let mut state: Option<(Analysis, Vec<Issue>)> = None;
+/// Runs every enabled rule on a whole server and fixes it where that is
+/// safe: each fix is applied to the server's trees, the server is analysed
+/// again, and the fix is kept only when it resolves its own finding, lowers
+/// the number of findings, breaks no start-up check, and moves no other
+/// instance's process or application group.
+pub fn process_server(model: &ServerModel, options: &Options) -> ServerResult {
+    run(model, options, &ServerContext::default())
+}
+
+/// Each Include directive (by file, path) → the files it reads.
+type Includes = HashMap<(FileId, analysis::NodePath), Vec<FileId>>;
+
+/// The server being fixed: its trees and Include map, kept in step.
+#[derive(Clone)]
+struct Work {
+    trees: Vec<SyntaxTree>,
+    includes: Includes,
+}
+
+impl Work {
+    fn analyse(&self) -> analysis::Analysis {
+        View {
+            trees: self.trees.iter().collect(),
+            includes: Some(&self.includes),
+        }
+        .analyse()
+    }
+
+    /// The server with `edits` applied, Include paths moved along; `None`
+    /// when an edit does not fit.
+    fn apply(&self, edits: &[FixEdit]) -> Option<Work> {
+        let mut out = self.clone();
+        let mut by_file: HashMap<FileId, Vec<edit::Edit>> = HashMap::new();
+        for e in edits {
+            by_file.entry(e.file).or_default().push(e.edit.clone());
+        }
+        for (file, edits) in by_file {
+            let keys: Vec<(FileId, analysis::NodePath)> = out
+                .includes
+                .keys()
+                .filter(|(f, _)| *f == file)
+                .cloned()
+                .collect();
+            let mut paths: Vec<analysis::NodePath> = keys.iter().map(|(_, p)| p.clone()).collect();
+            let tree = edit::apply_tracking(out.trees.get(file)?, edits, &mut paths)?;
+            out.trees[file] = tree;
+            let moved: Vec<_> = keys
+                .into_iter()
+                .zip(paths)
+                .map(|(k, p)| (out.includes.remove(&k).unwrap_or_default(), (file, p)))
+                .collect();
+            for (files, key) in moved {
+                out.includes.insert(key, files);
+            }
+        }
+        Some(out)
+    }
+}
+
+fn display_names(model: &ServerModel) -> Vec<String> {
+    model
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect()
+}
+
+fn enabled_issues(
+    a: &analysis::Analysis,
+    files: &[String],
+    options: &Options,
+    ext: &ServerContext,
+) -> Vec<Issue> {
+    check(&CheckCtx { a, files, ext })
+        .into_iter()
+        .filter(|i| options.enabled(i.code))
+        .collect()
+}
+
+fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerResult {
+    let n = model.files.len();
+    let mut result = ServerResult {
+        files: vec![FileResult::default(); n],
+        ..ServerResult::default()
+    };
+    // Every rule is about mod_wsgi directives or wsgi-script handlers, all of
+    // which spell "wsgi": a server without those bytes needs nothing more.
+    if !model.files.iter().any(|f| mentions_wsgi(&f.source)) {
+        return result;
+    }
+    let names = display_names(model);
+    let work = Work {
+        trees: model.files.iter().map(|f| f.tree.clone()).collect(),
+        includes: model.includes.clone(),
+    };
+    let first = work.analyse();
+    result.instances = analysis::apps::instances_of(&first, model);
+    let original = enabled_issues(&first, &names, options, ext);
+
+    // httpd refuses these at start-up: say it as httpd does; fix nothing.
+    for e in &first.errors {
+        result.files[e.site.file].error.get_or_insert_with(|| {
+            EngineError::Syntax(SyntaxError::new(
+                e.site.line,
+                e.site.column,
+                e.message.clone(),
+            ))
+        });
+    }
+    let (fixed, final_issues) = if first.errors.is_empty() {
+        fix_loop(work.clone(), &first, &original, &names, options, ext)
+    } else {
+        (None, original.clone())
+    };
+
+    // A finding is fixed when the final config no longer has it, whichever
+    // fix did it (one `WSGIApplicationGroup %{GLOBAL}` serves a whole vhost).
+    let remaining: HashSet<IssueKey> = final_issues.iter().map(issue_key).collect();
+    for i in &original {
+        let fixable = !remaining.contains(&issue_key(i));
+        result.files[i.file].findings.push(i.to_finding(fixable));
+    }
+    for (file, f) in template_findings(&first, &names, options, ext) {
+        result.files[file].findings.push(f);
+    }
+    for f in &mut result.files {
+        f.findings.sort_by_key(|f| (f.line, f.column, f.code));
+    }
+    let Some(done) = fixed else {
+        return result;
+    };
+    match verify::written(&done, &final_issues, &names, options, ext) {
+        Ok(()) => {
+            for (i, tree) in done.trees.iter().enumerate() {
+                let bytes = tree.to_bytes();
+                if bytes != model.files[i].source {
+                    result.files[i].fixed = Some(bytes);
+                }
+            }
+        }
+        Err(message) => {
+            let (line, column) = original
+                .first()
+                .map(|i| (i.line, i.column))
+                .unwrap_or((1, 1));
+            let error = EngineError::FixDiscarded {
+                line,
+                column,
+                message: format!("fixes discarded, files left unchanged: {message}"),
+            };
+            for f in &mut result.files {
+                f.findings.iter_mut().for_each(|f| f.fixable = false);
+            }
+            if let Some(i) = original.first() {
+                result.files[i.file].error = Some(error.clone());
+            }
+            result.error = Some(error);
+        }
+    }
+    result
+}
+
+/// Fixes in passes until nothing more can be fixed; returns the fixed
+/// server (when anything changed) and its remaining issues.
+fn fix_loop(
+    mut current: Work,
+    first: &analysis::Analysis,
+    original: &[Issue],
+    names: &[String],
+    options: &Options,
+    ext: &ServerContext,
+) -> (Option<Work>, Vec<Issue>) {
+    let mut state: Option<(analysis::Analysis, Vec<Issue>)> = None;
     let mut fixed_any = false;
     let mut refused: HashSet<IssueKey> = HashSet::new();
     loop {
         let (a, issues) = match &state {
-            Some((a, i)) => (a, i),
-            None => (&first, &original),
+            Some((a, i)) => (a, i.as_slice()),
+            None => (first, original),
         };
-        let fixer = Fixer::new(&current, a, ctx);
-
+        let fixer = Fixer::new(&current.trees, a, ext);
         // The first fixable issue of each independent unit (a group of
         // vhosts sharing a ServerName, or the main server): their fixes touch
-        // disjoint parts of the file and can be applied in one pass.
+        // disjoint parts of the server and can be applied in one pass.
         let mut units: HashSet<Option<String>> = HashSet::new();
-        let mut batch: Vec<(&Issue, Vec<edit::Edit>)> = Vec::new();
-        for issue in issues.iter().filter(|i| i.mount().is_some()) {
+        // Lines an edit of this pass replaces or removes: a second fix that
+        // edits one of them waits for the next pass.
+        let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::new();
+        let mut batch: Vec<(&Issue, Vec<FixEdit>)> = Vec::new();
+        for issue in issues.iter().filter(|i| i.is_fixable_kind()) {
             let key = issue_key(issue);
             let unit = unit_of(issue, a);
             if refused.contains(&key) || units.contains(&unit) {
@@ -119,6 +296,11 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
             }
             match fixer.fix(issue) {
                 Some(edits) => {
+                    let lines: Vec<_> = edits.iter().filter_map(edited_line).collect();
+                    if lines.iter().any(|l| touched.contains(l)) {
+                        continue;
+                    }
+                    touched.extend(lines);
                     units.insert(unit);
                     batch.push((issue, edits));
                 }
@@ -130,37 +312,31 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
         if batch.is_empty() {
             break;
         }
-
-        let accept = |edits: Vec<edit::Edit>, fixes: &[&Issue]| {
-            let t = edit::apply(&current, edits)?;
-            let after = analyse(&t);
-            let after_issues = enabled_issues(&after, options, ctx);
-            let defined: HashSet<&str> = after.daemons.iter().map(|d| d.name.as_str()).collect();
-            let all_resolved = fixes.iter().all(|i| resolved(i, &after, &defined));
-            (all_resolved && after_issues.len() + fixes.len() <= issues.len()).then_some((
-                t,
-                after,
-                after_issues,
-            ))
+        let before = Snapshot::new(a, issues);
+        let check = |edits: &[FixEdit], fixes: &[&Issue]| {
+            let w = current.apply(edits)?;
+            let after = w.analyse();
+            let after_issues = enabled_issues(&after, names, options, ext);
+            accept(&before, fixes, &after, &after_issues).then_some((w, after, after_issues))
         };
         let mut next = None;
         if batch.len() > 1 {
-            let edits = batch.iter().flat_map(|(_, e)| e.clone()).collect();
+            let edits: Vec<FixEdit> = batch.iter().flat_map(|(_, e)| e.clone()).collect();
             let fixes: Vec<&Issue> = batch.iter().map(|(i, _)| *i).collect();
-            next = accept(edits, &fixes);
+            next = check(&edits, &fixes);
         }
         if next.is_none() {
             // One at a time: the first fix that verifies on its own.
-            for (issue, edits) in batch {
-                next = accept(edits, &[issue]);
+            for (issue, edits) in &batch {
+                next = check(edits, &[issue]);
                 if next.is_some() {
                     break;
                 }
                 refused.insert(issue_key(issue));
             }
         }
-        if let Some((t, after, after_issues)) = next {
-            current = t;
+        if let Some((w, after, after_issues)) = next {
+            current = w;
             state = Some((after, after_issues));
             fixed_any = true;
             // What could not be fixed before may be fixable now; retrying
@@ -169,47 +345,16 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
             refused.clear();
         }
     }
+    let remaining = state.map_or_else(|| original.to_vec(), |(_, i)| i);
+    (fixed_any.then_some(current), remaining)
+}
 
-    // A finding is fixed when the final config no longer has it, whichever
-    // fix did it (one `WSGIApplicationGroup %{GLOBAL}` serves a whole vhost).
-    let final_issues = state.as_ref().map_or(&original, |(_, i)| i);
-    let remaining: HashSet<IssueKey> = final_issues.iter().map(issue_key).collect();
-    let mut findings: Vec<Finding> = original
-        .iter()
-        .map(|i| i.to_finding(!remaining.contains(&issue_key(i))))
-        .collect();
-    findings.extend(template_findings(&first, options, ctx));
-    findings.sort_by_key(|f| (f.line, f.column, f.code));
-
-    if !fixed_any {
-        return FileResult {
-            findings,
-            ..FileResult::default()
-        };
-    }
-    let bytes = current.to_bytes();
-    if let Err(message) = verify(final_issues, &bytes, options, ctx) {
-        let (line, column) = original
-            .first()
-            .map(|i| (i.line, i.column))
-            .unwrap_or((1, 1));
-        for f in &mut findings {
-            f.fixable = false;
+fn edited_line(e: &FixEdit) -> Option<(FileId, analysis::NodePath)> {
+    match &e.edit {
+        edit::Edit::Replace { path, .. } | edit::Edit::Remove { path } => {
+            Some((e.file, path.clone()))
         }
-        return FileResult {
-            findings,
-            fixed: None,
-            error: Some(EngineError::FixDiscarded {
-                line,
-                column,
-                message: format!("fixes discarded, file left unchanged: {message}"),
-            }),
-        };
-    }
-    FileResult {
-        findings,
-        fixed: (bytes != source).then_some(bytes),
-        error: None,
+        edit::Edit::Insert { .. } => None,
     }
 }
 
@@ -218,85 +363,48 @@ fn mentions_wsgi(source: &[u8]) -> bool {
 }
 
 /// Issues are known across passes by where they were reported: original
-/// lines keep their line numbers in the edited tree.
-type IssueKey = (&'static str, u32, u32);
+/// lines keep their line numbers in the edited trees.
+pub(crate) type IssueKey = (&'static str, FileId, u32, u32);
 
-fn issue_key(i: &Issue) -> IssueKey {
-    (i.code, i.line, i.column)
-}
-
-fn enabled_issues(a: &Analysis, options: &Options, ctx: &ServerContext) -> Vec<Issue> {
-    check(a, ctx)
-        .into_iter()
-        .filter(|i| options.enabled(i.code))
-        .collect()
+pub(crate) fn issue_key(i: &Issue) -> IssueKey {
+    (i.code, i.file, i.line, i.column)
 }
 
 /// Fixes of different units never touch the same lines or daemons: vhosts
-/// that share a ServerName may share daemons, so they form one unit.
-fn unit_of(issue: &Issue, a: &Analysis) -> Option<String> {
-    let scope = &a.scopes[a.mounts[issue.mount().expect("fixable issues have a mount")]
-        .site
-        .scope];
-    scope
-        .is_vhost
-        .then(|| scope.server_name.clone().unwrap_or_default())
-}
-
-/// Did the fix do what its rule asks, for the mount it was about?
-/// `defined` holds the daemon names `after` defines.
-fn resolved(issue: &Issue, after: &Analysis, defined: &HashSet<&str>) -> bool {
-    let Some(i) = issue.mount().filter(|&i| i < after.mounts.len()) else {
-        return false;
-    };
-    match &issue.kind {
-        IssueKind::Embedded { .. } => {
-            let pg = after.effective(i, GroupKind::Process);
-            !pg.is_global() && defined.contains(pg.value.as_str())
-        }
-        IssueKind::Shared { daemon, .. } => after.effective(i, GroupKind::Process).value != *daemon,
-        IssueKind::NotGlobal { .. } => after.effective(i, GroupKind::Application).is_global(),
-        IssueKind::ReportOnly => false,
+/// that share a ServerName may share daemons, so they form one unit; the
+/// main server is one; each duplicate name is one.
+fn unit_of(issue: &Issue, a: &analysis::Analysis) -> Option<String> {
+    if let crate::rules::IssueKind::Duplicate { dup, .. } = issue.kind {
+        return Some(format!("\0daemon {}", a.daemons[dup].name));
     }
-}
-
-/// The printed result must parse back into the same tree and leave nothing
-/// for a second run to fix.
-fn verify(
-    issues: &[Issue],
-    bytes: &[u8],
-    options: &Options,
-    ctx: &ServerContext,
-) -> Result<(), String> {
-    let reparsed = syntax::parse(bytes).map_err(|e| format!("the result does not parse: {e}"))?;
-    if reparsed.to_bytes() != bytes {
-        return Err("the result does not print back the same".to_string());
-    }
-    let before: Vec<&str> = issues.iter().map(|i| i.code).collect();
-    let after: Vec<&str> = enabled_issues(&analyse(&reparsed), options, ctx)
-        .iter()
-        .map(|i| i.code)
-        .collect();
-    if before != after {
-        return Err("the result reads differently once printed".to_string());
-    }
-    Ok(())
+    let m = &a.mounts[issue.mount()?];
+    let scope = &a.scopes[m.site.scope];
+    scope.is_vhost.then(|| {
+        a.server_name_of(m.site.scope)
+            .unwrap_or_default()
+            .to_string()
+    })
 }
 
 /// `<Macro>` bodies are templates: what is wrong in them is reported, at its
 /// place in the file, and never rewritten.
-fn template_findings(a: &Analysis, options: &Options, ctx: &ServerContext) -> Vec<Finding> {
+fn template_findings(
+    a: &analysis::Analysis,
+    names: &[String],
+    options: &Options,
+    ext: &ServerContext,
+) -> Vec<(FileId, Finding)> {
     let mut out = Vec::new();
     for t in &a.templates {
-        let inner = analyse(&t.tree);
-        for i in enabled_issues(&inner, options, ctx) {
+        let inner = analysis::analyse(&t.tree);
+        for i in enabled_issues(&inner, names, options, ext) {
             let mut f = i.to_finding(false);
             f.line += t.first_line - 1;
             f.message.push_str(&format!(
                 " (in <Macro {}>, a template: not rewritten)",
                 t.name
             ));
-            out.push(f);
+            out.push((t.file, f));
         }
     }
     out

@@ -325,13 +325,26 @@ fn an_80_443_pair_sharing_one_daemon_is_one_app() {
     let r = run(input);
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     assert!(r.fixed.is_none());
-    // Another ServerName makes them two apps on one daemon.
+    // Under another ServerName the :443 vhost may not use the daemon the :80
+    // one defines: mod_wsgi answers 500. That is not a shared daemon.
     let two = input.replacen(
         "ServerName shop.example.com\n    SSLEngine",
         "ServerName other.example.com\n    SSLEngine",
         1,
     );
-    assert!(run(&two).findings.iter().any(|f| f.code == "WSGI002"));
+    let findings = run(&two).findings;
+    let f = findings
+        .iter()
+        .find(|f| f.code == "WSGI006")
+        .expect("WSGI006");
+    assert_eq!(f.line, 13);
+    assert!(
+        f.message
+            .contains("Daemon process called 'shop' cannot be accessed by this WSGI application"),
+        "{}",
+        f.message
+    );
+    assert!(findings.iter().all(|f| f.code != "WSGI002"), "{findings:?}");
 }
 
 #[test]
@@ -367,9 +380,12 @@ fn insertion_at_end_of_file_without_final_newline_keeps_it_that_way() {
     let input = "WSGIDaemonProcess app\nWSGIScriptAlias /app /srv/app/app.wsgi";
     let fixed = String::from_utf8(run(input).fixed.expect("fixed")).unwrap();
     assert!(!fixed.ends_with('\n'), "{fixed:?}");
-    assert!(fixed.starts_with(
-        "WSGIDaemonProcess app\nWSGIScriptAlias /app /srv/app/app.wsgi\n<Location /app>\n"
-    ));
+    // Outside every vhost the selection is the alias's own options; the
+    // daemon is defined before the alias, as preloading needs.
+    assert_eq!(
+        fixed,
+        "WSGIDaemonProcess app\nWSGIScriptAlias /app /srv/app/app.wsgi process-group=app application-group=%{GLOBAL}"
+    );
     assert_idempotent(fixed.as_bytes());
 }
 
@@ -398,7 +414,7 @@ WSGIPythonHome \"C:/Python311\"
 }
 
 #[test]
-fn server_level_snippet_is_fixed_inside_a_location() {
+fn server_level_snippet_is_fixed_with_the_aliass_own_options() {
     let input = "\
 # /etc/apache2/conf-available/myapp.conf
 WSGIScriptAlias /myapp /usr/share/myapp/myapp.wsgi
@@ -408,14 +424,17 @@ WSGIScriptAlias /myapp /usr/share/myapp/myapp.wsgi
 ";
     let fixed = run(input).fixed.expect("fixed");
     let tree = syntax::parse(&fixed).unwrap();
-    // No bare server-level group directive: it would capture every other app.
+    // No server-level group directive or section: in a conf-enabled snippet
+    // either would reach every vhost's apps (a <Location /myapp> captures
+    // another vhost's /myapp too).
     for n in &tree.nodes {
-        if let Node::Line(l) = n {
-            assert!(
+        match n {
+            Node::Line(l) => assert!(
                 !l.name_is("WSGIProcessGroup") && !l.name_is("WSGIApplicationGroup"),
                 "bare server-level group directive: {}",
                 String::from_utf8_lossy(l.raw())
-            );
+            ),
+            Node::Section(s) => assert!(!s.name_is("Location"), "server-level <Location>"),
         }
     }
     assert_pymongo_layout(&fixed);

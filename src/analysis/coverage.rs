@@ -3,8 +3,9 @@
 //! name; and the order in which httpd merges those sections (the last one
 //! that applies wins).
 
-use super::{Mount, MountKind, NodePath, Site};
-use regex::Regex;
+pub mod regex;
+
+use super::{Mount, MountKind, Site};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SectionKind {
@@ -80,12 +81,6 @@ pub fn literal_prefix(pattern: &str) -> String {
         .collect()
 }
 
-fn regex_matches(pattern: &str, text: &str) -> bool {
-    // httpd uses PCRE; patterns the regex crate cannot read are treated as
-    // not covering, so nothing is concluded from them.
-    Regex::new(pattern).is_ok_and(|r| r.is_match(text))
-}
-
 /// Path-component prefix test with shell wildcards per component, as
 /// `<Directory /var/www/*/cgi>` matches.
 fn path_under(path: &str, dir: &str) -> bool {
@@ -127,12 +122,42 @@ fn parent(path: &str) -> &str {
     }
 }
 
+/// Does a section apply to every request of an app? Regex sections and
+/// pattern mounts are not always decidable; then the answer says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// All of a site's enclosing sections apply (nested sections all must).
+pub fn covers_all(sections: &[super::SectionContext], mount: &Mount) -> Decision {
+    let mut out = Decision::Yes;
+    for s in sections {
+        match covers(s, mount) {
+            Decision::No => return Decision::No,
+            Decision::Unknown => out = Decision::Unknown,
+            Decision::Yes => {}
+        }
+    }
+    out
+}
+
+fn yes_no(b: bool) -> Decision {
+    if b {
+        Decision::Yes
+    } else {
+        Decision::No
+    }
+}
+
 /// Does the per-directory `section` apply to every request of `mount`?
-pub fn covers(section: &super::SectionContext, mount: &Mount) -> bool {
+pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
     // The section that holds a handler mount covers it by definition.
     if let Some(h) = &mount.handler_section {
-        if h.path == section.path {
-            return true;
+        if h.order == section.order {
+            return Decision::Yes;
         }
     }
     let handler_dir = mount.kind == MountKind::Handler
@@ -140,24 +165,24 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> bool {
             .handler_section
             .as_ref()
             .is_some_and(|h| h.kind == SectionKind::Directory);
+    // A `$1` in an AliasMatch target: the script path depends on the URL.
+    let templated = mount.kind == MountKind::AliasMatch && mount.target.contains('$');
     match section.kind {
         SectionKind::Location => {
-            let Some(url) = &mount.url else { return false };
-            if mount.kind == MountKind::AliasMatch {
-                if section.regex {
-                    return section.arg == *url;
-                }
-                return url_under(&literal_prefix(url), &section.arg)
-                    && literal_prefix(url).len() > 1
-                    || section.arg == "/";
-            }
-            if section.regex {
-                regex_matches(&section.arg, url)
-            } else {
-                url_under(url, &section.arg)
+            let Some(url) = &mount.url else {
+                return Decision::No;
+            };
+            match (mount.kind == MountKind::AliasMatch, section.regex) {
+                (true, true) => regex::location_match_covers_pattern(&section.arg, url),
+                (true, false) => regex::location_covers_pattern(&section.arg, url),
+                (false, true) => regex::location_match_covers_url(&section.arg, url),
+                (false, false) => yes_no(url_under(url, &section.arg)),
             }
         }
         SectionKind::Directory => {
+            if templated {
+                return Decision::Unknown;
+            }
             // A Directory applies by the script's file path, never by URL.
             let dir = if handler_dir {
                 mount.target.as_str()
@@ -165,30 +190,37 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> bool {
                 parent(&mount.target)
             };
             if section.regex {
-                regex_matches(&section.arg, dir)
+                regex::matches(&section.arg, dir)
             } else {
-                path_under(dir, &section.arg)
+                yes_no(path_under(dir, &section.arg))
             }
         }
         SectionKind::Files => {
             if handler_dir {
-                return !section.regex && section.arg == "*";
+                return yes_no(!section.regex && section.arg == "*");
+            }
+            if templated {
+                return Decision::Unknown;
             }
             let name = basename(&mount.target);
             if section.regex {
-                regex_matches(&section.arg, name)
+                regex::matches(&section.arg, name)
             } else {
-                globset::Glob::new(&section.arg).is_ok_and(|g| g.compile_matcher().is_match(name))
+                yes_no(
+                    globset::Glob::new(&section.arg)
+                        .is_ok_and(|g| g.compile_matcher().is_match(name)),
+                )
             }
         }
-        SectionKind::Other => false,
+        SectionKind::Other => Decision::No,
     }
 }
 
 /// httpd merges per-directory sections as: `<Directory>` by number of path
 /// components (shortest first), regex `<Directory>`, `<Files>`, `<Location>`;
-/// the main server's before the vhost's; then in file order.
-pub type MergeRank = (u8, usize, bool, NodePath);
+/// within each, the main server's before the vhost's, then in the order the
+/// server is read (across files, Includes expanded).
+pub type MergeRank = (u8, usize, bool, usize);
 
 pub fn merge_rank(site: &Site) -> MergeRank {
     let inner = site
@@ -204,7 +236,7 @@ pub fn merge_rank(site: &Site) -> MergeRank {
         (SectionKind::Location, _) => (3, 0),
         (SectionKind::Other, _) => (4, 0),
     };
-    (category, components, site.scope != 0, site.path.clone())
+    (category, components, site.scope != 0, site.order)
 }
 
 #[cfg(test)]

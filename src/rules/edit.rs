@@ -17,6 +17,8 @@ pub enum Edit {
     /// Replace the raw text of the line at `path` (a directive, or the
     /// opening line of a section).
     Replace { path: NodePath, raw: Vec<u8> },
+    /// Remove the line at `path` (a directive).
+    Remove { path: NodePath },
 }
 
 impl Edit {
@@ -30,6 +32,28 @@ impl Edit {
                 (p, 0)
             }
             Edit::Replace { path, .. } => (path.clone(), 1),
+            Edit::Remove { path } => (path.clone(), 2),
+        }
+    }
+
+    /// Moves `path` (a node elsewhere in the same file) to where it is once
+    /// this edit is applied: inserts and removals shift later siblings.
+    fn shift(&self, path: &mut [usize]) {
+        let (parent, index, delta) = match self {
+            Edit::Insert {
+                parent,
+                index,
+                nodes,
+            } => (parent.as_slice(), *index, nodes.len() as isize),
+            Edit::Remove { path: removed } => match removed.split_last() {
+                Some((last, parent)) => (parent, *last + 1, -1),
+                None => return,
+            },
+            Edit::Replace { .. } => return,
+        };
+        let depth = parent.len();
+        if path.len() > depth && path.starts_with(parent) && path[depth] >= index {
+            path[depth] = (path[depth] as isize + delta) as usize;
         }
     }
 }
@@ -69,12 +93,25 @@ fn line_at_mut<'a>(nodes: &'a mut [Node], path: &[usize]) -> Option<&'a mut Line
 
 /// Applies `edits` to a copy of `tree`. Returns `None` when an edit does not
 /// fit the tree (a stale path): the caller then drops the fix.
-pub fn apply(tree: &SyntaxTree, mut edits: Vec<Edit>) -> Option<SyntaxTree> {
+pub fn apply(tree: &SyntaxTree, edits: Vec<Edit>) -> Option<SyntaxTree> {
+    apply_tracking(tree, edits, &mut [])
+}
+
+/// Like [`apply`], and moves each of `paths` (nodes the edits keep, such as
+/// Include directives a server model maps) to its place in the result.
+pub fn apply_tracking(
+    tree: &SyntaxTree,
+    mut edits: Vec<Edit>,
+    paths: &mut [NodePath],
+) -> Option<SyntaxTree> {
     let had_final_eol = last_line(&tree.nodes).is_none_or(|l| !l.eol().is_empty());
     let eol = tree.dominant_eol();
     let mut out = tree.clone();
     edits.sort_by_key(|e| std::cmp::Reverse(e.order_key()));
     for e in edits {
+        for p in paths.iter_mut() {
+            e.shift(p);
+        }
         match e {
             Edit::Insert {
                 parent,
@@ -89,6 +126,14 @@ pub fn apply(tree: &SyntaxTree, mut edits: Vec<Edit>) -> Option<SyntaxTree> {
             }
             Edit::Replace { path, raw } => {
                 line_at_mut(&mut out.nodes, &path)?.set_raw(raw);
+            }
+            Edit::Remove { path } => {
+                let (last, parent) = path.split_last()?;
+                let children = children_mut(&mut out.nodes, parent)?;
+                if !matches!(children.get(*last), Some(Node::Line(_))) {
+                    return None;
+                }
+                children.remove(*last);
             }
         }
     }

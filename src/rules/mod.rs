@@ -1,10 +1,18 @@
-//! The rules: stable codes, names, explanations, and which of them can fix.
+//! The rules, one module each (code, name, explanation, check, fix), the
+//! placement logic their fixes share, and the edits they make.
 
-pub mod checks;
 pub mod edit;
-pub mod fixes;
+pub mod issue;
+pub mod placement;
 pub mod registry;
+pub mod wsgi001_embedded_mode;
+pub mod wsgi002_shared_process_group;
+pub mod wsgi003_not_global_interpreter;
+pub mod wsgi004_undefined_process_group;
+pub mod wsgi005_duplicate_daemon_name;
+pub mod wsgi006_inaccessible_process_group;
 
+pub use issue::{check, CheckCtx, Issue, IssueKind};
 pub use registry::{rule_by_code, RuleInfo, RULES};
 
 /// One problem found in a file.

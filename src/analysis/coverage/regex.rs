@@ -1,0 +1,330 @@
+//! Regex sections (`<LocationMatch>`, `<DirectoryMatch>`, `<FilesMatch>`,
+//! the `~` forms) and `WSGIScriptAliasMatch` patterns: whether a section
+//! covers every URL of a mount, provably not, or cannot be decided. httpd
+//! matches these with PCRE by search (`ap_regexec`), so an anchored `^X`
+//! matches every URL that has a prefix matching it.
+//!
+//! "Can pattern P match a URL starting with s?" is answered exactly by
+//! walking P's lazy DFA over s: a dead state means no such URL exists.
+//! Patterns the regex crate cannot read (PCRE-only syntax) are Unknown.
+
+use super::{literal_prefix, Decision};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::{Anchored, Input};
+
+/// A regex tested against one exact text (a script's directory or name).
+pub fn matches(pattern: &str, text: &str) -> Decision {
+    match ::regex::Regex::new(pattern) {
+        Ok(r) if r.is_match(text) => Decision::Yes,
+        Ok(_) => Decision::No,
+        Err(_) => Decision::Unknown,
+    }
+}
+
+/// What an anchored pattern can do with URLs that start with a given text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// A prefix of the text already matches: so does every URL starting with it.
+    All,
+    /// The text itself matches, as a whole.
+    Exact,
+    /// No URL starting with the text matches.
+    None,
+    /// Some continuation may match.
+    Open,
+}
+
+struct Anchored_ {
+    dfa: DFA,
+    cache: Cache,
+}
+
+impl Anchored_ {
+    /// Only for patterns anchored at the start (`^...`, no top-level `|`):
+    /// otherwise a prefix walk would not be httpd's search.
+    fn new(pattern: &str) -> Option<Anchored_> {
+        if !is_anchored(pattern) {
+            return None;
+        }
+        let dfa = DFA::new(pattern).ok()?;
+        let cache = dfa.create_cache();
+        Some(Anchored_ { dfa, cache })
+    }
+
+    fn reach(&mut self, text: impl AsRef<[u8]>) -> Option<Reach> {
+        let text = text.as_ref();
+        let input = Input::new(text).anchored(Anchored::Yes);
+        let mut sid = self.dfa.start_state_forward(&mut self.cache, &input).ok()?;
+        for &b in text {
+            sid = self.dfa.next_state(&mut self.cache, sid, b).ok()?;
+            // Matches are reported one byte late: a match here ended
+            // before this byte, without needing the end of the text.
+            if sid.is_match() {
+                return Some(Reach::All);
+            }
+            if sid.is_dead() {
+                return Some(Reach::None);
+            }
+            if sid.is_quit() {
+                return None;
+            }
+        }
+        let eoi = self.dfa.next_eoi_state(&mut self.cache, sid).ok()?;
+        Some(if eoi.is_match() {
+            Reach::Exact
+        } else {
+            Reach::Open
+        })
+    }
+}
+
+impl Anchored_ {
+    /// Does the pattern match every URL that starts with `text`? Either a
+    /// prefix already matched, or `text` matches and nothing that may follow
+    /// (no `$`) undoes it: then every next byte reports the match.
+    fn covers_prefix(&mut self, text: &str) -> bool {
+        match self.reach(text) {
+            Some(Reach::All) => true,
+            Some(Reach::Exact) => (0u8..=255).all(|b| {
+                let mut t = text.as_bytes().to_vec();
+                t.push(b);
+                self.reach(&t) == Some(Reach::All)
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// `^...` with no `|` outside brackets and parentheses.
+pub fn is_anchored(pattern: &str) -> bool {
+    pattern.starts_with('^') && !top_level_alternation(pattern)
+}
+
+fn top_level_alternation(p: &str) -> bool {
+    let (mut depth, mut class, mut escaped) = (0i32, false, false);
+    for c in p.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => depth += 1,
+            ')' if !class => depth -= 1,
+            '|' if !class && depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The literal text every URL a pattern matches starts with ("" when the
+/// pattern is not anchored); a quantified last character is not part of it.
+pub fn sure_prefix(pattern: &str) -> String {
+    if !is_anchored(pattern) {
+        return String::new();
+    }
+    let mut lit = literal_prefix(pattern);
+    let rest = &pattern[1 + lit.len()..];
+    if rest.starts_with(['?', '*', '{']) {
+        lit.pop();
+    }
+    lit
+}
+
+/// Patterns that match every URL.
+fn matches_everything(p: &str) -> bool {
+    matches!(p, "" | "^" | "/" | "^/" | ".*" | "^.*" | "^/.*" | ".")
+}
+
+/// `<LocationMatch R>` for `WSGIScriptAlias u`: the app serves `u` and
+/// everything below it.
+pub fn location_match_covers_url(section: &str, url: &str) -> Decision {
+    if matches_everything(section) {
+        return Decision::Yes;
+    }
+    let Ok(r) = ::regex::Regex::new(section) else {
+        return Decision::Unknown;
+    };
+    let base = url.trim_end_matches('/');
+    let probes = [
+        if base.is_empty() { "/" } else { base }.to_string(),
+        format!("{base}/"),
+        format!("{base}/zq9"),
+        format!("{base}/zq9/x8.y"),
+    ];
+    let hits = probes.iter().filter(|p| r.is_match(p)).count();
+    if hits == probes.len() {
+        // A proof for anchored sections: every URL starting with the
+        // mount's URL matches. Probes alone prove nothing.
+        if let Some(mut a) = Anchored_::new(section) {
+            if a.covers_prefix(if base.is_empty() { "/" } else { base }) {
+                return Decision::Yes;
+            }
+        }
+        return Decision::Unknown;
+    }
+    if hits == 0 {
+        if let Some(mut a) = Anchored_::new(section) {
+            if a.reach(base) == Some(Reach::None) {
+                return Decision::No;
+            }
+        }
+    }
+    Decision::Unknown
+}
+
+/// `<Location L>` for `WSGIScriptAliasMatch P`.
+pub fn location_covers_pattern(location: &str, pattern: &str) -> Decision {
+    let l = location.trim_end_matches('/');
+    if l.is_empty() {
+        return Decision::Yes;
+    }
+    let Some(mut p) = Anchored_::new(pattern) else {
+        return Decision::Unknown;
+    };
+    let lit = sure_prefix(pattern);
+    // Every URL of the mount starts with `lit`; below `l` when `lit` is.
+    if lit.starts_with(&format!("{l}/")) {
+        return Decision::Yes;
+    }
+    if lit.starts_with(l) {
+        // Past `l` only `/` or the end may follow.
+        let mut others_dead = true;
+        for b in (0u8..128).filter(|&b| b != b'/') {
+            let t = format!("{l}{}", b as char);
+            if p.reach(&t) != Some(Reach::None) {
+                others_dead = false;
+                break;
+            }
+        }
+        if others_dead && p.reach(l) != Some(Reach::All) {
+            return Decision::Yes;
+        }
+    }
+    let under = p.reach(format!("{l}/"));
+    let at = p.reach(l);
+    if under == Some(Reach::None) && matches!(at, Some(Reach::None) | Some(Reach::Open)) {
+        return Decision::No;
+    }
+    Decision::Unknown
+}
+
+/// `<LocationMatch R>` for `WSGIScriptAliasMatch P`.
+pub fn location_match_covers_pattern(section: &str, pattern: &str) -> Decision {
+    if section == pattern || matches_everything(section) {
+        return Decision::Yes;
+    }
+    let (lit_r, lit_p) = (sure_prefix(section), sure_prefix(pattern));
+    // `^/set` covers every URL of `^/settings$`: a pure literal prefix.
+    if is_anchored(section)
+        && format!("^{lit_r}") == section
+        && is_anchored(pattern)
+        && lit_p.starts_with(&lit_r)
+    {
+        return Decision::Yes;
+    }
+    // Every URL of the mount starts with `lit_p`, and the section matches
+    // every URL that does (`^/(manager|settings)` for `^/settings(/.*)?$`).
+    if is_anchored(pattern) && !lit_p.is_empty() {
+        if let Some(mut r) = Anchored_::new(section) {
+            if r.covers_prefix(&lit_p) {
+                return Decision::Yes;
+            }
+        }
+    }
+    // No URL of one can start the way every URL of the other starts.
+    if is_anchored(section) {
+        if let Some(mut p) = Anchored_::new(pattern) {
+            if p.reach(&lit_r) == Some(Reach::None) {
+                return Decision::No;
+            }
+        }
+    }
+    if is_anchored(pattern) {
+        if let Some(mut r) = Anchored_::new(section) {
+            if r.reach(&lit_p) == Some(Reach::None) {
+                return Decision::No;
+            }
+        }
+    }
+    Decision::Unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sibling_patterns_are_disjoint() {
+        assert_eq!(
+            location_match_covers_pattern("^/settings$", "^/[0-9]+/delete$"),
+            Decision::No
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/[0-9]+/delete$", "^/settings$"),
+            Decision::No
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/settings$", "^/settings$"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/set", "^/settings$"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/(a|b)", "^/a/x$"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/(manager|settings)", "^/settings(/.*)?$"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/(manager|settings)$", "^/settings(/.*)?$"),
+            Decision::Unknown
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/(manager|stats)", "^/settings(/.*)?$"),
+            Decision::No
+        );
+    }
+
+    #[test]
+    fn locations_against_patterns() {
+        assert_eq!(
+            location_covers_pattern("/cblr", "^/cblr/svc/([^/]*)"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_covers_pattern("/settings", "^/settings$"),
+            Decision::Yes
+        );
+        assert_eq!(location_covers_pattern("/set", "^/settings$"), Decision::No);
+        assert_eq!(
+            location_covers_pattern("/other", "^/[0-9]+/delete$"),
+            Decision::No
+        );
+        assert_eq!(
+            location_covers_pattern("/12", "^/[0-9]+/delete$"),
+            Decision::Unknown
+        );
+        assert_eq!(location_covers_pattern("/", "anything"), Decision::Yes);
+    }
+
+    #[test]
+    fn location_matches_against_urls() {
+        assert_eq!(location_match_covers_url("^/app", "/app"), Decision::Yes);
+        assert_eq!(location_match_covers_url("^/other", "/app"), Decision::No);
+        assert_eq!(
+            location_match_covers_url("^/app$", "/app"),
+            Decision::Unknown
+        );
+        assert_eq!(
+            location_match_covers_url("\\.py$", "/app"),
+            Decision::Unknown
+        );
+        assert_eq!(sure_prefix("^/settings?/x"), "/setting");
+        assert_eq!(sure_prefix("/a"), "");
+    }
+}

@@ -1,0 +1,302 @@
+//! After the walk: app identities, instances, indexes by scope, and the
+//! effective groups of each instance (modwsgi.md §4) with daemon visibility
+//! (§2.3).
+
+use super::coverage::{self, Decision};
+use super::*;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Lookups by scope, so resolving an instance looks only at its own vhost
+/// and the main server, never at every other vhost.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Index {
+    groups_by_scope: Vec<Vec<usize>>,
+    daemons_by_scope: Vec<Vec<usize>>,
+    mounts_by_scope: Vec<Vec<usize>>,
+    pub(crate) instances_by_mount: Vec<Vec<usize>>,
+    instances_by_scope: Vec<Vec<usize>>,
+    /// Effective (process, application) group of each instance.
+    effective: OnceLock<Vec<(Resolved, Resolved)>>,
+}
+
+impl Analysis {
+    pub(super) fn finish(&mut self) {
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        for m in &mut self.mounts {
+            let next = ids.len();
+            let id = *ids.entry(m.target.clone()).or_insert(next);
+            if id == self.apps.len() {
+                self.apps.push(m.target.clone());
+            }
+            m.app = id;
+        }
+        let n = self.scopes.len();
+        let mut ix = Index {
+            groups_by_scope: vec![Vec::new(); n],
+            daemons_by_scope: vec![Vec::new(); n],
+            mounts_by_scope: vec![Vec::new(); n],
+            instances_by_mount: vec![Vec::new(); self.mounts.len()],
+            instances_by_scope: vec![Vec::new(); n],
+            effective: OnceLock::new(),
+        };
+        for (i, g) in self.groups.iter().enumerate() {
+            ix.groups_by_scope[g.site.scope].push(i);
+        }
+        for (i, d) in self.daemons.iter().enumerate() {
+            ix.daemons_by_scope[d.site.scope].push(i);
+        }
+        for (i, m) in self.mounts.iter().enumerate() {
+            ix.mounts_by_scope[m.site.scope].push(i);
+        }
+        self.index = ix;
+        self.instances = self.find_instances();
+        for (i, inst) in self.instances.iter().enumerate() {
+            self.index.instances_by_mount[inst.mount].push(i);
+            self.index.instances_by_scope[inst.scope].push(i);
+        }
+    }
+
+    /// A vhost-level mount is one instance. A server-level mount is one per
+    /// vhost whose own aliases do not take all its URLs first, plus the main
+    /// server when it takes requests: when there are no vhosts, or a
+    /// `Listen` port has no vhost (an IP-specific vhost counts as covering
+    /// its port: the simple reading).
+    fn find_instances(&self) -> Vec<Instance> {
+        let vhosts: Vec<usize> = (1..self.scopes.len()).collect();
+        let ports_of = |s: &Scope| -> Vec<String> {
+            s.addresses
+                .iter()
+                .map(|a| match a.rsplit_once(':') {
+                    Some((_, p)) => p.to_string(),
+                    None => "*".to_string(),
+                })
+                .collect()
+        };
+        let covered: Vec<String> = vhosts
+            .iter()
+            .flat_map(|&v| ports_of(&self.scopes[v]))
+            .collect();
+        let main_takes_requests = vhosts.is_empty()
+            || (!covered.iter().any(|p| p == "*")
+                && self.listen_ports.iter().any(|p| !covered.contains(p)));
+        let mut out = Vec::new();
+        for (i, m) in self.mounts.iter().enumerate() {
+            if m.site.scope != 0 {
+                out.push(Instance {
+                    mount: i,
+                    scope: m.site.scope,
+                });
+                continue;
+            }
+            if main_takes_requests {
+                out.push(Instance { mount: i, scope: 0 });
+            }
+            for &v in &vhosts {
+                if !self.shadows(v, m) {
+                    out.push(Instance { mount: i, scope: v });
+                }
+            }
+        }
+        out
+    }
+
+    /// Does vhost `v` map every URL of server-level mount `m` to one of its
+    /// own aliases? (A vhost's aliases are tried before the server's.)
+    fn shadows(&self, v: usize, m: &Mount) -> bool {
+        let Some(url) = &m.url else { return false };
+        self.index.mounts_by_scope[v].iter().any(|&o| {
+            let o = &self.mounts[o];
+            match (o.kind, m.kind, &o.url) {
+                (MountKind::Alias, MountKind::Alias, Some(p)) => coverage::url_under(url, p),
+                (MountKind::AliasMatch, MountKind::AliasMatch, Some(p)) => p == url,
+                _ => false,
+            }
+        })
+    }
+
+    /// The instance numbers whose context is `scope`.
+    pub fn instances_in_scope(&self, scope: usize) -> &[usize] {
+        &self.index.instances_by_scope[scope]
+    }
+
+    /// Effective group of `kind` of instance number `inst`, worked out once.
+    pub fn effective_of(&self, inst: usize, kind: GroupKind) -> &Resolved {
+        let all = self.index.effective.get_or_init(|| {
+            self.instances
+                .iter()
+                .map(|i| {
+                    let m = &self.mounts[i.mount];
+                    (
+                        self.resolve_in(m, i.scope, GroupKind::Process),
+                        self.resolve_in(m, i.scope, GroupKind::Application),
+                    )
+                })
+                .collect()
+        });
+        match kind {
+            GroupKind::Process => &all[inst].0,
+            GroupKind::Application => &all[inst].1,
+        }
+    }
+
+    /// The effective group of a mount in its first instance (its own scope
+    /// when it has none).
+    pub fn effective(&self, mount: usize, kind: GroupKind) -> Resolved {
+        match self.instances_of(mount).first() {
+            Some(&i) => self.effective_of(i, kind).clone(),
+            None => self.resolve_in(&self.mounts[mount], self.mounts[mount].site.scope, kind),
+        }
+    }
+
+    /// The effective process or application group of a mount in its first
+    /// context.
+    pub fn resolve(&self, mount: &Mount, kind: GroupKind) -> Resolved {
+        let i = self
+            .mounts
+            .iter()
+            .position(|m| m.site.order == mount.site.order);
+        match i {
+            Some(i) => self.effective(i, kind),
+            None => self.resolve_in(mount, mount.site.scope, kind),
+        }
+    }
+
+    /// The effective group of `mount` for requests in `scope`.
+    pub fn resolve_in(&self, mount: &Mount, scope: usize, kind: GroupKind) -> Resolved {
+        if let Some(opt) = mount.args.option(kind.option()) {
+            return Resolved {
+                value: opt.value.clone(),
+                source: Source::AliasOption,
+                undecided: Vec::new(),
+            };
+        }
+        // Only the main server's directives and the request's vhost's apply.
+        let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
+        let candidates = || {
+            levels
+                .iter()
+                .flat_map(|&l| &self.index.groups_by_scope[l])
+                .copied()
+                .filter(move |&i| self.groups[i].kind == kind)
+        };
+        // Per-directory sections, in httpd's merge order; the last one that
+        // applies wins.
+        let mut best: Option<(coverage::MergeRank, usize)> = None;
+        let mut unknown: Vec<(coverage::MergeRank, usize)> = Vec::new();
+        for i in candidates() {
+            let g = &self.groups[i];
+            if g.site.at_scope_level() {
+                continue;
+            }
+            let rank = coverage::merge_rank(&g.site);
+            match coverage::covers_all(&g.site.sections, mount) {
+                Decision::Yes => {
+                    if best.as_ref().is_none_or(|(r, _)| rank >= *r) {
+                        best = Some((rank, i));
+                    }
+                }
+                Decision::Unknown => unknown.push((rank, i)),
+                Decision::No => {}
+            }
+        }
+        let undecided: Vec<usize> = unknown
+            .into_iter()
+            .filter(|(r, _)| best.as_ref().is_none_or(|(b, _)| r > b))
+            .map(|(_, i)| i)
+            .collect();
+        if let Some((_, i)) = best {
+            return Resolved {
+                value: self.groups[i].value.clone(),
+                source: Source::Directive(i),
+                undecided,
+            };
+        }
+        // The vhost's own value, then the main server's (which vhosts
+        // inherit); at one level the last one read wins.
+        for &level in levels.iter().rev() {
+            let found = self.index.groups_by_scope[level]
+                .iter()
+                .rev()
+                .copied()
+                .find(|&i| self.groups[i].kind == kind && self.groups[i].site.at_scope_level());
+            if let Some(i) = found {
+                return Resolved {
+                    value: self.groups[i].value.clone(),
+                    source: Source::Directive(i),
+                    undecided,
+                };
+            }
+        }
+        Resolved {
+            value: match kind {
+                GroupKind::Process => String::new(),
+                GroupKind::Application => "%{RESOURCE}".to_string(),
+            },
+            source: Source::Default,
+            undecided,
+        }
+    }
+
+    /// Group directives in the request's scopes that sit in sections which
+    /// do not cover `mount`: reported so the user sees why a `%{GLOBAL}` is
+    /// not effective.
+    pub fn ineffective_for(&self, mount: &Mount, scope: usize, kind: GroupKind) -> Vec<usize> {
+        let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
+        levels
+            .iter()
+            .flat_map(|&l| &self.index.groups_by_scope[l])
+            .copied()
+            .filter(|&i| {
+                let g = &self.groups[i];
+                g.kind == kind
+                    && !g.site.at_scope_level()
+                    && coverage::covers_all(&g.site.sections, mount) == Decision::No
+            })
+            .collect()
+    }
+
+    /// Can a request in `scope` use daemon `d`? One defined at server level
+    /// serves every vhost; one defined in a vhost only vhosts with the same
+    /// ServerName (mod_wsgi compares the names; ServerAlias does not count).
+    pub fn accessible(&self, d: &Daemon, scope: usize) -> bool {
+        let ds = d.site.scope;
+        ds == 0 || ds == scope || self.server_name_of(ds) == self.server_name_of(scope)
+    }
+
+    /// The daemons requests in `scope` may use. For the main server
+    /// (`scope` 0, which a server-level mount's instances share with every
+    /// vhost) only the server-level ones are safe for all its instances.
+    pub fn daemons_for_scope(&self, scope: usize) -> impl Iterator<Item = &Daemon> {
+        let vhost_ones: Vec<usize> = if scope == 0 {
+            Vec::new()
+        } else {
+            (1..self.scopes.len())
+                .filter(|&s| s == scope || self.server_name_of(s) == self.server_name_of(scope))
+                .flat_map(|s| self.index.daemons_by_scope[s].iter().copied())
+                .collect()
+        };
+        self.index.daemons_by_scope[0]
+            .iter()
+            .copied()
+            .chain(vhost_ones)
+            .map(|i| &self.daemons[i])
+    }
+
+    /// The mounts of `scope` (only its own).
+    pub fn mounts_in(&self, scope: usize) -> &[usize] {
+        &self.index.mounts_by_scope[scope]
+    }
+
+    /// The mounts whose instances `scope` holds: its own, and the server
+    /// level's that reach it.
+    pub fn mounts_reaching(&self, scope: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .instances_in_scope(scope)
+            .iter()
+            .map(|&i| self.instances[i].mount)
+            .collect();
+        out.dedup();
+        out
+    }
+}

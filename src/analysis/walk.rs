@@ -1,0 +1,405 @@
+//! The walk of a server in httpd's read order: file 0 from the top, each
+//! `Include`/`IncludeOptional` expanded where it stands with the context it
+//! stands in (main server or vhost, enclosing sections, `<IfDefine>`s).
+
+use super::coverage::{self, SectionKind};
+use super::options::{self, WsgiArgs};
+use super::*;
+use crate::syntax::{logical, Line, LineKind, Node, Section};
+use std::collections::HashMap;
+
+/// httpd refuses Include nesting deeper than this (and it ends cycles).
+const MAX_INCLUDE_DEPTH: usize = 128;
+
+/// The trees of a server and how its Includes map to files: a borrowed view,
+/// so the engine can analyse edited trees without building a model.
+pub struct View<'a> {
+    pub trees: Vec<&'a SyntaxTree>,
+    pub includes: Option<&'a HashMap<(FileId, NodePath), Vec<FileId>>>,
+}
+
+impl<'a> View<'a> {
+    pub fn single(tree: &'a SyntaxTree) -> View<'a> {
+        View {
+            trees: vec![tree],
+            includes: None,
+        }
+    }
+
+    pub fn of(model: &'a ServerModel) -> View<'a> {
+        View {
+            trees: model.files.iter().map(|f| &f.tree).collect(),
+            includes: Some(&model.includes),
+        }
+    }
+
+    fn included_by(&self, file: FileId, path: &[usize]) -> &'a [FileId] {
+        self.includes
+            .and_then(|m| m.get(&(file, path.to_vec())))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn analyse(&self) -> Analysis {
+        let mut a = Analysis {
+            scopes: vec![Scope::default()],
+            ..Analysis::default()
+        };
+        if let Some(tree) = self.trees.first() {
+            let mut ctx = Walk {
+                view: self,
+                file: 0,
+                scope: 0,
+                sections: Vec::new(),
+                defines: Vec::new(),
+                path: Vec::new(),
+                order: 0,
+                depth: 0,
+            };
+            ctx.walk(&tree.nodes, &mut a);
+        }
+        a.finish();
+        a
+    }
+}
+
+struct Walk<'v, 'a> {
+    view: &'v View<'a>,
+    file: FileId,
+    scope: usize,
+    sections: Vec<SectionContext>,
+    defines: Vec<(String, bool)>,
+    path: NodePath,
+    /// Counts lines in read order.
+    order: usize,
+    depth: usize,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Walk<'_, '_> {
+    fn site(&self, line: &Line) -> Site {
+        let (l, c) = line.content_position();
+        Site {
+            file: self.file,
+            path: self.path.clone(),
+            scope: self.scope,
+            sections: self.sections.clone(),
+            defines: self.defines.clone(),
+            line: l,
+            column: c,
+            order: self.order,
+        }
+    }
+
+    fn walk(&mut self, nodes: &[Node], a: &mut Analysis) {
+        for (i, node) in nodes.iter().enumerate() {
+            self.path.push(i);
+            self.order += 1;
+            match node {
+                Node::Line(line) if line.kind == LineKind::Directive => self.directive(line, a),
+                Node::Line(_) => {}
+                Node::Section(s) => self.section(s, a),
+            }
+            self.path.pop();
+        }
+    }
+
+    /// Walks the files an Include reads, each from its top, in this context.
+    fn include(&mut self, a: &mut Analysis) {
+        let files = self.view.included_by(self.file, &self.path);
+        if files.is_empty() {
+            return;
+        }
+        if self.depth >= MAX_INCLUDE_DEPTH {
+            a.too_deep = true;
+            return;
+        }
+        for &f in files {
+            let Some(tree) = self.view.trees.get(f) else {
+                continue;
+            };
+            let path = std::mem::take(&mut self.path);
+            let file = std::mem::replace(&mut self.file, f);
+            self.depth += 1;
+            self.walk(&tree.nodes, a);
+            self.depth -= 1;
+            self.file = file;
+            self.path = path;
+        }
+    }
+
+    fn section(&mut self, s: &Section, a: &mut Analysis) {
+        let name = lossy(&s.name()).to_ascii_lowercase();
+        let args = s.args();
+        match name.as_str() {
+            "virtualhost" if self.scope == 0 => {
+                a.scopes.push(Scope {
+                    server_name: None,
+                    is_vhost: true,
+                    addresses: args.iter().map(|w| lossy(w)).collect(),
+                    file: self.file,
+                    path: self.path.clone(),
+                    line: s.open.line,
+                });
+                let outer = std::mem::replace(&mut self.scope, a.scopes.len() - 1);
+                self.walk(&s.children, a);
+                self.scope = outer;
+            }
+            "ifmodule" | "ifversion" | "iffile" | "ifdirective" | "ifsection" => {
+                self.walk(&s.children, a)
+            }
+            "ifdefine" => {
+                let arg = args.first().map(|a| lossy(a)).unwrap_or_default();
+                let (negated, define) = match arg.strip_prefix('!') {
+                    Some(rest) => (true, rest.to_string()),
+                    None => (false, arg),
+                };
+                self.defines.push((define, negated));
+                self.walk(&s.children, a);
+                self.defines.pop();
+            }
+            "macro" => {
+                let mut body = Vec::new();
+                for c in &s.children {
+                    if let Node::Line(l) = c {
+                        body.extend_from_slice(l.raw());
+                    }
+                }
+                if let Ok(tree) = crate::syntax::parse(&body) {
+                    a.templates.push(Template {
+                        name: args.first().map(|a| lossy(a)).unwrap_or_default(),
+                        tree,
+                        file: self.file,
+                        first_line: s.open.line + s.open.newline_count(),
+                    });
+                }
+            }
+            _ => {
+                let (kind, regex, arg) = coverage::classify_section(&name, &args);
+                self.sections.push(SectionContext {
+                    kind,
+                    arg,
+                    regex,
+                    file: self.file,
+                    path: self.path.clone(),
+                    order: self.order,
+                    line: s.open.line,
+                });
+                self.walk(&s.children, a);
+                self.sections.pop();
+            }
+        }
+    }
+
+    fn directive(&mut self, line: &Line, a: &mut Analysis) {
+        let text = line.logical();
+        let (name, rest) = logical::split_name(&text);
+        // Most directives matter to no rule: recognise the few that do without
+        // building strings for the rest.
+        let Some(lower) = RELEVANT
+            .iter()
+            .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
+            .copied()
+        else {
+            return;
+        };
+        match lower {
+            "include" | "includeoptional" => self.include(a),
+            "servername" if self.sections.is_empty() => {
+                if let Some(v) = logical::words(rest).first() {
+                    // httpd keeps the last ServerName of a scope.
+                    a.scopes[self.scope].server_name = Some(lossy(v));
+                }
+            }
+            "listen" if self.scope == 0 => {
+                if let Some(v) = logical::words(rest).first() {
+                    let v = lossy(v);
+                    let port = v.rsplit_once(':').map_or(v.as_str(), |(_, p)| p);
+                    a.listen_ports.push(port.to_string());
+                }
+            }
+            "wsgidaemonprocess" => {
+                let args = options::parse(rest, 1);
+                if let Some(name) = args.words.first().cloned() {
+                    a.daemons.push(Daemon {
+                        name,
+                        site: self.site(line),
+                        args,
+                    });
+                }
+            }
+            "wsgiprocessgroup" | "wsgiapplicationgroup" => self.group(lower, line, rest, a),
+            "wsgiscriptalias" | "wsgiscriptaliasmatch" => self.alias(lower, line, rest, a),
+            "sethandler" | "addhandler" => self.handler(line, rest, a),
+            "alias" | "aliasmatch" => {
+                let words = logical::words(rest);
+                if words.len() >= 2 {
+                    a.aliases
+                        .push((self.scope, lossy(&words[0]), lossy(&words[1])));
+                }
+            }
+            "wsgiimportscript" => a.imports.push(ImportScript {
+                site: self.site(line),
+                args: options::parse(rest, 1),
+            }),
+            "wsgipythonpath" | "wsgipythonhome" if self.scope == 0 && self.sections.is_empty() => {
+                if let Some(v) = logical::words(rest).first() {
+                    let slot = match lower {
+                        "wsgipythonpath" => &mut a.python_path,
+                        _ => &mut a.python_home,
+                    };
+                    *slot = Some(lossy(v));
+                }
+            }
+            "loadmodule" | "loadfile" => {
+                if let Some(file) = logical::words(rest).last() {
+                    let f = lossy(file).to_ascii_lowercase();
+                    if f.ends_with(".pyd") || f.ends_with(".dll") {
+                        a.windows = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn group(&mut self, lower: &str, line: &Line, rest: &[u8], a: &mut Analysis) {
+        let kind = if lower == "wsgiprocessgroup" {
+            GroupKind::Process
+        } else {
+            GroupKind::Application
+        };
+        let mut pos = 0;
+        let start = rest.iter().take_while(|&&b| logical::is_space(b)).count();
+        if let Some(v) = logical::next_word(rest, &mut pos) {
+            let mut end = pos;
+            while end > start && logical::is_space(rest[end - 1]) {
+                end -= 1;
+            }
+            a.groups.push(GroupDirective {
+                kind,
+                value: lossy(&v),
+                value_text: rest[start..end].to_vec(),
+                site: self.site(line),
+            });
+        }
+    }
+
+    fn alias(&mut self, lower: &str, line: &Line, rest: &[u8], a: &mut Analysis) {
+        let args = options::parse(rest, 2);
+        let (kind, canonical, help) = if lower == "wsgiscriptalias" {
+            (
+                MountKind::Alias,
+                "WSGIScriptAlias",
+                "Map location to target WSGI script file.",
+            )
+        } else {
+            (
+                MountKind::AliasMatch,
+                "WSGIScriptAliasMatch",
+                "Map location pattern to target WSGI script file.",
+            )
+        };
+        if args.words.len() < 2 {
+            // httpd's own words (mod_wsgi appends the command's help text).
+            a.errors.push(ConfigError {
+                site: self.site(line),
+                message: format!("{canonical} requires at least two arguments, {help}"),
+            });
+            return;
+        }
+        if coverage::is_windows_path(&args.words[1]) {
+            a.windows = true;
+        }
+        a.mounts.push(Mount {
+            kind,
+            site: self.site(line),
+            url: Some(args.words[0].clone()),
+            target: args.words[1].clone(),
+            args,
+            handler_section: None,
+            app: 0,
+        });
+    }
+
+    fn handler(&mut self, line: &Line, rest: &[u8], a: &mut Analysis) {
+        let words = logical::words(rest);
+        let is_wsgi = words.first().is_some_and(|h| {
+            h.eq_ignore_ascii_case(b"wsgi-script")
+                || h.eq_ignore_ascii_case(b"application/x-httpd-wsgi")
+        });
+        if !is_wsgi {
+            return;
+        }
+        let Some(section) = self.sections.last().cloned() else {
+            return;
+        };
+        let scope = self.scope;
+        let (url, target) = match section.kind {
+            SectionKind::Location if !section.regex => {
+                let target = a
+                    .alias_visible(scope, |url, _| coverage::same_url(url, &section.arg))
+                    .map(|(_, target)| target.to_string())
+                    .unwrap_or_else(|| section.arg.clone());
+                (Some(section.arg.clone()), target)
+            }
+            SectionKind::Directory if !section.regex => {
+                // The URL is the one an Alias maps onto this directory.
+                let url = a
+                    .alias_visible(scope, |_, target| coverage::same_url(target, &section.arg))
+                    .map(|(url, _)| url.to_string());
+                (url, section.arg.clone())
+            }
+            _ => (None, section.arg.clone()),
+        };
+        a.mounts.push(Mount {
+            kind: MountKind::Handler,
+            site: self.site(line),
+            url,
+            target,
+            args: WsgiArgs::default(),
+            handler_section: Some(section),
+            app: 0,
+        });
+    }
+}
+
+/// The directives the analysis reads, lower-cased.
+const RELEVANT: &[&str] = &[
+    "include",
+    "includeoptional",
+    "servername",
+    "listen",
+    "wsgidaemonprocess",
+    "wsgiprocessgroup",
+    "wsgiapplicationgroup",
+    "wsgiscriptalias",
+    "wsgiscriptaliasmatch",
+    "sethandler",
+    "addhandler",
+    "alias",
+    "aliasmatch",
+    "wsgiimportscript",
+    "wsgipythonpath",
+    "wsgipythonhome",
+    "loadmodule",
+    "loadfile",
+];
+
+impl Analysis {
+    /// The last `Alias` seen so far in `scope` or the main server (which
+    /// vhosts inherit) whose (URL, target) satisfies `pred`.
+    fn alias_visible(
+        &self,
+        scope: usize,
+        pred: impl Fn(&str, &str) -> bool,
+    ) -> Option<(&str, &str)> {
+        self.aliases
+            .iter()
+            .rev()
+            .find(|(s, u, t)| (*s == scope || *s == 0) && pred(u, t))
+            .map(|(_, u, t)| (u.as_str(), t.as_str()))
+    }
+}

@@ -1,0 +1,245 @@
+//! The checks every fix passes on the whole server, and the check of what is
+//! finally written.
+
+use super::{enabled_issues, issue_key, Options, Work};
+use crate::analysis::{Analysis, GroupKind, MountKind, ServerContext};
+use crate::rules::{Issue, IssueKind};
+use crate::syntax;
+use std::collections::{HashMap, HashSet};
+
+/// An instance across analyses: its mount's place (original lines keep
+/// their numbers), its context (the vhost's place, or the main server), and
+/// which walk of that place it is (a file included twice is walked twice).
+type InstanceKey = (usize, u32, u32, Option<(usize, u32)>, usize);
+/// An instance's place without its walk number.
+type Place = (usize, u32, u32, Option<(usize, u32)>);
+
+fn instance_keys(a: &Analysis) -> Vec<InstanceKey> {
+    let mut seen: HashMap<Place, usize> = HashMap::new();
+    a.instances
+        .iter()
+        .map(|inst| {
+            let m = &a.mounts[inst.mount];
+            let s = &a.scopes[inst.scope];
+            let scope = s.is_vhost.then_some((s.file, s.line));
+            let base = (m.site.file, m.site.line, m.site.column, scope);
+            let n = seen.entry(base).or_insert(0);
+            *n += 1;
+            (base.0, base.1, base.2, base.3, *n)
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    pg: String,
+    ag: String,
+    app: String,
+    server_name: Option<String>,
+    not_global: bool,
+}
+
+/// What the server was before a fix.
+pub struct Snapshot<'a> {
+    issues: &'a [Issue],
+    instances: HashMap<InstanceKey, Seen>,
+    keys: Vec<InstanceKey>,
+    preload_problems: usize,
+    /// A WSGI005 fix may move the instances that select its name in the
+    /// vhosts of the duplicate's ServerName: (name, ServerName) by issue.
+    renames: HashMap<crate::engine::IssueKey, (String, Option<String>)>,
+}
+
+impl<'a> Snapshot<'a> {
+    pub fn new(a: &Analysis, issues: &'a [Issue]) -> Snapshot<'a> {
+        let not_global: HashSet<usize> = issues
+            .iter()
+            .filter(|i| matches!(i.kind, IssueKind::NotGlobal { .. }))
+            .filter_map(Issue::instance)
+            .collect();
+        let keys = instance_keys(a);
+        let instances = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let m = &a.mounts[a.instances[i].mount];
+                let seen = Seen {
+                    pg: a.effective_of(i, GroupKind::Process).value.clone(),
+                    ag: a.effective_of(i, GroupKind::Application).value.clone(),
+                    app: a.apps[m.app].clone(),
+                    server_name: a.server_name_of(a.instances[i].scope).map(str::to_string),
+                    not_global: not_global.contains(&i),
+                };
+                (*k, seen)
+            })
+            .collect();
+        let renames = issues
+            .iter()
+            .filter_map(|i| match i.kind {
+                IssueKind::Duplicate { dup, .. } => {
+                    let d = &a.daemons[dup];
+                    let sn = a.server_name_of(d.site.scope).map(str::to_string);
+                    Some((issue_key(i), (d.name.clone(), sn)))
+                }
+                _ => None,
+            })
+            .collect();
+        Snapshot {
+            renames,
+            issues,
+            instances,
+            keys,
+            preload_problems: preload_problems(a),
+        }
+    }
+
+    fn key_of(&self, inst: usize) -> InstanceKey {
+        self.keys[inst]
+    }
+}
+
+/// Is the fixed server acceptable for these fixes?
+pub fn accept(
+    before: &Snapshot,
+    fixes: &[&Issue],
+    after: &Analysis,
+    after_issues: &[Issue],
+) -> bool {
+    if after_issues.len() + fixes.len() > before.issues.len() {
+        return false;
+    }
+    if preload_problems(after) > before.preload_problems {
+        return false;
+    }
+    let keys = instance_keys(after);
+    let index: HashMap<InstanceKey, usize> =
+        keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let remaining: HashSet<_> = after_issues.iter().map(issue_key).collect();
+    // What each fix may move: its own app; for a renamed daemon, the vhosts
+    // of its ServerName.
+    let mut apps: HashSet<&str> = HashSet::new();
+    for f in fixes {
+        if let Some(inst) = f.instance() {
+            let Some(seen) = before.instances.get(&before.key_of(inst)) else {
+                return false;
+            };
+            apps.insert(seen.app.as_str());
+            let Some(&now) = index.get(&before.key_of(inst)) else {
+                return false;
+            };
+            if !resolved(f, now, after) {
+                return false;
+            }
+        }
+        if let IssueKind::Duplicate { .. } = f.kind {
+            if remaining.contains(&issue_key(f)) {
+                return false;
+            }
+        }
+    }
+    for (key, seen) in &before.instances {
+        if apps.contains(seen.app.as_str()) {
+            continue;
+        }
+        let Some(&now) = index.get(key) else {
+            return false;
+        };
+        let pg = &after.effective_of(now, GroupKind::Process).value;
+        let ag = after.effective_of(now, GroupKind::Application);
+        let renamed = fixes.iter().any(|f| {
+            before
+                .renames
+                .get(&issue_key(f))
+                .is_some_and(|(name, sn)| seen.pg == *name && seen.server_name == *sn)
+        });
+        if *pg != seen.pg && !renamed {
+            return false;
+        }
+        if ag.value != seen.ag && !(ag.is_global() && seen.not_global) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Did the fix do what its rule asks, for the instance it was about?
+fn resolved(issue: &Issue, now: usize, after: &Analysis) -> bool {
+    let pg = after.effective_of(now, GroupKind::Process);
+    let scope = after.instances[now].scope;
+    match &issue.kind {
+        IssueKind::Embedded { .. } => {
+            !pg.is_global()
+                && crate::rules::issue::accessible_daemon(after, &pg.value, scope).is_some()
+        }
+        IssueKind::Shared { daemon, .. } => pg.value != *daemon,
+        IssueKind::NotGlobal { .. } => after.effective_of(now, GroupKind::Application).is_global(),
+        _ => false,
+    }
+}
+
+/// Aliases with both group options preload their script at start-up, and
+/// httpd then refuses to start unless the daemon is defined earlier in parse
+/// order and reachable from the alias (modwsgi.md §2.1): how many break that.
+pub fn preload_problems(a: &Analysis) -> usize {
+    a.mounts
+        .iter()
+        .filter(|m| {
+            let (Some(p), Some(g)) = (
+                m.args.option("process-group"),
+                m.args.option("application-group"),
+            ) else {
+                return false;
+            };
+            let dynamic = |v: &str| v.contains("%{") && v != "%{GLOBAL}";
+            let templated = m.kind == MountKind::AliasMatch && m.target.contains('$');
+            let preloads = !(dynamic(&p.value) || dynamic(&g.value) || templated);
+            let checked = !p.value.is_empty() && p.value != "%{GLOBAL}";
+            preloads
+                && checked
+                && !a.daemons.iter().any(|d| {
+                    d.name == p.value
+                        && d.site.order < m.site.order
+                        && (d.site.scope == 0
+                            || d.site.scope == m.site.scope
+                            || (m.site.scope != 0
+                                && a.server_name_of(d.site.scope)
+                                    == a.server_name_of(m.site.scope)))
+                })
+        })
+        .count()
+}
+
+/// What is written must parse back into the same bytes and read the same:
+/// the same findings, nothing new for a second run.
+pub fn written(
+    done: &Work,
+    final_issues: &[Issue],
+    names: &[String],
+    options: &Options,
+    ext: &ServerContext,
+) -> Result<(), String> {
+    let mut reparsed = done.clone();
+    for (i, tree) in done.trees.iter().enumerate() {
+        let bytes = tree.to_bytes();
+        let again = syntax::parse(&bytes).map_err(|e| {
+            format!(
+                "the result of {} does not parse: {e}",
+                names.get(i).map_or("?", |s| s)
+            )
+        })?;
+        if again.to_bytes() != bytes {
+            return Err("the result does not print back the same".to_string());
+        }
+        reparsed.trees[i] = again;
+    }
+    let before: Vec<&str> = final_issues.iter().map(|i| i.code).collect();
+    let after_a = reparsed.analyse();
+    let after: Vec<&str> = enabled_issues(&after_a, names, options, ext)
+        .iter()
+        .map(|i| i.code)
+        .collect();
+    if before != after {
+        return Err("the result reads differently once printed".to_string());
+    }
+    Ok(())
+}

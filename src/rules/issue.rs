@@ -1,0 +1,218 @@
+//! What a check reports: an issue at a place in one file of the server,
+//! carrying what its fix needs; and the context checks share.
+
+use super::{rule_by_code, Finding};
+use crate::analysis::{
+    coverage::SectionKind, Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source,
+};
+use crate::server::FileId;
+
+#[derive(Debug, Clone)]
+pub enum IssueKind {
+    /// WSGI001: instance `inst` (of mount `mount`) runs embedded.
+    Embedded {
+        inst: usize,
+        mount: usize,
+        pg: Resolved,
+    },
+    /// WSGI002: the instance's app shares daemon `daemon` with an earlier app.
+    Shared {
+        inst: usize,
+        mount: usize,
+        daemon: String,
+        pg: Resolved,
+    },
+    /// WSGI003: the instance does not run in the main interpreter.
+    NotGlobal {
+        inst: usize,
+        mount: usize,
+        ag: Resolved,
+    },
+    /// WSGI005: daemon `dup` repeats daemon `first` (indexes into daemons).
+    Duplicate { first: usize, dup: usize },
+    /// Reported only.
+    ReportOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub kind: IssueKind,
+    pub code: &'static str,
+    /// The file the finding belongs to (the file of the mount or directive).
+    pub file: FileId,
+    pub line: u32,
+    pub column: u32,
+    /// Read order of the site, to sort findings the way httpd reads.
+    pub order: usize,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn new(code: &'static str, site: &Site, message: String, kind: IssueKind) -> Issue {
+        Issue {
+            kind,
+            code,
+            file: site.file,
+            line: site.line,
+            column: site.column,
+            order: site.order,
+            message,
+        }
+    }
+
+    pub fn to_finding(&self, fixable: bool) -> Finding {
+        let rule = rule_by_code(self.code).expect("issue codes are registered");
+        Finding {
+            code: rule.code,
+            name: rule.name,
+            line: self.line,
+            column: self.column,
+            message: self.message.clone(),
+            fixable,
+        }
+    }
+
+    /// The instance the issue is about, for the rules about one app.
+    pub fn instance(&self) -> Option<usize> {
+        match self.kind {
+            IssueKind::Embedded { inst, .. }
+            | IssueKind::Shared { inst, .. }
+            | IssueKind::NotGlobal { inst, .. } => Some(inst),
+            _ => None,
+        }
+    }
+
+    pub fn mount(&self) -> Option<usize> {
+        match self.kind {
+            IssueKind::Embedded { mount, .. }
+            | IssueKind::Shared { mount, .. }
+            | IssueKind::NotGlobal { mount, .. } => Some(mount),
+            _ => None,
+        }
+    }
+
+    pub fn is_fixable_kind(&self) -> bool {
+        !matches!(self.kind, IssueKind::ReportOnly)
+    }
+}
+
+/// What every check reads: the server's analysis, the display names of its
+/// files, and (for a file processed alone) what its other files hold.
+pub struct CheckCtx<'a> {
+    pub a: &'a Analysis,
+    pub files: &'a [String],
+    pub ext: &'a ServerContext,
+}
+
+impl CheckCtx<'_> {
+    /// "line N" in the same file, "FILE:N" in another.
+    pub fn at(&self, from: FileId, site: &Site) -> String {
+        if site.file == from {
+            format!("line {}", site.line)
+        } else {
+            let name = self.files.get(site.file).map_or("?", String::as_str);
+            format!("{name}:{}", site.line)
+        }
+    }
+
+    /// What gives an instance its value, named for the user.
+    pub fn source_text(&self, from: FileId, r: &Resolved, kind: GroupKind) -> String {
+        match &r.source {
+            Source::AliasOption => format!("the alias option {}={}", kind.option(), r.value),
+            Source::Directive(i) => {
+                let g = &self.a.groups[*i];
+                format!(
+                    "{} {} at {}",
+                    kind.directive(),
+                    g.value,
+                    self.at(from, &g.site)
+                )
+            }
+            Source::Default => "the default".to_string(),
+        }
+    }
+
+    /// "; cannot decide whether <LocationMatch X> (line N) covers this app".
+    pub fn undecided_text(&self, from: FileId, r: &Resolved) -> String {
+        r.undecided
+            .iter()
+            .map(|&g| {
+                let g = &self.a.groups[g];
+                let s = g.site.sections.last().expect("per-dir");
+                format!(
+                    "; cannot decide whether <{} {}> ({}) covers this app",
+                    section_name(s.kind, s.regex),
+                    s.arg,
+                    self.at(from, &g.site)
+                )
+            })
+            .collect()
+    }
+
+    /// " in vhost name:port" for a server-level mount reached in a vhost.
+    pub fn where_text(&self, m: &Mount, scope: usize) -> String {
+        match (m.site.scope, self.a.scope_label(scope)) {
+            (0, Some(label)) => format!(" in <VirtualHost> {label}"),
+            _ => String::new(),
+        }
+    }
+}
+
+pub fn section_name(kind: SectionKind, regex: bool) -> &'static str {
+    match (kind, regex) {
+        (SectionKind::Directory, false) => "Directory",
+        (SectionKind::Directory, true) => "DirectoryMatch",
+        (SectionKind::Files, false) => "Files",
+        (SectionKind::Files, true) => "FilesMatch",
+        (SectionKind::Location, false) => "Location",
+        (SectionKind::Location, true) => "LocationMatch",
+        (SectionKind::Other, _) => "section",
+    }
+}
+
+pub fn describe(m: &Mount) -> String {
+    match &m.url {
+        Some(url) => format!("{url} ({})", m.target),
+        None => m.target.clone(),
+    }
+}
+
+/// Every problem of the server, in read order.
+pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    issues.extend(super::wsgi001_embedded_mode::check(ctx));
+    issues.extend(super::wsgi002_shared_process_group::check(ctx));
+    issues.extend(super::wsgi003_not_global_interpreter::check(ctx));
+    issues.extend(super::wsgi004_undefined_process_group::check(ctx));
+    issues.extend(super::wsgi005_duplicate_daemon_name::check(ctx));
+    issues.extend(super::wsgi006_inaccessible_process_group::check(ctx));
+    issues.sort_by_key(|i| (i.order, i.line, i.column, i.code));
+    // One finding per place and rule: a server-level mount reached in many
+    // vhosts is reported once, for the first instance that has the problem.
+    let mut seen = std::collections::HashSet::new();
+    issues.retain(|i| seen.insert((i.code, i.file, i.line, i.column)));
+    issues
+}
+
+/// Two `<IfDefine>` condition sets that can never hold together.
+pub fn exclusive(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
+    a.iter()
+        .any(|(name, neg)| b.iter().any(|(n2, neg2)| n2 == name && neg2 != neg))
+}
+
+/// Is daemon `name` defined anywhere in the server (or, for a file
+/// processed alone, in its server's other files)?
+pub fn is_defined(ctx: &CheckCtx, name: &str) -> bool {
+    ctx.a.daemons.iter().any(|d| d.name == name) || ctx.ext.defined_elsewhere(name)
+}
+
+/// The daemon named `name` that requests in `scope` can use, if any.
+pub fn accessible_daemon<'a>(
+    a: &'a Analysis,
+    name: &str,
+    scope: usize,
+) -> Option<&'a crate::analysis::Daemon> {
+    a.daemons
+        .iter()
+        .find(|d| d.name == name && a.accessible(d, scope))
+}

@@ -1,0 +1,722 @@
+//! Where fixes put things, shared by the rules. The PyMongo layout: the
+//! daemon definition just before the app's alias; one app in a vhost →
+//! `WSGIProcessGroup` in the vhost; several apps → a `<Location /mount>` per
+//! app; `WSGIApplicationGroup %{GLOBAL}` once in the vhost. Outside every
+//! vhost nothing bare is added (it would reach every vhost's apps): the alias
+//! options `process-group=`/`application-group=` of that mount, or the
+//! handler's own section.
+
+use super::edit::{self, make_line, make_section, node_at, Edit};
+use super::issue::{exclusive, Issue, IssueKind};
+use crate::analysis::coverage::{self, Decision};
+use crate::analysis::{
+    Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
+};
+use crate::server::FileId;
+use crate::syntax::{Line, LineKind, Node, SyntaxTree};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+
+/// An edit to one file of the server.
+#[derive(Debug, Clone)]
+pub struct FixEdit {
+    pub file: FileId,
+    pub edit: Edit,
+}
+
+/// All names a new daemon must not take: defined daemons, and every name a
+/// group directive or option refers to, in every file (also in templates).
+fn taken_names(a: &Analysis) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = a.daemons.iter().map(|d| d.name.clone()).collect();
+    names.extend(a.groups.iter().map(|g| g.value.clone()));
+    let options = a
+        .mounts
+        .iter()
+        .map(|m| &m.args)
+        .chain(a.imports.iter().map(|i| &i.args));
+    for args in options {
+        if let Some(o) = args.option("process-group") {
+            names.insert(o.value.clone());
+        }
+    }
+    for t in &a.templates {
+        let inner = crate::analysis::analyse(&t.tree);
+        names.extend(inner.daemons.into_iter().map(|d| d.name));
+        names.extend(inner.groups.into_iter().map(|g| g.value));
+    }
+    names
+}
+
+pub struct Fixer<'a> {
+    pub trees: &'a [SyntaxTree],
+    pub a: &'a Analysis,
+    units: Vec<Vec<u8>>,
+    /// Names in use, plus the ones fixes of this pass have already taken.
+    taken: RefCell<BTreeSet<String>>,
+    /// Daemon name → the apps whose effective process group it is.
+    users: HashMap<&'a str, BTreeSet<usize>>,
+    /// How many times each daemon name is defined in the server.
+    definitions: HashMap<&'a str, usize>,
+    /// Per base name, the next number to try when the name is taken.
+    next_suffix: RefCell<HashMap<String, usize>>,
+    ext: &'a ServerContext,
+}
+
+impl<'a> Fixer<'a> {
+    pub fn new(trees: &'a [SyntaxTree], a: &'a Analysis, ext: &'a ServerContext) -> Fixer<'a> {
+        let mut users: HashMap<&'a str, BTreeSet<usize>> = HashMap::new();
+        for (i, inst) in a.instances.iter().enumerate() {
+            let pg = a.effective_of(i, GroupKind::Process).value.as_str();
+            users
+                .entry(pg)
+                .or_default()
+                .insert(a.mounts[inst.mount].app);
+        }
+        Fixer {
+            trees,
+            a,
+            units: trees.iter().map(edit::indent_unit).collect(),
+            taken: RefCell::new(taken_names(a)),
+            next_suffix: RefCell::default(),
+            users,
+            definitions: a.daemons.iter().fold(HashMap::new(), |mut m, d| {
+                *m.entry(d.name.as_str()).or_insert(0) += 1;
+                m
+            }),
+            ext,
+        }
+    }
+
+    /// The edits that fix `issue`, or `None` when it cannot be fixed safely.
+    pub fn fix(&self, issue: &Issue) -> Option<Vec<FixEdit>> {
+        match &issue.kind {
+            IssueKind::Embedded { inst, pg, .. } => self.embedded(*inst, pg),
+            IssueKind::Shared {
+                inst, daemon, pg, ..
+            } => self.shared(*inst, daemon, pg),
+            IssueKind::NotGlobal { inst, ag, .. } => self.not_global(*inst, ag),
+            IssueKind::Duplicate { first, dup } => self.duplicate(*first, *dup),
+            IssueKind::ReportOnly => None,
+        }
+    }
+
+    fn nodes(&self, file: FileId) -> &'a [Node] {
+        self.trees.get(file).map_or(&[], |t| t.nodes.as_slice())
+    }
+
+    pub fn line(&self, file: FileId, path: &[usize]) -> Option<&'a Line> {
+        Some(node_at(self.nodes(file), path)?.first_line())
+    }
+
+    /// The node next to which a mount's new lines go: the alias directive, or
+    /// the section that holds a handler.
+    pub fn anchor(&self, m: &Mount) -> NodePath {
+        match &m.handler_section {
+            Some(s) => s.path.clone(),
+            None => m.site.path.clone(),
+        }
+    }
+
+    fn eol_near(&self, file: FileId, path: &[usize]) -> Vec<u8> {
+        match self.line(file, path).map(|l| l.eol()) {
+            Some(e) if !e.is_empty() => e.to_vec(),
+            _ => self.trees[file].dominant_eol().to_vec(),
+        }
+    }
+
+    pub fn indent_of(&self, file: FileId, path: &[usize]) -> Vec<u8> {
+        self.line(file, path)
+            .map(|l| l.indent().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Indent for a line placed as a child of the section at `section`.
+    fn child_indent(&self, file: FileId, section: &[usize]) -> Vec<u8> {
+        if let Some(Node::Section(s)) = node_at(self.nodes(file), section) {
+            if let Some(c) = s
+                .children
+                .iter()
+                .map(|c| c.first_line())
+                .find(|l| l.kind != LineKind::Blank && l.kind != LineKind::Comment)
+            {
+                return c.indent().to_vec();
+            }
+            return [s.open.indent(), &self.units[file]].concat();
+        }
+        Vec::new()
+    }
+
+    fn is_taken(&self, taken: &BTreeSet<String>, n: &str) -> bool {
+        taken.contains(n) || self.ext.defined_elsewhere(n) || self.ext.selected_elsewhere(n)
+    }
+
+    /// A daemon name derived from the mount (`/my_app` → `my_app`) or, for
+    /// `/` and patterns, from the script (`graphite.wsgi` → `graphite`);
+    /// unique in the server; the same input always gives the same name.
+    pub fn new_name(&self, m: &Mount) -> String {
+        let from_url = match (&m.url, m.kind) {
+            (Some(u), MountKind::Alias | MountKind::Handler) => sanitize(u),
+            _ => String::new(),
+        };
+        let base = if from_url.is_empty() {
+            let mut parts = m.target.trim_end_matches('/').rsplit('/');
+            let file = parts.next().unwrap_or("");
+            let stem = file
+                .strip_suffix(".wsgi")
+                .or_else(|| file.strip_suffix(".py"))
+                .unwrap_or(file);
+            // `wsgi.py`, `app.wsgi`...: the directory says more about the app.
+            let stem = if GENERIC_SCRIPT_NAMES.contains(&stem.to_ascii_lowercase().as_str()) {
+                parts.next().filter(|d| !d.is_empty()).unwrap_or(stem)
+            } else {
+                stem
+            };
+            sanitize(stem)
+        } else {
+            from_url
+        };
+        self.new_name_from(&base, m.site.scope)
+    }
+
+    /// `base` if free, else qualified by the vhost's host name (the same
+    /// mount in another vhost is common: `shop_admin`), else numbered.
+    pub fn new_name_from(&self, base: &str, scope: usize) -> String {
+        let base = match sanitize(base) {
+            b if b.is_empty() => "wsgi".to_string(),
+            b => b,
+        };
+        let mut taken = self.taken.borrow_mut();
+        let host = self.a.scopes[scope]
+            .server_name
+            .as_deref()
+            .and_then(|n| n.split('.').next())
+            .map(sanitize)
+            .filter(|h| !h.is_empty() && *h != base);
+        let name = match host.map(|h| format!("{h}_{base}")) {
+            _ if !self.is_taken(&taken, &base) => base,
+            Some(qualified) if !self.is_taken(&taken, &qualified) => qualified,
+            _ => {
+                let mut next = self.next_suffix.borrow_mut();
+                let n = next.entry(base.clone()).or_insert(2);
+                loop {
+                    let candidate = format!("{base}-{n}");
+                    *n += 1;
+                    if !self.is_taken(&taken, &candidate) {
+                        break candidate;
+                    }
+                }
+            }
+        };
+        taken.insert(name.clone());
+        name
+    }
+
+    fn users_of(&self, name: &str) -> BTreeSet<usize> {
+        self.users.get(name).cloned().unwrap_or_default()
+    }
+
+    /// A daemon this mount may select without sharing it: one its context
+    /// can use (server level for a server-level mount), used by no other app.
+    pub fn reusable_daemon(&self, m: &Mount, except: Option<&str>) -> Option<String> {
+        let key = m.app;
+        let mut candidates: Vec<&str> = Vec::new();
+        for d in self.a.daemons_for_scope(m.site.scope) {
+            if Some(d.name.as_str()) == except
+                || candidates.contains(&d.name.as_str())
+                || exclusive(&d.site.defines, &m.site.defines)
+            {
+                continue;
+            }
+            // Defined twice, or known to another file: not free.
+            if self.definitions[d.name.as_str()] > 1
+                || self.ext.selected_elsewhere(&d.name)
+                || self.ext.defined_elsewhere(&d.name)
+            {
+                continue;
+            }
+            if self.users_of(&d.name).iter().all(|u| *u == key) {
+                candidates.push(&d.name);
+            }
+        }
+        // Prefer a daemon this same app already uses (the other vhost of an
+        // 80/443 pair), then the first unused one.
+        candidates
+            .iter()
+            .find(|n| !self.users_of(n).is_empty())
+            .or(candidates.first())
+            .map(|s| s.to_string())
+    }
+
+    /// A new daemon for an app that ran embedded: bare, plus the server's
+    /// WSGIPythonHome/WSGIPythonPath (a daemon ignores WSGIPythonPath).
+    pub fn bare_daemon(&self, name: &str) -> String {
+        let mut text = format!("WSGIDaemonProcess {}", quote_if_needed(name));
+        if let Some(ph) = &self.a.python_home {
+            text.push_str(&format!(" python-home={}", quote_if_needed(ph)));
+        }
+        if let Some(pp) = &self.a.python_path {
+            text.push_str(&format!(" python-path={}", quote_if_needed(pp)));
+        }
+        text
+    }
+
+    /// Makes `value` the group of `kind` of instance `inst`: where the
+    /// current value comes from when that only concerns this app, else at
+    /// the most specific place that covers only this app.
+    pub fn select(
+        &self,
+        inst: usize,
+        kind: GroupKind,
+        value: &str,
+        current: &Resolved,
+    ) -> Option<Vec<FixEdit>> {
+        let m = &self.a.mounts[self.a.instances[inst].mount];
+        let shown = quote_if_needed(value);
+        let file = m.site.file;
+        match &current.source {
+            Source::AliasOption => {
+                let opt = m.args.option(kind.option())?;
+                let line = self.line(file, &m.site.path)?;
+                let new = format!("{}={}", kind.option(), shown);
+                let raw = edit::replace_in_args(line, &opt.text, new.as_bytes())?;
+                return Some(vec![self.replace(file, &m.site.path, raw)]);
+            }
+            Source::Directive(gi) => {
+                if let Some(e) = self.change_directive(*gi, m, kind, &shown) {
+                    return Some(vec![e]);
+                }
+            }
+            Source::Default => {}
+        }
+        let directive = format!("{} {}", kind.directive(), shown);
+        if let Some(h) = &m.handler_section {
+            return self.select_in_handler(m, h, kind, &directive, current);
+        }
+        if m.site.scope == 0 {
+            return self.select_at_server_level(m, kind, &shown);
+        }
+        if kind == GroupKind::Application {
+            return Some(vec![self.add_to_scope(m, &directive)]);
+        }
+        let apps_here: BTreeSet<usize> = self
+            .a
+            .mounts_reaching(m.site.scope)
+            .into_iter()
+            .map(|o| self.a.mounts[o].app)
+            .collect();
+        if apps_here.len() == 1 && current.source == Source::Default {
+            return Some(vec![self.after_last_mount(m, &directive)]);
+        }
+        // A <Location> for this mount would also cover another app mounted
+        // below it (`/` and `/admin`): an option on this alias only is exact.
+        if self.location_would_capture_others(m) {
+            return self.alias_option(m, kind, &shown);
+        }
+        Some(vec![self.location_for(m, kind, &directive)?])
+    }
+
+    /// Changes the value of the directive that gives it, when that directive
+    /// concerns only this app (or sets %{GLOBAL}, wanted by every app it
+    /// reaches) and is not a bare server-level one (which reaches every vhost).
+    fn change_directive(
+        &self,
+        gi: usize,
+        m: &Mount,
+        kind: GroupKind,
+        shown: &str,
+    ) -> Option<FixEdit> {
+        let g = &self.a.groups[gi];
+        let bare_server = g.site.scope == 0 && g.site.at_scope_level();
+        let only_this_app = (0..self.a.instances.len()).all(|oi| {
+            self.a.mounts[self.a.instances[oi].mount].app == m.app
+                || self.a.effective_of(oi, kind).source != Source::Directive(gi)
+        });
+        if bare_server || !(only_this_app || kind == GroupKind::Application) {
+            return None;
+        }
+        let line = self.line(g.site.file, &g.site.path)?;
+        let raw = edit::replace_in_args(line, &g.value_text, shown.as_bytes())?;
+        Some(self.replace(g.site.file, &g.site.path, raw))
+    }
+
+    /// A handler mount: its own section is the place, unless a section httpd
+    /// merges later (a <Location> over a <Directory>) sets the value.
+    fn select_in_handler(
+        &self,
+        m: &Mount,
+        h: &crate::analysis::SectionContext,
+        kind: GroupKind,
+        directive: &str,
+        current: &Resolved,
+    ) -> Option<Vec<FixEdit>> {
+        if kind == GroupKind::Application && self.a.scopes[m.site.scope].is_vhost {
+            return Some(vec![self.add_to_scope(m, directive)]);
+        }
+        let overridden = match current.source {
+            Source::Directive(gi) => self.a.groups[gi]
+                .site
+                .sections
+                .last()
+                .is_some_and(|s| s.kind > h.kind),
+            _ => false,
+        };
+        if overridden {
+            m.url.as_ref()?;
+            return Some(vec![self.location_for(m, kind, directive)?]);
+        }
+        Some(vec![self.insert_first_child(h.file, &h.path, directive)])
+    }
+
+    /// Outside every vhost: the mount's own alias option (a section there
+    /// would reach every vhost's URLs). Both options on one alias preload
+    /// the script, which needs the daemon defined before it; the engine's
+    /// re-analysis refuses a fix that breaks that.
+    fn select_at_server_level(
+        &self,
+        m: &Mount,
+        kind: GroupKind,
+        shown: &str,
+    ) -> Option<Vec<FixEdit>> {
+        match m.kind {
+            MountKind::Alias => self.alias_option(m, kind, shown),
+            _ => {
+                let directive = format!("{} {}", kind.directive(), shown);
+                Some(vec![self.location_for(m, kind, &directive)?])
+            }
+        }
+    }
+
+    fn alias_option(&self, m: &Mount, kind: GroupKind, shown: &str) -> Option<Vec<FixEdit>> {
+        if m.kind != MountKind::Alias {
+            return None;
+        }
+        let line = self.line(m.site.file, &m.site.path)?;
+        let body_len = line.raw().len() - line.eol().len();
+        let mut raw = line.raw()[..body_len].to_vec();
+        raw.extend_from_slice(format!(" {}={shown}", kind.option()).as_bytes());
+        raw.extend_from_slice(line.eol());
+        Some(vec![self.replace(m.site.file, &m.site.path, raw)])
+    }
+
+    fn replace(&self, file: FileId, path: &[usize], raw: Vec<u8>) -> FixEdit {
+        FixEdit {
+            file,
+            edit: Edit::Replace {
+                path: path.to_vec(),
+                raw,
+            },
+        }
+    }
+
+    /// The only app of its vhost: `WSGIProcessGroup` after its last mount.
+    fn after_last_mount(&self, m: &Mount, directive: &str) -> FixEdit {
+        let (parent, _) = split(&m.site.path);
+        let last_mount = self
+            .a
+            .mounts_in(m.site.scope)
+            .iter()
+            .map(|&o| &self.a.mounts[o])
+            .filter(|o| o.handler_section.is_none() && o.app == m.app)
+            .filter(|o| o.site.file == m.site.file)
+            .map(|o| o.site.path.clone())
+            .filter(|p| p.len() == m.site.path.len() && p.starts_with(&parent))
+            .max()
+            .unwrap_or_else(|| m.site.path.clone());
+        self.insert_after(m.site.file, &last_mount, directive)
+    }
+
+    /// A `<Location>` (`<LocationMatch>` for a pattern) for this app only:
+    /// an existing one for exactly this mount, else a new one after the
+    /// mount and after any later section httpd would merge over it.
+    fn location_for(&self, m: &Mount, kind: GroupKind, directive: &str) -> Option<FixEdit> {
+        let file = m.site.file;
+        if let Some(loc) = self.exact_location(m) {
+            return Some(self.insert_first_child(file, &loc, directive));
+        }
+        let (name, arg) = match m.kind {
+            MountKind::AliasMatch => ("LocationMatch", m.args.word_texts.first()?.clone()),
+            MountKind::Alias => ("Location", m.args.word_texts.first()?.clone()),
+            MountKind::Handler => ("Location", quote_if_needed(m.url.as_ref()?).into_bytes()),
+        };
+        let anchor = self.anchor(m);
+        let after = self
+            .last_covering_location(m, &anchor, kind)
+            .unwrap_or_else(|| anchor.clone());
+        let eol = self.eol_near(file, &after);
+        let indent = self.indent_of(file, &anchor);
+        let block = make_section(&indent, &self.units[file], name, &arg, &[directive], &eol);
+        let (parent, index) = split(&after);
+        Some(FixEdit {
+            file,
+            edit: Edit::Insert {
+                parent,
+                index: index + 1,
+                nodes: vec![block],
+            },
+        })
+    }
+
+    /// Would a `<Location>` (`<LocationMatch>`) for `m`'s URL also cover,
+    /// or possibly cover, a mount of another app in the same context?
+    fn location_would_capture_others(&self, m: &Mount) -> bool {
+        let Some(url) = &m.url else { return false };
+        let section = crate::analysis::SectionContext {
+            kind: coverage::SectionKind::Location,
+            arg: url.clone(),
+            regex: m.kind == MountKind::AliasMatch,
+            file: m.site.file,
+            path: Vec::new(),
+            order: usize::MAX,
+            line: 0,
+        };
+        self.a
+            .mounts_reaching(m.site.scope)
+            .into_iter()
+            .map(|o| &self.a.mounts[o])
+            .any(|o| o.app != m.app && coverage::covers(&section, o) != Decision::No)
+    }
+
+    /// An existing `<Location>` (`<LocationMatch>` for a pattern) for exactly
+    /// this mount, in the mount's container.
+    fn exact_location(&self, m: &Mount) -> Option<NodePath> {
+        let url = m.url.as_ref()?;
+        let section_name = match m.kind {
+            MountKind::Alias => "Location",
+            MountKind::AliasMatch => "LocationMatch",
+            MountKind::Handler => return None,
+        };
+        let matches = |arg: &str| match m.kind {
+            MountKind::Alias => coverage::same_url(arg, url),
+            _ => arg == url,
+        };
+        let (parent, _) = split(&m.site.path);
+        let children = self.children(m.site.file, &parent)?;
+        children.iter().enumerate().find_map(|(i, c)| match c {
+            Node::Section(s)
+                if s.name_is(section_name)
+                    && s.args().len() == 1
+                    && matches(&String::from_utf8_lossy(&s.args()[0])) =>
+            {
+                let mut p = parent.clone();
+                p.push(i);
+                Some(p)
+            }
+            _ => None,
+        })
+    }
+
+    fn children(&self, file: FileId, parent: &[usize]) -> Option<&'a [Node]> {
+        if parent.is_empty() {
+            return Some(self.nodes(file));
+        }
+        match node_at(self.nodes(file), parent)? {
+            Node::Section(s) => Some(&s.children),
+            Node::Line(_) => None,
+        }
+    }
+
+    /// A later section in the same container that sets this kind of group
+    /// for the mount would be merged over a new one placed before it.
+    fn last_covering_location(
+        &self,
+        m: &Mount,
+        anchor: &[usize],
+        kind: GroupKind,
+    ) -> Option<NodePath> {
+        let (parent, _) = split(anchor);
+        self.a
+            .groups
+            .iter()
+            .filter(|g| g.kind == kind && g.site.scope == m.site.scope)
+            .filter(|g| g.site.file == m.site.file)
+            .filter(|g| coverage::covers_all(&g.site.sections, m) == Decision::Yes)
+            .filter_map(|g| g.site.sections.first().map(|s| s.path.clone()))
+            .filter(|p| {
+                p.len() == parent.len() + 1 && p.starts_with(&parent) && p.as_slice() > anchor
+            })
+            .max()
+    }
+
+    pub fn insert_before(&self, file: FileId, path: &[usize], text: &str) -> FixEdit {
+        let (parent, index) = split(path);
+        FixEdit {
+            file,
+            edit: Edit::Insert {
+                parent,
+                index,
+                nodes: vec![Node::Line(make_line(
+                    &self.indent_of(file, path),
+                    text,
+                    &self.eol_near(file, path),
+                ))],
+            },
+        }
+    }
+
+    fn insert_after(&self, file: FileId, path: &[usize], text: &str) -> FixEdit {
+        let (parent, index) = split(path);
+        let at = match node_at(self.nodes(file), path) {
+            Some(Node::Section(s)) => s.close.as_ref().unwrap_or(&s.open),
+            Some(Node::Line(l)) => l,
+            None => return self.insert_before(file, path, text),
+        };
+        let eol = if at.eol().is_empty() {
+            self.trees[file].dominant_eol().to_vec()
+        } else {
+            at.eol().to_vec()
+        };
+        FixEdit {
+            file,
+            edit: Edit::Insert {
+                parent,
+                index: index + 1,
+                nodes: vec![Node::Line(make_line(
+                    &self.indent_of(file, path),
+                    text,
+                    &eol,
+                ))],
+            },
+        }
+    }
+
+    /// Puts a directive into a section: after the daemon/group lines already
+    /// there, else first.
+    fn insert_first_child(&self, file: FileId, section: &[usize], text: &str) -> FixEdit {
+        let index = match node_at(self.nodes(file), section) {
+            Some(Node::Section(s)) => s
+                .children
+                .iter()
+                .rposition(|c| matches!(c, Node::Line(l) if is_grouping(l)))
+                .map_or(0, |i| i + 1),
+            _ => 0,
+        };
+        FixEdit {
+            file,
+            edit: Edit::Insert {
+                parent: section.to_vec(),
+                index,
+                nodes: vec![Node::Line(make_line(
+                    &self.child_indent(file, section),
+                    text,
+                    &self.eol_near(file, section),
+                ))],
+            },
+        }
+    }
+
+    /// Adds a directive to the mount's vhost, in the mount's container (so
+    /// it stays inside the same `<IfModule>` guards), after the last WSGI
+    /// directive or WSGI `<Location>` there.
+    fn add_to_scope(&self, m: &Mount, text: &str) -> FixEdit {
+        let file = m.site.file;
+        let anchor = self.anchor(m);
+        let (parent, _) = split(&anchor);
+        let children = self.children(file, &parent).unwrap_or(&[]);
+        let last_wsgi = children.iter().enumerate().rev().find_map(|(i, c)| {
+            let wsgi = match c {
+                Node::Line(l) => is_grouping(l),
+                Node::Section(s) => {
+                    (s.name_is("Location") || s.name_is("LocationMatch"))
+                        && s.children
+                            .iter()
+                            .any(|c| matches!(c, Node::Line(l) if l.name_is("WSGIProcessGroup")))
+                }
+            };
+            wsgi.then_some(i)
+        });
+        let after = match last_wsgi {
+            Some(i) => {
+                let mut p = parent.clone();
+                p.push(i);
+                p
+            }
+            None => anchor.clone(),
+        };
+        let indent = self.indent_of(file, &anchor);
+        let mut e = self.insert_after(file, &after, text);
+        if let Edit::Insert { nodes, .. } = &mut e.edit {
+            let eol = nodes[0].first_line().eol().to_vec();
+            nodes[0] = Node::Line(make_line(&indent, text, &eol));
+        }
+        e
+    }
+}
+
+const GENERIC_SCRIPT_NAMES: &[&str] = &[
+    "wsgi",
+    "app",
+    "application",
+    "index",
+    "main",
+    "django",
+    "site",
+    "server",
+    "run",
+    "start",
+];
+
+/// The directives that make up an app's daemon and group setup; a new
+/// `WSGIApplicationGroup` joins them rather than unrelated WSGI settings.
+const GROUPING_DIRECTIVES: &[&str] = &[
+    "WSGIScriptAlias",
+    "WSGIScriptAliasMatch",
+    "WSGIDaemonProcess",
+    "WSGIProcessGroup",
+    "WSGIApplicationGroup",
+    "WSGIImportScript",
+];
+
+fn is_grouping(l: &Line) -> bool {
+    l.kind == LineKind::Directive && GROUPING_DIRECTIVES.iter().any(|d| l.name_is(d))
+}
+
+pub fn split(path: &[usize]) -> (NodePath, usize) {
+    let (last, parent) = path.split_last().expect("a node path is never empty");
+    (parent.to_vec(), *last)
+}
+
+/// Daemon names mod_wsgi and httpd read without surprises.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+            out.push(c);
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    out.trim_matches(|c| c == '_' || c == '.' || c == '-')
+        .to_string()
+}
+
+pub fn quote_if_needed(s: &str) -> String {
+    if s.is_empty()
+        || s.bytes()
+            .any(|b| crate::syntax::logical::is_space(b) || b == b'"' || b == b'\'')
+    {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Moves a copied line from one indent to another (first physical line only;
+/// continuation lines keep their own alignment).
+pub fn reindent(raw: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let rest = raw.strip_prefix(from).unwrap_or(raw);
+    [to, rest].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_mounts() {
+        assert_eq!(sanitize("/my_app"), "my_app");
+        assert_eq!(sanitize("/cblr/svc"), "cblr_svc");
+        assert_eq!(sanitize("/"), "");
+        assert_eq!(sanitize("ironic-api-wsgi"), "ironic-api-wsgi");
+        assert_eq!(quote_if_needed("/a b"), "\"/a b\"");
+    }
+}

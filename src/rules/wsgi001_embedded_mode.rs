@@ -1,0 +1,103 @@
+//! WSGI001 embedded-mode: the app runs inside Apache's own processes.
+
+use super::issue::{describe, CheckCtx, Issue, IssueKind};
+use super::placement::{FixEdit, Fixer};
+use super::registry::RuleInfo;
+use crate::analysis::{GroupKind, Resolved, Source};
+
+pub const RULE: RuleInfo = RuleInfo {
+    code: "WSGI001",
+    name: "embedded-mode",
+    summary: "WSGI application runs in embedded mode",
+    has_fix: true,
+    explanation: "\
+The application's effective process group is empty, so mod_wsgi runs it inside
+Apache's own child processes (embedded mode). C extensions such as PyMongo,
+NumPy or cryptography then share those processes with every other app and with
+Apache itself, and they are restarted with Apache's children.
+
+The PyMongo documentation asks for daemon mode: define a daemon process group
+with WSGIDaemonProcess and select it with WSGIProcessGroup.
+
+The whole server is read, as httpd reads it: a WSGIProcessGroup set for the
+server in another file (a conf-enabled snippet) does apply to the app, and
+then it is not embedded.
+
+Fix: select a daemon process group that the app can use and that no other app
+selects; if there is none, add `WSGIDaemonProcess NAME` just before the app's
+WSGIScriptAlias and select it for that app only. In a vhost with one app the
+selection is a `WSGIProcessGroup` line in the vhost; with several apps it goes
+in a `<Location /mount>` for the app. Outside every <VirtualHost> it is the
+alias option process-group= of that mount, which reaches no other vhost. The
+new daemon gets WSGIPythonHome / WSGIPythonPath as python-home= / python-path=
+(daemons ignore WSGIPythonPath). The fix is made only when the server,
+analysed again, shows that no other app changed its process or application
+group.
+
+Not fixed on Windows configs (.pyd modules, drive-letter paths): mod_wsgi has
+no daemon mode there.",
+};
+
+pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
+    let a = ctx.a;
+    if a.windows {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, inst) in a.instances.iter().enumerate() {
+        let pg = a.effective_of(i, GroupKind::Process);
+        if !pg.is_global() {
+            continue;
+        }
+        let m = &a.mounts[inst.mount];
+        let from = m.site.file;
+        let how = match pg.source {
+            Source::Default => "no WSGIProcessGroup applies to it".to_string(),
+            _ => format!(
+                "{} selects embedded mode",
+                ctx.source_text(from, pg, GroupKind::Process)
+            ),
+        };
+        let undecided = ctx.undecided_text(from, pg);
+        let kind = if undecided.is_empty() {
+            IssueKind::Embedded {
+                inst: i,
+                mount: inst.mount,
+                pg: pg.clone(),
+            }
+        } else {
+            IssueKind::ReportOnly
+        };
+        out.push(Issue::new(
+            RULE.code,
+            &m.site,
+            format!(
+                "WSGI application {}{} runs in embedded mode: {how}{undecided}",
+                describe(m),
+                ctx.where_text(m, inst.scope)
+            ),
+            kind,
+        ));
+    }
+    out
+}
+
+impl Fixer<'_> {
+    /// Into a daemon of its own: a free one it can use, else a new bare one.
+    pub fn embedded(&self, inst: usize, pg: &Resolved) -> Option<Vec<FixEdit>> {
+        let mi = self.a.instances[inst].mount;
+        let m = &self.a.mounts[mi];
+        let mut edits = Vec::new();
+        let name = match self.reusable_daemon(m, None) {
+            Some(n) => n,
+            None => {
+                let name = self.new_name(m);
+                let anchor = self.anchor(m);
+                edits.push(self.insert_before(m.site.file, &anchor, &self.bare_daemon(&name)));
+                name
+            }
+        };
+        edits.extend(self.select(inst, GroupKind::Process, &name, pg)?);
+        Some(edits)
+    }
+}

@@ -1,0 +1,161 @@
+//! WSGI002 shared-process-group: several apps in one daemon.
+
+use super::edit::{self, Edit};
+use super::issue::{accessible_daemon, describe, CheckCtx, Issue, IssueKind};
+use super::placement::{quote_if_needed, reindent, FixEdit, Fixer};
+use super::registry::RuleInfo;
+use crate::analysis::{GroupKind, Resolved};
+use crate::syntax::{Line, Node};
+use std::collections::BTreeMap;
+
+pub const RULE: RuleInfo = RuleInfo {
+    code: "WSGI002",
+    name: "shared-process-group",
+    summary: "several WSGI applications share one daemon process group",
+    has_fix: true,
+    explanation: "\
+Two or more applications resolve to the same daemon process group. Running in
+the main interpreter (%{GLOBAL}), they would share one Python interpreter and
+interfere with each other's module state; PyMongo's documentation asks for one
+daemon process group per application.
+
+The whole server is read: a WSGIProcessGroup set for the server in one file
+(a conf-enabled snippet) captures the apps of every vhost, and the finding
+names that line, in whichever file it is.
+
+Fix: the first application keeps the daemon; every other one gets a copy of
+the daemon definition (same options: user, group, python-path, ...) under a
+new name unique in the server, selected for that application only. The fix is
+made only when the server, analysed again, shows that no other app changed
+its process or application group.
+
+The same script mounted in the :80 and :443 virtual hosts of one ServerName,
+or reached in several vhosts, is one application and is left alone.",
+};
+
+pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
+    let a = ctx.a;
+    if a.windows {
+        return Vec::new();
+    }
+    // Daemon → its users (instance, app), in read order.
+    let mut users: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for (i, inst) in a.instances.iter().enumerate() {
+        let pg = a.effective_of(i, GroupKind::Process);
+        if pg.is_global() || pg.is_dynamic() {
+            continue;
+        }
+        // A daemon it cannot reach is WSGI006's, an undefined one WSGI004's,
+        // a name defined twice WSGI005's (httpd does not start at all).
+        if accessible_daemon(a, &pg.value, inst.scope).is_none() || defined_twice(a, &pg.value) {
+            continue;
+        }
+        users
+            .entry(pg.value.as_str())
+            .or_default()
+            .push((i, a.mounts[inst.mount].app));
+    }
+    let mut out = Vec::new();
+    for (daemon, list) in users {
+        let keeper = keeper(a, daemon, &list);
+        for &(i, app) in &list {
+            if app == keeper {
+                continue;
+            }
+            out.push(issue(ctx, i, daemon, keeper));
+        }
+    }
+    out
+}
+
+/// The app that keeps a shared daemon: one mounted in the scope that
+/// defines it (the vhost's own app, not a server-level mount reaching in),
+/// else the first in read order.
+fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) -> usize {
+    let home = a
+        .daemons
+        .iter()
+        .find(|d| d.name == daemon)
+        .map(|d| d.site.scope);
+    list.iter()
+        .find(|(i, _)| Some(a.mounts[a.instances[*i].mount].site.scope) == home)
+        .or(list.first())
+        .map(|(_, app)| *app)
+        .unwrap_or_default()
+}
+
+fn defined_twice(a: &crate::analysis::Analysis, name: &str) -> bool {
+    let defs: Vec<_> = a.daemons.iter().filter(|d| d.name == name).collect();
+    defs.iter().enumerate().any(|(i, d)| {
+        defs[..i]
+            .iter()
+            .any(|e| !super::issue::exclusive(&e.site.defines, &d.site.defines))
+    })
+}
+
+fn issue(ctx: &CheckCtx, i: usize, daemon: &str, keeper: usize) -> Issue {
+    let a = ctx.a;
+    let inst = a.instances[i];
+    let m = &a.mounts[inst.mount];
+    let pg = a.effective_of(i, GroupKind::Process);
+    let from = m.site.file;
+    let undecided = ctx.undecided_text(from, pg);
+    let kind = if undecided.is_empty() {
+        IssueKind::Shared {
+            inst: i,
+            mount: inst.mount,
+            daemon: daemon.to_string(),
+            pg: pg.clone(),
+        }
+    } else {
+        IssueKind::ReportOnly
+    };
+    Issue::new(
+        RULE.code,
+        &m.site,
+        format!(
+            "WSGI application {}{} shares daemon process group '{daemon}' with {} ({}){undecided}",
+            describe(m),
+            ctx.where_text(m, inst.scope),
+            a.apps[keeper],
+            ctx.source_text(from, pg, GroupKind::Process)
+        ),
+        kind,
+    )
+}
+
+impl Fixer<'_> {
+    /// Into a copy of the shared daemon (its options travel with the app).
+    pub fn shared(&self, inst: usize, daemon: &str, pg: &Resolved) -> Option<Vec<FixEdit>> {
+        let i = self.a.instances[inst];
+        let m = &self.a.mounts[i.mount];
+        let mut edits = Vec::new();
+        let name = match self.reusable_daemon(m, Some(daemon)) {
+            Some(n) => n,
+            None => {
+                let original = accessible_daemon(self.a, daemon, i.scope)?;
+                let line = self.line(original.site.file, &original.site.path)?;
+                let name = self.new_name(m);
+                let old = original.args.word_texts.first()?;
+                let raw =
+                    edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;
+                // The copy keeps the original's options and continuations, at
+                // the indent of the app's alias.
+                let anchor = self.anchor(m);
+                let raw = reindent(&raw, line.indent(), &self.indent_of(m.site.file, &anchor));
+                let (parent, index) = super::placement::split(&anchor);
+                edits.push(FixEdit {
+                    file: m.site.file,
+                    edit: Edit::Insert {
+                        parent,
+                        index,
+                        nodes: vec![Node::Line(Line::inserted(raw))],
+                    },
+                });
+                name
+            }
+        };
+        edits.extend(self.select(inst, GroupKind::Process, &name, pg)?);
+        Some(edits)
+    }
+}

@@ -1,0 +1,115 @@
+//! WSGI003 not-global-interpreter: the app runs in a sub-interpreter.
+
+use super::edit::{self, Edit};
+use super::issue::{describe, section_name, CheckCtx, Issue, IssueKind};
+use super::placement::{FixEdit, Fixer};
+use super::registry::RuleInfo;
+use crate::analysis::{GroupKind, Resolved};
+
+pub const RULE: RuleInfo = RuleInfo {
+    code: "WSGI003",
+    name: "not-global-interpreter",
+    summary: "WSGI application does not run in the main interpreter",
+    has_fix: true,
+    explanation: "\
+The application's effective application group is not %{GLOBAL}, so mod_wsgi
+runs it in a Python sub-interpreter (by default one per %{RESOURCE}). Many C
+extensions do not support sub-interpreters: PyMongo's BSON extension has to use
+a slower workaround, others crash or deadlock.
+
+This is also reported when `WSGIApplicationGroup %{GLOBAL}` is written in a
+section that does not cover the application (a <Directory> that does not hold
+the script, a <Location> that does not cover the mount), or when an
+`application-group=` option on the alias overrides it. A %{GLOBAL} set once
+for the whole server (mods-available/wsgi.conf, a conf-enabled snippet)
+applies to every vhost's apps and is seen.
+
+Fix: set %{GLOBAL} where the effective value comes from, or add
+`WSGIApplicationGroup %{GLOBAL}` to the app's vhost; outside every vhost, the
+alias option application-group=%{GLOBAL} of that mount. A WSGIImportScript
+that preloads into the old application group of the same daemon is changed to
+application-group=%{GLOBAL} too, so the preload is not wasted.",
+};
+
+pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
+    let a = ctx.a;
+    let mut out = Vec::new();
+    for (i, inst) in a.instances.iter().enumerate() {
+        let ag = a.effective_of(i, GroupKind::Application);
+        if ag.is_global() || ag.is_dynamic() {
+            continue;
+        }
+        let m = &a.mounts[inst.mount];
+        let from = m.site.file;
+        let mut message = format!(
+            "WSGI application {}{} runs in sub-interpreter '{}' ({}), not in the main interpreter %{{GLOBAL}}",
+            describe(m),
+            ctx.where_text(m, inst.scope),
+            ag.value,
+            ctx.source_text(from, ag, GroupKind::Application)
+        );
+        let ineffective: Vec<String> = a
+            .ineffective_for(m, inst.scope, GroupKind::Application)
+            .into_iter()
+            .filter(|&g| a.groups[g].value == "%{GLOBAL}")
+            .map(|g| {
+                let site = &a.groups[g].site;
+                let s = site.sections.last().expect("per-dir");
+                format!(
+                    "{} (its <{} {}> does not cover the app)",
+                    ctx.at(from, site),
+                    section_name(s.kind, s.regex),
+                    s.arg
+                )
+            })
+            .collect();
+        if !ineffective.is_empty() {
+            message.push_str(&format!(
+                "; WSGIApplicationGroup %{{GLOBAL}} at {} does not apply",
+                ineffective.join(", ")
+            ));
+        }
+        let undecided = ctx.undecided_text(from, ag);
+        message.push_str(&undecided);
+        let kind = if undecided.is_empty() {
+            IssueKind::NotGlobal {
+                inst: i,
+                mount: inst.mount,
+                ag: ag.clone(),
+            }
+        } else {
+            IssueKind::ReportOnly
+        };
+        out.push(Issue::new(RULE.code, &m.site, message, kind));
+    }
+    out
+}
+
+impl Fixer<'_> {
+    pub fn not_global(&self, inst: usize, ag: &Resolved) -> Option<Vec<FixEdit>> {
+        let mut edits = self.select(inst, GroupKind::Application, "%{GLOBAL}", ag)?;
+        // A preload into the old application group of this app's daemon would
+        // load the script a second time: move it along.
+        let pg = self.a.effective_of(inst, GroupKind::Process);
+        for s in &self.a.imports {
+            let (Some(p), Some(g)) = (
+                s.args.option("process-group"),
+                s.args.option("application-group"),
+            ) else {
+                continue;
+            };
+            if p.value == pg.value && g.value == ag.value && !pg.is_global() {
+                let line = self.line(s.site.file, &s.site.path)?;
+                let raw = edit::replace_in_args(line, &g.text, b"application-group=%{GLOBAL}")?;
+                edits.push(FixEdit {
+                    file: s.site.file,
+                    edit: Edit::Replace {
+                        path: s.site.path.clone(),
+                        raw,
+                    },
+                });
+            }
+        }
+        Some(edits)
+    }
+}

@@ -1,0 +1,172 @@
+//! WSGI005 duplicate-daemon-name: httpd refuses to start.
+
+use super::edit::{self, Edit};
+use super::issue::{exclusive, CheckCtx, Issue, IssueKind};
+use super::placement::{quote_if_needed, FixEdit, Fixer};
+use super::registry::RuleInfo;
+use crate::analysis::{Daemon, GroupKind};
+
+pub const RULE: RuleInfo = RuleInfo {
+    code: "WSGI005",
+    name: "duplicate-daemon-name",
+    summary: "the same daemon process group name is defined twice",
+    has_fix: true,
+    explanation: "\
+Two WSGIDaemonProcess directives define the same name. Daemon names are global
+to the whole server, so httpd refuses to start: `Name duplicates previous WSGI
+daemon definition.` The usual cause is a copied virtual host (certbot's
+-le-ssl.conf files).
+
+Definitions in mutually exclusive <IfDefine X> / <IfDefine !X> branches are not
+duplicates.
+
+Fix, where it is safe:
+- the same definition in vhosts of one ServerName (certbot's copy of the :80
+  vhost for :443): the one httpd reads second is removed; both vhosts then use
+  the first (a daemon serves every vhost of its ServerName);
+- definitions in vhosts of different ServerNames: the second is renamed to a
+  name unique in the server, and the selections in its vhosts follow it.
+Otherwise both places are reported.",
+};
+
+pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
+    let a = ctx.a;
+    let mut out = Vec::new();
+    for (di, d) in a.daemons.iter().enumerate() {
+        let earlier = a.daemons[..di]
+            .iter()
+            .position(|e| e.name == d.name && !exclusive(&e.site.defines, &d.site.defines));
+        match earlier {
+            Some(first) => {
+                let e = &a.daemons[first];
+                let kind = if fixable(ctx, e, d) {
+                    IssueKind::Duplicate { first, dup: di }
+                } else {
+                    IssueKind::ReportOnly
+                };
+                out.push(Issue::new(
+                    RULE.code,
+                    &d.site,
+                    format!(
+                        "daemon process group '{}' is defined again (first at {}); httpd refuses to start: Name duplicates previous WSGI daemon definition.",
+                        d.name,
+                        ctx.at(d.site.file, &e.site)
+                    ),
+                    kind,
+                ));
+            }
+            None => {
+                if let Some((file, line)) = ctx.ext.defined_before(&d.name) {
+                    out.push(Issue::new(
+                        RULE.code,
+                        &d.site,
+                        format!(
+                            "daemon process group '{}' is already defined in {file}:{line}, which httpd reads first; httpd refuses to start: Name duplicates previous WSGI daemon definition.",
+                            d.name
+                        ),
+                        IssueKind::ReportOnly,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Both in vhosts: removable when one ServerName holds both and they are the
+/// same definition; renamable when the ServerNames differ (each vhost's
+/// selections then reach only its own definition).
+fn fixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> bool {
+    let a = ctx.a;
+    let (fs, ds) = (first.site.scope, dup.site.scope);
+    if fs == 0 || ds == 0 || fs == ds {
+        return false;
+    }
+    if a.server_name_of(fs) == a.server_name_of(ds) {
+        return same_definition(first, dup);
+    }
+    // Renaming is safe only if nothing outside the dup's ServerName selects it.
+    !a.groups
+        .iter()
+        .any(|g| g.kind == GroupKind::Process && g.value == dup.name && g.site.scope == 0)
+}
+
+fn same_definition(a: &Daemon, b: &Daemon) -> bool {
+    let opts = |d: &Daemon| -> Vec<(String, String)> {
+        d.args
+            .options
+            .iter()
+            .map(|o| (o.name.clone(), o.value.clone()))
+            .collect()
+    };
+    opts(a) == opts(b)
+}
+
+impl Fixer<'_> {
+    pub fn duplicate(&self, first: usize, dup: usize) -> Option<Vec<FixEdit>> {
+        let (e, d) = (&self.a.daemons[first], &self.a.daemons[dup]);
+        if self.a.server_name_of(e.site.scope) == self.a.server_name_of(d.site.scope) {
+            return Some(vec![FixEdit {
+                file: d.site.file,
+                edit: Edit::Remove {
+                    path: d.site.path.clone(),
+                },
+            }]);
+        }
+        self.rename(d)
+    }
+
+    /// Renames the second definition and every selection of the name in the
+    /// vhosts of its ServerName.
+    fn rename(&self, d: &Daemon) -> Option<Vec<FixEdit>> {
+        let a = self.a;
+        let name = self.new_name_from(&d.name, d.site.scope);
+        let shown = quote_if_needed(&name);
+        let same_vhosts =
+            |scope: usize| scope != 0 && a.server_name_of(scope) == a.server_name_of(d.site.scope);
+        let mut edits = Vec::new();
+        let line = self.line(d.site.file, &d.site.path)?;
+        let old = d.args.word_texts.first()?;
+        edits.push(FixEdit {
+            file: d.site.file,
+            edit: Edit::Replace {
+                path: d.site.path.clone(),
+                raw: edit::replace_first_in_args(line, old, shown.as_bytes())?,
+            },
+        });
+        for g in &a.groups {
+            if g.kind == GroupKind::Process && g.value == d.name && same_vhosts(g.site.scope) {
+                let line = self.line(g.site.file, &g.site.path)?;
+                edits.push(FixEdit {
+                    file: g.site.file,
+                    edit: Edit::Replace {
+                        path: g.site.path.clone(),
+                        raw: edit::replace_in_args(line, &g.value_text, shown.as_bytes())?,
+                    },
+                });
+            }
+        }
+        let option_users = a
+            .mounts
+            .iter()
+            .map(|m| (&m.site, &m.args))
+            .chain(a.imports.iter().map(|s| (&s.site, &s.args)));
+        for (site, args) in option_users {
+            let Some(o) = args.option("process-group") else {
+                continue;
+            };
+            if o.value == d.name && same_vhosts(site.scope) {
+                let line = self.line(site.file, &site.path)?;
+                let new = format!("process-group={shown}");
+                edits.push(FixEdit {
+                    file: site.file,
+                    edit: Edit::Replace {
+                        path: site.path.clone(),
+                        raw: edit::replace_in_args(line, &o.text, new.as_bytes())?,
+                    },
+                });
+            }
+        }
+        Some(edits)
+    }
+}
