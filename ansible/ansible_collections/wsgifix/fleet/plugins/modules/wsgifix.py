@@ -424,26 +424,48 @@ def rolled_back(module, r):
 
 
 def native_rollback(module, r, cid, result):
-    """`wsgifix rollback [ID]`: the checkpoint's files are compared before and
-    after, so `changed` says what really happened."""
+    """`wsgifix rollback [ID]`. Its checkpoint's files are read before and
+    after, so that `changed` and the diff say what really happened."""
     p = module.params
-    args = [r.bin, 'rollback'] + ([cid] if cid else []) + ['--state-dir', p['state_dir']]
+    rc, out, err = module.run_command([r.bin, 'checkpoints', '--state-dir', p['state_dir'],
+                                       '--format', 'json'])
+    listed = (W.parse_document(out) or {}).get('checkpoints') or []
+    chosen = [c for c in listed if c.get('id') == cid] if cid else listed[-1:]
+    if not chosen:
+        module.fail_json(msg='no checkpoint %s in %s' % (cid or '(any)', p['state_dir']),
+                         **result)
+    cp = chosen[0]
+    cid = cp['id']
+    files = cp.get('files') or []
+    before = {}
+    for f in files:
+        try:
+            before[f] = W.read_text(f)
+        except (IOError, OSError):
+            before[f] = None
+    result['checkpoint'] = cid
     if module.check_mode:
-        result['msg'] = 'check mode: would run %s' % ' '.join(args)
-        result['changed'] = True
+        result['changed'] = not cp.get('rolled_back')
         module.exit_json(**result)
+    args = [r.bin, 'rollback', cid, '--state-dir', p['state_dir']]
     rc, out, err = module.run_command(args)
     if rc != 0:
         module.fail_json(msg='wsgifix rollback failed: %s' % (err or out).strip(),
-                         rc=rc, **result)
-    doc = W.parse_document(out) or {}
-    restored = doc.get('restored') or doc.get('written') or []
+                         rc=rc, cmd=args, **result)
+    after = {}
+    for f in files:
+        try:
+            after[f] = W.read_text(f)
+        except (IOError, OSError):
+            after[f] = None
+    restored = [f for f in files if before[f] != after[f]]
     if p['hold']:
         W.write_hold(p['state_dir'], 'rolled back to %s: %s'
-                     % (cid or 'the newest checkpoint', p['hold_reason'] or 'no reason given'))
-    result.update(checkpoint=doc.get('checkpoint', cid), written=restored,
-                  rolled_back=True, changed=bool(restored) or 'nothing' not in (err + out),
-                  stdout=out, stderr=err)
+                     % (cid, p['hold_reason'] or 'no reason given'))
+    result.update(written=restored, rolled_back=bool(restored), changed=bool(restored),
+                  stderr=err)
+    if module._diff:
+        result['diff'] = [W.diff_entry(f, before[f] or '', after[f] or '') for f in restored]
     module.exit_json(**result)
 
 
