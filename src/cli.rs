@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, ColorChoice, Parser, ValueEnum};
+use clap::{ArgGroup, ColorChoice, Parser, Subcommand, ValueEnum};
 use globset::{Glob, GlobBuilder};
 
 use crate::rules::rule_by_code;
@@ -15,11 +15,20 @@ directories are not followed; every regular file is taken unless --include /
 line are always processed. With no PATH, wsgifix looks at /etc/apache2,
 /etc/httpd and /usr/local/apache2/conf and takes the first that exists.
 
+--write writes each server (a main config and its Includes; or a standalone
+file) as one transaction: a checkpoint of the originals first (see `wsgifix
+checkpoints`, `wsgifix rollback`), then each file atomically through held
+directory handles, keeping owner, mode, ACLs and xattrs, then the configtest
+(--verify, on by default for a live server); if it fails, every file of the
+server is restored.
+
 Exit status:
-  0  nothing found (or --write succeeded)
-  1  --dry-run would change a file or found something, or --check found anything
-  2  usage error, or an I/O or syntax error in any file (other files are still
-     processed)
+  0  nothing found (or --write left nothing to fix)
+  1  --dry-run would change a file or found something, --check found anything,
+     --write left findings it could not fix, or (--exit-non-zero-on-fix)
+     --write changed files
+  2  usage error, an I/O or syntax error in any file (other files are still
+     processed), a file that could not be written, or a failed configtest
 The exit status never depends on --format.";
 
 /// Audit and fix Apache httpd + mod_wsgi configurations so that Python C
@@ -28,7 +37,11 @@ The exit status never depends on --format.";
 #[derive(Debug, Parser)]
 #[command(name = "wsgifix", version, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("mode").args(["dry_run", "write", "check"])))]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Files, directories, or - for standard input.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -74,6 +87,33 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Run the server's configtest after --write and restore every file of
+    /// the server if it fails (default: on for a live server, i.e. a main
+    /// config written without --root).
+    #[arg(long, overrides_with = "no_verify")]
+    pub verify: bool,
+
+    /// Never run the configtest after --write.
+    #[arg(long, overrides_with = "verify")]
+    pub no_verify: bool,
+
+    /// The configtest to run after --write (with `sh -c`; the main config is
+    /// in $WSGIFIX_MAIN_CONFIG). Implies --verify.
+    #[arg(long, value_name = "CMD", conflicts_with = "no_verify")]
+    pub verify_cmd: Option<String>,
+
+    /// Where checkpoints, the write journal and lock files live.
+    #[arg(long, value_name = "DIR", env = "WSGIFIX_STATE_DIR", default_value = crate::writing::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+
+    /// Refuse to read files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::writing::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+
+    /// With --write: exit 1 when files were changed.
+    #[arg(long)]
+    pub exit_non_zero_on_fix: bool,
+
     /// Report format; json prints one document on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -86,6 +126,26 @@ pub struct Cli {
     /// Number of files processed in parallel (default: number of CPUs).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+}
+
+/// Subcommands. A PATH that is named like one needs a `./` in front.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the checkpoints --write made, oldest first.
+    Checkpoints {
+        #[arg(long, value_name = "DIR", env = "WSGIFIX_STATE_DIR", default_value = crate::writing::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Restore the files of a checkpoint exactly (default: the newest).
+    /// Refuses, naming it, any file changed since, and then restores nothing.
+    Rollback {
+        /// The checkpoint, as `wsgifix checkpoints` lists it.
+        id: Option<String>,
+        #[arg(long, value_name = "DIR", env = "WSGIFIX_STATE_DIR", default_value = crate::writing::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,6 +172,17 @@ impl Mode {
 }
 
 impl Cli {
+    /// How --write verifies; see `writing::verify`.
+    pub fn verify_mode(&self) -> crate::writing::VerifyMode {
+        use crate::writing::VerifyMode;
+        match (&self.verify_cmd, self.verify, self.no_verify) {
+            (Some(c), _, _) => VerifyMode::Cmd(c.clone()),
+            (None, true, _) => VerifyMode::On,
+            (None, false, true) => VerifyMode::Off,
+            (None, false, false) => VerifyMode::Auto,
+        }
+    }
+
     pub fn mode(&self) -> Mode {
         if self.write {
             Mode::Write

@@ -13,3 +13,4 @@ pub mod output;
 pub mod rules;
 pub mod server;
 pub mod syntax;
+pub mod writing;

@@ -22,7 +22,12 @@ const EMBEDDED: &str = "\
 ";
 
 fn wsgifix() -> Command {
+    // Checkpoints and locks of --write go to a state dir of this test run,
+    // never to the machine's /var/lib/wsgifix.
+    static STATE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let state = STATE.get_or_init(|| tempfile::tempdir().unwrap());
     let mut c = Command::cargo_bin("wsgifix").unwrap();
+    c.env("WSGIFIX_STATE_DIR", state.path());
     // The user's environment must not decide colour in tests that do not ask.
     c.env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
@@ -247,7 +252,19 @@ fn json_is_one_document_with_the_documented_keys() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
     let obj = v.as_object().unwrap();
-    assert_eq!(obj.keys().collect::<Vec<_>>(), ["files", "summary"]);
+    assert_eq!(
+        obj.keys().collect::<Vec<_>>(),
+        [
+            "checkpoint",
+            "files",
+            "mode",
+            "schema_version",
+            "summary",
+            "tool",
+            "verify",
+            "written"
+        ]
+    );
     let files = v["files"].as_array().unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["clean.conf", "sites/app.conf", "sites/broken.conf"]);
@@ -282,10 +299,12 @@ fn json_snapshot_of_clean_and_broken_files() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    snap(
-        "cli_json_clean_and_broken",
-        &serde_json::to_string_pretty(&v).unwrap(),
-    );
+    // real_path is absolute: the temp dir is not part of the snapshot.
+    let tmp = d.path().canonicalize().unwrap();
+    let text = serde_json::to_string_pretty(&v)
+        .unwrap()
+        .replace(tmp.to_str().unwrap(), "TMP");
+    snap("cli_json_clean_and_broken", &text);
 }
 
 #[test]
@@ -696,8 +715,8 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
     }
     assert!(originals.len() >= 30);
 
-    // Files with only unfixable findings (WSGI004) still let --write succeed.
-    wsgifix().arg("--write").arg(dir.path()).assert().code(0);
+    // Unfixable findings (WSGI004) remain, and --write says so with 1.
+    wsgifix().arg("--write").arg(dir.path()).assert().code(1);
     let mut changed = 0;
     for (path, before, ino, mtime_ns, mtime) in &originals {
         let after = std::fs::read(path).unwrap();
@@ -721,8 +740,8 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
         .map(|o| std::fs::read(&o.0).unwrap())
         .collect();
 
-    // The second run has nothing left to do.
-    wsgifix().arg("--write").arg(dir.path()).assert().code(0);
+    // The second run has nothing left to do (but the unfixable findings).
+    wsgifix().arg("--write").arg(dir.path()).assert().code(1);
     for (o, first) in originals.iter().zip(&first) {
         assert_eq!(
             &std::fs::read(&o.0).unwrap(),

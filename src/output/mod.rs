@@ -5,7 +5,6 @@
 pub mod diff;
 pub mod report;
 pub mod walk;
-pub mod write;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +42,14 @@ pub struct Settings {
     /// For files of a server (a main config and its Includes): what the
     /// server's other files define and select, by canonical path.
     pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
+    /// `--max-file-size`.
+    pub max_file_size: u64,
+    /// With `--write`: how (see `crate::writing`), and each server file's
+    /// main config by canonical path (the unit it is committed with).
+    pub write: Option<Arc<crate::writing::WriteOptions>>,
+    pub units: Arc<BTreeMap<PathBuf, PathBuf>>,
+    /// `--exit-non-zero-on-fix`.
+    pub exit_non_zero_on_fix: bool,
 }
 
 /// Runs the command line and returns the exit status.
@@ -56,6 +63,25 @@ pub fn run(cli: &Cli) -> i32 {
             &mut io::stdout().lock(),
             &mut err,
         );
+    }
+    match &cli.command {
+        Some(crate::cli::Command::Checkpoints { state_dir, format }) => {
+            let mut out = io::stdout().lock();
+            return crate::writing::rollback::list(
+                state_dir,
+                *format == Format::Json,
+                &mut out,
+                &mut err,
+            );
+        }
+        Some(crate::cli::Command::Rollback { id, state_dir }) => {
+            crate::writing::signals::install();
+            return crate::writing::rollback::rollback(state_dir, id.as_deref(), &mut err);
+        }
+        None => {}
+    }
+    if cli.mode() == Mode::Write {
+        crate::writing::signals::install();
     }
 
     let mut paths = cli.paths.clone();
@@ -87,10 +113,57 @@ pub fn run(cli: &Cli) -> i32 {
             return 2;
         }
     };
+    // Leftovers of killed runs go first, before anything reads them as
+    // config: the journal's names, then `.wsgifix-*.tmp` in the
+    // directories this run reads.
+    let live = crate::writing::state::recover(&cli.state_dir, &mut err);
     let mut items = walk::collect(&paths, &filters);
-    let servers = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    let (mut servers, mut units) = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    let dirs: std::collections::BTreeSet<PathBuf> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::File(p) => p.parent().map(Path::to_path_buf),
+            _ => None,
+        })
+        .collect();
+    let swept = crate::writing::state::sweep(dirs.iter().map(PathBuf::as_path), &live, &mut err);
+    if !swept.is_empty() {
+        items = walk::collect(&paths, &filters);
+        items.retain(|i| !matches!(i, Item::File(p) if swept.contains(p)));
+        (servers, units) = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    }
+    let mut write = None;
+    let mut _locks = Vec::new();
+    if cli.mode() == Mode::Write {
+        let opts = crate::writing::WriteOptions::new(
+            cli.state_dir.clone(),
+            cli.verify_mode(),
+            None,
+            std::env::args().collect(),
+        );
+        // A server's files are read and fixed under its lock, so that a
+        // concurrent run waits and then finds them fixed; one order for all
+        // locks, so two runs never wait for each other.
+        let mut mains: Vec<&PathBuf> = units.values().collect();
+        mains.sort();
+        mains.dedup();
+        for m in mains {
+            match crate::writing::state::lock(&cli.state_dir, m, &mut err) {
+                Ok(l) => _locks.push(l),
+                Err(e) => {
+                    let _ = writeln!(err, "wsgifix: {e}");
+                    return 2;
+                }
+            }
+        }
+        write = Some(Arc::new(opts));
+    }
     let settings = Settings {
         servers: Arc::new(servers),
+        max_file_size: cli.max_file_size,
+        write,
+        units: Arc::new(units),
+        exit_non_zero_on_fix: cli.exit_non_zero_on_fix,
         mode: cli.mode(),
         format: cli.format,
         options: Options {
@@ -126,7 +199,7 @@ fn server_contexts(
     config: Option<&Path>,
     items: &mut Vec<Item>,
     err: &mut dyn Write,
-) -> BTreeMap<PathBuf, ServerContext> {
+) -> (BTreeMap<PathBuf, ServerContext>, BTreeMap<PathBuf, PathBuf>) {
     let mut mains: Vec<(PathBuf, bool)> = Vec::new();
     if let Some(c) = config {
         mains.push((c.to_path_buf(), true));
@@ -146,8 +219,13 @@ fn server_contexts(
         })
         .collect();
     let mut out = BTreeMap::new();
+    let mut units = BTreeMap::new();
     for (main, from_config) in mains {
         let s = server::discover(&main, from_config);
+        // Each file is committed with its server (the first that claims it).
+        for f in &s.files {
+            units.entry(f.clone()).or_insert_with(|| s.main.clone());
+        }
         if from_config {
             let _ = writeln!(
                 err,
@@ -163,7 +241,7 @@ fn server_contexts(
         }
         out.extend(server::contexts(&s));
     }
-    out
+    (out, units)
 }
 
 /// Like [`use_color`], for stderr: the same environment rules, but the
@@ -254,18 +332,18 @@ pub fn process_all(
     let mut json = None;
     let mut stdout_ok = true;
     if settings.format == Format::Json {
-        match JsonWriter::begin(out) {
+        match JsonWriter::begin_with_mode(out, settings.mode.as_str()) {
             Ok(w) => json = Some(w),
             Err(_) => stdout_ok = false,
         }
     }
-    for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
-        let outcomes: Vec<Outcome> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|item| process_item(item, stdin_bytes.as_ref(), settings))
-                .collect()
-        });
+    // With --write, changed files go through safe commits, a server's
+    // files together (crate::writing::units).
+    let mut queue = settings
+        .write
+        .as_ref()
+        .map(|w| crate::writing::units::Queue::new(Arc::clone(w), Arc::clone(&settings.units)));
+    let mut report = |outcomes: Vec<Outcome>, summary: &mut Summary, err: &mut dyn Write| {
         for o in &outcomes {
             summary.add(o);
             report_stderr(o, settings, err);
@@ -279,11 +357,38 @@ pub fn process_all(
                 stdout_ok = r.is_ok();
             }
         }
+    };
+    for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
+        let mut outcomes: Vec<Outcome> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|item| process_item(item, stdin_bytes.as_ref(), settings))
+                .collect()
+        });
+        if let Some(q) = &mut queue {
+            outcomes = q.take(outcomes, err);
+        }
+        report(outcomes, &mut summary, err);
+    }
+    if let Some(q) = &mut queue {
+        let rest = q.finish(err);
+        report(rest, &mut summary, err);
     }
     let mut code = exit_code(&summary, settings.mode);
+    if settings.exit_non_zero_on_fix && summary.written > 0 && code == 0 {
+        code = 1;
+    }
+    let interrupted = queue.as_ref().and_then(|q| q.interrupted);
+    if let Some(sig) = interrupted {
+        code = 128 + sig;
+    }
     summary.exit_code = code;
+    let writes = queue.map(|q| q.writes).unwrap_or_default();
+    if let Some(v) = writes.verify.as_ref().filter(|v| v.result == "skipped") {
+        let _ = writeln!(err, "wsgifix: configtest skipped: {}", v.message);
+    }
     if let (Some(w), true) = (json, stdout_ok) {
-        stdout_ok = w.end(out, &summary).is_ok();
+        stdout_ok = w.end_with(out, &summary, &writes).is_ok();
     }
     if !stdout_ok {
         code = 2;
@@ -300,7 +405,8 @@ fn exit_code(s: &Summary, mode: Mode) -> i32 {
         // Unfixable findings count too: "nothing found" is what 0 promises.
         Mode::DryRun => s.changed > 0 || s.findings > 0,
         Mode::Check => s.findings > 0,
-        Mode::Write => false,
+        // What --write could not fix is still there.
+        Mode::Write => s.remaining > 0,
     };
     i32::from(something)
 }
@@ -321,7 +427,11 @@ fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
             );
         }
         if o.written {
-            let _ = writeln!(err, "fixed {}", o.path);
+            let _ = writeln!(
+                err,
+                "fixed {}",
+                crate::writing::escape_bytes(o.path.as_bytes())
+            );
         }
     }
 }
@@ -373,14 +483,30 @@ pub fn process_item(
                 },
             }
         }
-        Item::File(p) => match std::fs::read(p) {
-            Ok(bytes) => process_bytes(display(p), &bytes, Some(p), settings),
-            Err(e) => Outcome {
-                path: display(p),
-                error: Some(FileError::io("io", walk::strip_os_error(&e))),
-                ..Outcome::default()
-            },
-        },
+        Item::File(p) => {
+            let mut o = match crate::writing::read_config(p, settings.max_file_size) {
+                Ok((bytes, identity)) => {
+                    let mut o = process_bytes(display(p), &bytes, Some(p), settings);
+                    o.real_path = Some(identity.real.to_string_lossy().into_owned());
+                    if let Some(c) = &mut o.pending {
+                        c.old = bytes;
+                        c.identity = Some(identity);
+                    }
+                    o
+                }
+                Err(e) => Outcome {
+                    path: display(p),
+                    error: Some(FileError::io("io", e.to_string())),
+                    ..Outcome::default()
+                },
+            };
+            use std::os::unix::ffi::OsStrExt;
+            let raw = p.as_os_str().as_bytes();
+            if std::str::from_utf8(raw).is_err() {
+                o.path_bytes = Some(raw.to_vec());
+            }
+            o
+        }
     }
 }
 
@@ -420,13 +546,20 @@ pub fn process_bytes(
     }
     if settings.mode == Mode::Write {
         match (file, &fixed) {
-            (Some(p), Some(new)) => match write::write_atomic(p, source, new) {
-                Ok(_) => o.written = true,
-                Err(e) => o.error = Some(FileError::io(e.kind(), e.to_string())),
-            },
+            // Committed by the run loop (crate::writing::units); `old` and
+            // `identity` are filled in by the caller, which read the file.
+            (Some(p), Some(new)) if settings.write.is_some() => {
+                o.pending = Some(crate::writing::FileChange {
+                    path: p.clone(),
+                    old: Vec::new(),
+                    new: new.clone(),
+                    identity: None,
+                });
+            }
             // Standard input is a filter: out comes the fixed config, or the
             // input unchanged when there is nothing (or nothing safe) to fix.
             (None, _) if settings.format == Format::Text => {
+                o.in_place = o.changed;
                 o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
             }
             _ => {}
@@ -447,6 +580,10 @@ mod tests {
             color: false,
             color_err: false,
             servers: Arc::default(),
+            max_file_size: crate::writing::DEFAULT_MAX_FILE_SIZE,
+            write: None,
+            units: Arc::default(),
+            exit_non_zero_on_fix: false,
         }
     }
 

@@ -51,14 +51,16 @@ impl FileError {
 
     /// `PATH:LINE:COL: message`, or `PATH: message` when there is no position.
     pub fn render(&self, path: &str, color: bool) -> String {
+        let path = crate::writing::escape_bytes(path.as_bytes());
+        let message = crate::writing::escape_bytes(self.message.as_bytes());
         let place = match (self.line, self.column) {
             (Some(l), Some(c)) => format!("{path}:{l}:{c}:"),
             _ => format!("{path}:"),
         };
         if color {
-            format!("\x1b[1m{place}\x1b[0m {}", self.message)
+            format!("\x1b[1m{place}\x1b[0m {message}")
         } else {
-            format!("{place} {}", self.message)
+            format!("{place} {message}")
         }
     }
 }
@@ -77,11 +79,24 @@ pub struct Outcome {
     pub error: Option<FileError>,
     /// Bytes for standard output when `-` is fixed with `--write`.
     pub stdout: Option<Vec<u8>>,
+    /// The path's bytes when they are not UTF-8 (`path` is then lossy).
+    pub path_bytes: Option<Vec<u8>>,
+    /// Where the bytes really are (symlinks resolved), once known.
+    pub real_path: Option<String>,
+    /// The fixed content is on disk (written by this run, or found already
+    /// written by a concurrent one).
+    pub in_place: bool,
+    /// With `--write`: what to commit (see `crate::writing`).
+    pub pending: Option<crate::writing::FileChange>,
 }
 
 #[derive(Serialize)]
 struct JsonFile<'a> {
     path: &'a str,
+    /// Only for names that are not UTF-8: the exact bytes (`path` is lossy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<&'a [u8]>,
+    real_path: Option<&'a str>,
     changed: bool,
     written: bool,
     findings: &'a [Finding],
@@ -99,6 +114,9 @@ pub struct Summary {
     pub findings: usize,
     pub fixable: usize,
     pub errors: usize,
+    /// Findings still there after the run (with `--write`: the ones it
+    /// could not fix; otherwise all).
+    pub remaining: usize,
     pub exit_code: i32,
 }
 
@@ -110,6 +128,11 @@ impl Summary {
         self.findings += o.findings.len();
         self.fixable += o.findings.iter().filter(|f| f.fixable).count();
         self.errors += usize::from(o.error.is_some());
+        self.remaining += if o.in_place {
+            o.findings.iter().filter(|f| !f.fixable).count()
+        } else {
+            o.findings.len()
+        };
     }
 
     /// One line for stderr.
@@ -144,6 +167,14 @@ fn plural(n: usize, word: &str) -> String {
 
 /// `FILE:LINE:COL CODE message`, the `--check` line.
 pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
+    // Names and messages carry bytes from file names and configs: no
+    // terminal escape from them reaches the terminal.
+    let path = &crate::writing::escape_bytes(path.as_bytes());
+    let message = crate::writing::escape_bytes(f.message.as_bytes());
+    let f = &Finding {
+        message,
+        ..f.clone()
+    };
     if color {
         format!(
             "\x1b[1m{path}:{}:{}\x1b[0m \x1b[{}m{}\x1b[0m {}",
@@ -158,6 +189,19 @@ pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
     }
 }
 
+/// What a whole run did to the disk, for the end of the JSON document.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunWrites {
+    /// Real paths of the files written, in order.
+    pub written: Vec<String>,
+    pub checkpoint: Option<String>,
+    pub verify: Option<crate::writing::VerifyReport>,
+}
+
+/// The version of the JSON document's layout; bumped when a field changes
+/// meaning (fields are only ever added within one version).
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// Streams the JSON document one file at a time, so that memory follows the
 /// largest file rather than the fleet.
 pub struct JsonWriter {
@@ -166,7 +210,19 @@ pub struct JsonWriter {
 
 impl JsonWriter {
     pub fn begin(out: &mut dyn Write) -> io::Result<JsonWriter> {
-        out.write_all(b"{\"files\":[")?;
+        Self::begin_with_mode(out, "")
+    }
+
+    pub fn begin_with_mode(out: &mut dyn Write, mode: &str) -> io::Result<JsonWriter> {
+        let head = serde_json::json!({
+            "name": "wsgifix",
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        write!(
+            out,
+            "{{\"schema_version\":{SCHEMA_VERSION},\"tool\":{head},\"mode\":{},\"files\":[",
+            serde_json::Value::from(mode)
+        )?;
         Ok(JsonWriter { first: true })
     }
 
@@ -177,6 +233,8 @@ impl JsonWriter {
         self.first = false;
         let record = JsonFile {
             path: &o.path,
+            path_bytes: o.path_bytes.as_deref(),
+            real_path: o.real_path.as_deref(),
             changed: o.changed,
             written: o.written,
             findings: &o.findings,
@@ -192,7 +250,17 @@ impl JsonWriter {
     }
 
     pub fn end(self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
-        out.write_all(b"],\"summary\":")?;
+        self.end_with(out, summary, &RunWrites::default())
+    }
+
+    pub fn end_with(self, out: &mut dyn Write, summary: &Summary, w: &RunWrites) -> io::Result<()> {
+        out.write_all(b"],\"written\":")?;
+        serde_json::to_writer(&mut *out, &w.written)?;
+        out.write_all(b",\"checkpoint\":")?;
+        serde_json::to_writer(&mut *out, &w.checkpoint)?;
+        out.write_all(b",\"verify\":")?;
+        serde_json::to_writer(&mut *out, &w.verify)?;
+        out.write_all(b",\"summary\":")?;
         serde_json::to_writer(&mut *out, summary)?;
         out.write_all(b"}\n")
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::write::{TEMP_PREFIX, TEMP_SUFFIX};
+use crate::writing::{TEMP_PREFIX, TEMP_SUFFIX};
 
 /// One thing to process, in output order.
 #[derive(Debug, Clone, PartialEq, Eq)]
