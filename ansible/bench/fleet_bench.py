@@ -98,7 +98,7 @@ def stop(d):
         pass
 
 
-def inventory(root, hosts, binary, with_apache):
+def inventory(root, hosts, binary, with_apache, install):
     lines = ['all:', '  hosts:']
     for name, d, port in hosts:
         urls = ['http://127.0.0.1:%d%s' % (port, m) for m in ('/shop', '/blog', '/reports')]
@@ -106,8 +106,9 @@ def inventory(root, hosts, binary, with_apache):
         v = {
             'ansible_connection': 'local',
             'ansible_python_interpreter': '/usr/bin/python3',
+            'wsgifix_install': 'copy' if install else 'none',
             'wsgifix_binary_src': binary,
-            'wsgifix_binary': d + '/bin/wsgifix',
+            'wsgifix_binary': d + '/bin/wsgifix' if install else binary,
             'wsgifix_state_dir': d + '/state',
             'wsgifix_config': d + '/apache2.conf',
             'wsgifix_verify_cmd': 'apache2 -d %s -f %s/apache2.conf -t' % (d, d),
@@ -146,6 +147,8 @@ def main():
     ap.add_argument('--forks', default='10')
     ap.add_argument('--modes', default='check,real')
     ap.add_argument('--apache', action='store_true')
+    ap.add_argument('--no-install', action='store_true',
+                    help='use --binary in place instead of copying it to every host')
     ap.add_argument('--binary', default=os.path.join(
         os.environ.get('CARGO_TARGET_DIR', os.path.join(REPO, 'target')), 'release', 'wsgifix'))
     ap.add_argument('--playbook', default=shutil.which('ansible-playbook')
@@ -161,7 +164,7 @@ def main():
         make_host(d, port)
         hosts.append((name, d, port))
     shutil.copytree(os.path.join(root, 'hosts'), pristine, symlinks=True)
-    inv = inventory(root, hosts, a.binary, a.apache)
+    inv = inventory(root, hosts, os.path.abspath(a.binary), a.apache, not a.no_install)
     rows = []
     try:
         for forks in [int(f) for f in a.forks.split(',')]:
@@ -180,17 +183,17 @@ def main():
                     if a.apache:
                         for _, d, _ in hosts:
                             stop(d)
-                rows.append((a.hosts, forks, mode, wall))
+                rows.append((a.hosts, forks, mode, wall, os.getloadavg()[0]))
                 print('hosts=%d forks=%d %s: %.1f s (%.2f s/host)'
                       % (a.hosts, forks, mode, wall, wall / a.hosts), file=sys.stderr)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print('| hosts | Apache | forks | run | wall | per host |')
-    print('|---:|---|---:|---|---:|---:|')
-    for n, forks, mode, wall in rows:
-        print('| %d | %s | %d | %s | %.1f s | %.2f s |'
+    print('| hosts | Apache | forks | run | wall | per host | load avg after |')
+    print('|---:|---|---:|---|---:|---:|---:|')
+    for n, forks, mode, wall, load in rows:
+        print('| %d | %s | %d | %s | %.1f s | %.2f s | %.1f |'
               % (n, 'yes' if a.apache else 'no', forks,
-                 '--check' if mode == 'check' else 'real', wall, wall / n))
+                 '--check' if mode == 'check' else 'real', wall, wall / n, load))
 
 
 if __name__ == '__main__':
