@@ -155,6 +155,10 @@ def main():
                     or '/opt/wsgifix-ansible/bin/ansible-playbook')
     a = ap.parse_args()
     root = tempfile.mkdtemp(prefix='wsgifix-fleet-bench-')
+    # Apache's children and mod_wsgi's daemons run as www-data: they must
+    # reach the apps.
+    os.chmod(root, 0o755)
+    os.makedirs(os.path.join(root, 'hosts'), mode=0o755)
     pristine = os.path.join(root, 'pristine')
     hosts = []
     for i in range(a.hosts):
@@ -171,6 +175,7 @@ def main():
             for mode in a.modes.split(','):
                 shutil.rmtree(os.path.join(root, 'hosts'))
                 shutil.copytree(pristine, os.path.join(root, 'hosts'), symlinks=True)
+                os.chmod(os.path.join(root, 'hosts'), 0o755)
                 if a.apache:
                     for _, d, _ in hosts:
                         out = apache(d, '-k', 'start')
