@@ -33,9 +33,11 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     let a = ctx.a;
     let mut out = Vec::new();
     for (di, d) in a.daemons.iter().enumerate() {
-        let earlier = a.daemons[..di]
-            .iter()
-            .position(|e| e.name == d.name && !exclusive(&e.site.defines, &d.site.defines));
+        let earlier = a
+            .daemons_named(&d.name)
+            .take_while(|(i, _)| *i < di)
+            .find(|(_, e)| !exclusive(&e.site.defines, &d.site.defines))
+            .map(|(i, _)| i);
         match earlier {
             Some(first) => {
                 let e = &a.daemons[first];
