@@ -56,6 +56,10 @@ pub struct Fixer<'a> {
     taken: RefCell<BTreeSet<String>>,
     /// Daemon name → the apps whose effective process group it is.
     users: HashMap<&'a str, BTreeSet<usize>>,
+    /// The server's files as users name them.
+    pub file_names: &'a [String],
+    /// Every name a WSGIProcessGroup or process-group= names.
+    selected: BTreeSet<&'a str>,
     /// How many times each daemon name is defined in the server.
     definitions: HashMap<&'a str, usize>,
     /// Per base name, the next number to try when the name is taken.
@@ -64,7 +68,12 @@ pub struct Fixer<'a> {
 }
 
 impl<'a> Fixer<'a> {
-    pub fn new(trees: &'a [SyntaxTree], a: &'a Analysis, ext: &'a ServerContext) -> Fixer<'a> {
+    pub fn new(
+        trees: &'a [SyntaxTree],
+        file_names: &'a [String],
+        a: &'a Analysis,
+        ext: &'a ServerContext,
+    ) -> Fixer<'a> {
         let mut users: HashMap<&'a str, BTreeSet<usize>> = HashMap::new();
         for (i, inst) in a.instances.iter().enumerate() {
             let pg = a.effective_of(i, GroupKind::Process).value.as_str();
@@ -73,7 +82,19 @@ impl<'a> Fixer<'a> {
                 .or_default()
                 .insert(a.mounts[inst.mount].app);
         }
+        let mut selected: BTreeSet<&'a str> = a
+            .groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::Process)
+            .map(|g| g.value.as_str())
+            .collect();
+        let options = a.mounts.iter().map(|m| &m.args);
+        let options = options.chain(a.imports.iter().map(|i| &i.args));
+        selected
+            .extend(options.filter_map(|o| o.option("process-group").map(|o| o.value.as_str())));
         Fixer {
+            file_names,
+            selected,
             trees,
             a,
             units: trees.iter().map(edit::indent_unit).collect(),
@@ -206,7 +227,13 @@ impl<'a> Fixer<'a> {
             {
                 continue;
             }
-            if self.users_of(&d.name).iter().all(|u| *u == key) {
+            let users = self.users_of(&d.name);
+            // Selected somewhere yet used by no app we can resolve (a section
+            // whose coverage is undecided): not free either.
+            if users.is_empty() && self.selected.contains(d.name.as_str()) {
+                continue;
+            }
+            if users.iter().all(|u| *u == key) {
                 candidates.push(&d.name);
             }
         }

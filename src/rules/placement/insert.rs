@@ -161,9 +161,8 @@ impl<'a> Fixer<'a> {
     ) -> Option<NodePath> {
         let (parent, _) = split(anchor);
         self.a
-            .groups
-            .iter()
-            .filter(|g| g.kind == kind && g.site.scope == m.site.scope)
+            .groups_in(m.site.scope)
+            .filter(|g| g.kind == kind)
             .filter(|g| g.site.file == m.site.file)
             .filter(|g| coverage::covers_all(&g.site.sections, m) == Decision::Yes)
             .filter_map(|g| g.site.sections.first().map(|s| s.path.clone()))
