@@ -9,7 +9,9 @@
 pub mod analysis;
 pub mod cli;
 pub mod engine;
+pub mod generate;
 pub mod output;
 pub mod rules;
 pub mod server;
 pub mod syntax;
+pub mod writing;

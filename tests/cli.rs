@@ -22,7 +22,12 @@ const EMBEDDED: &str = "\
 ";
 
 fn wsgifix() -> Command {
+    // Checkpoints and locks of --write go to a state dir of this test run,
+    // never to the machine's /var/lib/wsgifix.
+    static STATE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let state = STATE.get_or_init(|| tempfile::tempdir().unwrap());
     let mut c = Command::cargo_bin("wsgifix").unwrap();
+    c.env("WSGIFIX_STATE_DIR", state.path());
     // The user's environment must not decide colour in tests that do not ask.
     c.env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
@@ -76,7 +81,7 @@ fn syntax_error_exits_2_and_other_files_are_still_processed() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "./a-broken.conf:2:1: <VirtualHost> was not closed.",
+            "wsgifix: error: ./a-broken.conf:2:1: <VirtualHost> was not closed.",
         ))
         .get_output()
         .stdout
@@ -173,7 +178,7 @@ fn missing_file_is_an_io_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "missing.conf: No such file or directory",
+            "wsgifix: error: missing.conf: No such file or directory",
         ))
         .stderr(predicate::str::contains("2 files checked"));
 }
@@ -192,7 +197,7 @@ fn stdin_is_read_with_dash() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "<stdin>:2:1: <VirtualHost> was not closed.",
+            "wsgifix: error: <stdin>:2:1: <VirtualHost> was not closed.",
         ));
 }
 
@@ -247,7 +252,19 @@ fn json_is_one_document_with_the_documented_keys() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
     let obj = v.as_object().unwrap();
-    assert_eq!(obj.keys().collect::<Vec<_>>(), ["files", "summary"]);
+    assert_eq!(
+        obj.keys().collect::<Vec<_>>(),
+        [
+            "checkpoint",
+            "files",
+            "mode",
+            "schema_version",
+            "summary",
+            "tool",
+            "verify",
+            "written"
+        ]
+    );
     let files = v["files"].as_array().unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["clean.conf", "sites/app.conf", "sites/broken.conf"]);
@@ -282,10 +299,12 @@ fn json_snapshot_of_clean_and_broken_files() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    snap(
-        "cli_json_clean_and_broken",
-        &serde_json::to_string_pretty(&v).unwrap(),
-    );
+    // real_path is absolute: the temp dir is not part of the snapshot.
+    let tmp = d.path().canonicalize().unwrap();
+    let text = serde_json::to_string_pretty(&v)
+        .unwrap()
+        .replace(tmp.to_str().unwrap(), "TMP");
+    snap("cli_json_clean_and_broken", &text);
 }
 
 #[test]
@@ -641,6 +660,11 @@ fn help_documents_modes_and_includes_caveat() {
 fn corpus_wsgi_configs_keep_the_exit_status_contract() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/wsgi");
     if !corpus.is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            corpus.display()
+        );
         eprintln!("skipping: {} not present", corpus.display());
         return;
     }
@@ -678,6 +702,11 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
     use std::os::unix::fs::MetadataExt;
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/wsgi");
     if !corpus.is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            corpus.display()
+        );
         eprintln!("skipping: {} not present", corpus.display());
         return;
     }
@@ -696,8 +725,8 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
     }
     assert!(originals.len() >= 30);
 
-    // Files with only unfixable findings (WSGI004) still let --write succeed.
-    wsgifix().arg("--write").arg(dir.path()).assert().code(0);
+    // Unfixable findings (WSGI004) remain, and --write says so with 1.
+    wsgifix().arg("--write").arg(dir.path()).assert().code(1);
     let mut changed = 0;
     for (path, before, ino, mtime_ns, mtime) in &originals {
         let after = std::fs::read(path).unwrap();
@@ -721,8 +750,8 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
         .map(|o| std::fs::read(&o.0).unwrap())
         .collect();
 
-    // The second run has nothing left to do.
-    wsgifix().arg("--write").arg(dir.path()).assert().code(0);
+    // The second run has nothing left to do (but the unfixable findings).
+    wsgifix().arg("--write").arg(dir.path()).assert().code(1);
     for (o, first) in originals.iter().zip(&first) {
         assert_eq!(
             &std::fs::read(&o.0).unwrap(),

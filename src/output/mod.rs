@@ -3,9 +3,9 @@
 //! summary on stderr — in a deterministic order.
 
 pub mod diff;
+pub mod formats;
 pub mod report;
 pub mod walk;
-pub mod write;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,9 @@ use crate::cli::{Cli, Format, Mode};
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
 use crate::server;
-use report::{FileError, JsonWriter, Outcome, Summary};
+use formats::statistics::Statistics;
+use formats::Extras;
+use report::{FileError, Outcome, Summary};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use walk::{Filters, Item};
@@ -43,12 +45,29 @@ pub struct Settings {
     /// For files of a server (a main config and its Includes): what the
     /// server's other files define and select, by canonical path.
     pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
+    /// `--statistics`, `--show-fixes`.
+    pub extras: Extras,
+    /// `-q`: no summary line, no notes.
+    pub quiet: bool,
+    /// `-v`: a line per file on stderr.
+    pub verbose: bool,
+    /// `--max-file-size`.
+    pub max_file_size: u64,
+    /// With `--write`: how (see `crate::writing`), and each server file's
+    /// main config by canonical path (the unit it is committed with).
+    pub write: Option<Arc<crate::writing::WriteOptions>>,
+    pub units: Arc<BTreeMap<PathBuf, PathBuf>>,
+    /// `--exit-non-zero-on-fix`.
+    pub exit_non_zero_on_fix: bool,
 }
 
 /// Runs the command line and returns the exit status.
 pub fn run(cli: &Cli) -> i32 {
     let stderr = io::stderr();
     let mut err = stderr.lock();
+    if let Some(code) = commands(cli, &mut err) {
+        return code;
+    }
     if let Some(code) = cli.explain {
         return explain(
             code,
@@ -56,6 +75,26 @@ pub fn run(cli: &Cli) -> i32 {
             &mut io::stdout().lock(),
             &mut err,
         );
+    }
+    match &cli.command {
+        Some(crate::cli::Command::Checkpoints { state_dir, format }) => {
+            let mut out = io::stdout().lock();
+            return crate::writing::rollback::list(
+                state_dir,
+                *format == Format::Json,
+                &mut out,
+                &mut err,
+            );
+        }
+        Some(crate::cli::Command::Rollback { id, state_dir }) => {
+            crate::writing::signals::install();
+            return crate::writing::rollback::rollback(state_dir, id.as_deref(), &mut err);
+        }
+        // Handled by `commands` above.
+        Some(crate::cli::Command::Rules { .. } | crate::cli::Command::Generate { .. }) | None => {}
+    }
+    if cli.mode() == Mode::Write {
+        crate::writing::signals::install();
     }
 
     let mut paths = cli.paths.clone();
@@ -66,13 +105,15 @@ pub fn run(cli: &Cli) -> i32 {
         let candidates: Vec<&Path> = walk::SYSTEM_DIRS.iter().map(Path::new).collect();
         match walk::system_config_dir(&candidates) {
             Some(dir) => {
-                let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                if !cli.quiet {
+                    let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                }
                 paths.push(dir);
             }
             None => {
                 let _ = writeln!(
                     err,
-                    "wsgifix: no PATH given and no Apache configuration found in {}",
+                    "wsgifix: error: no PATH given and no Apache configuration found in {}",
                     walk::SYSTEM_DIRS.join(", ")
                 );
                 return 2;
@@ -83,14 +124,79 @@ pub fn run(cli: &Cli) -> i32 {
     let filters = match Filters::new(&cli.include, &cli.exclude) {
         Ok(f) => f,
         Err(e) => {
-            let _ = writeln!(err, "error: invalid glob: {e}");
+            let _ = writeln!(err, "wsgifix: error: invalid glob: {e}");
             return 2;
         }
     };
-    let mut items = walk::collect(&paths, &filters);
-    let servers = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    // Leftovers of killed runs go first, before anything reads them as
+    // config: the journal's names, then `.wsgifix-*.tmp` in the
+    // directories this run reads.
+    let live = crate::writing::state::recover(&cli.state_dir, &mut err);
+    let mut notes = Vec::new();
+    let mut items = walk::collect_noted(&paths, &filters, &mut notes);
+    if !cli.quiet {
+        for n in &notes {
+            let _ = writeln!(err, "wsgifix: note: {n}");
+        }
+    }
+    if items.is_empty() {
+        // An empty or wrong directory must not pass as "nothing found".
+        let _ = writeln!(
+            err,
+            "{}",
+            report::warning_line(
+                "no configuration file found; nothing was checked",
+                use_color_stderr(cli.color)
+            )
+        );
+        return 2;
+    }
+    let (mut servers, mut units) = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    let dirs: std::collections::BTreeSet<PathBuf> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::File(p) => p.parent().map(Path::to_path_buf),
+            _ => None,
+        })
+        .collect();
+    let swept = crate::writing::state::sweep(dirs.iter().map(PathBuf::as_path), &live, &mut err);
+    if !swept.is_empty() {
+        items = walk::collect(&paths, &filters);
+        items.retain(|i| !matches!(i, Item::File(p) if swept.contains(p)));
+        (servers, units) = server_contexts(cli.config.as_deref(), &mut items, &mut err);
+    }
+    let mut write = None;
+    let mut _locks = Vec::new();
+    if cli.mode() == Mode::Write {
+        let opts = crate::writing::WriteOptions::new(
+            cli.state_dir.clone(),
+            cli.verify_mode(),
+            None,
+            std::env::args().collect(),
+        );
+        // A server's files are read and fixed under its lock, so that a
+        // concurrent run waits and then finds them fixed; one order for all
+        // locks, so two runs never wait for each other.
+        let mut mains: Vec<&PathBuf> = units.values().collect();
+        mains.sort();
+        mains.dedup();
+        for m in mains {
+            match crate::writing::state::lock(&cli.state_dir, m, &mut err) {
+                Ok(l) => _locks.push(l),
+                Err(e) => {
+                    let _ = writeln!(err, "wsgifix: {e}");
+                    return 2;
+                }
+            }
+        }
+        write = Some(Arc::new(opts));
+    }
     let settings = Settings {
         servers: Arc::new(servers),
+        max_file_size: cli.max_file_size,
+        write,
+        units: Arc::new(units),
+        exit_non_zero_on_fix: cli.exit_non_zero_on_fix,
         mode: cli.mode(),
         format: cli.format,
         options: Options {
@@ -99,6 +205,12 @@ pub fn run(cli: &Cli) -> i32 {
         },
         color: cli.format == Format::Text && use_color(cli.color),
         color_err: use_color_stderr(cli.color),
+        extras: Extras {
+            statistics: cli.statistics,
+            show_fixes: cli.show_fixes,
+        },
+        quiet: cli.quiet,
+        verbose: cli.verbose,
     };
     let jobs = cli.jobs.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -111,11 +223,36 @@ pub fn run(cli: &Cli) -> i32 {
     let flushed = out.flush();
     match flushed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(err, "wsgifix: cannot write to standard output: {e}");
+            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
             2
         }
         _ => code,
     }
+}
+
+/// Subcommands and listings that do not look at files: `rules` /
+/// `--list-rules`, `generate`. None when the run is about files.
+fn commands(cli: &Cli, err: &mut dyn Write) -> Option<i32> {
+    use crate::cli::Command;
+    let mut out = io::stdout().lock();
+    let r = match &cli.command {
+        Some(Command::Rules {
+            format: Format::Json,
+        }) => formats::rules::json(&mut out),
+        Some(Command::Rules { .. }) => formats::rules::text(&mut out),
+        Some(Command::Generate { what }) => crate::generate::generate(*what, &mut out),
+        None if cli.list_rules && cli.format == Format::Json => formats::rules::json(&mut out),
+        None if cli.list_rules => formats::rules::text(&mut out),
+        None | Some(Command::Checkpoints { .. } | Command::Rollback { .. }) => return None,
+    };
+    Some(match r.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
+            2
+        }
+    })
 }
 
 /// Finds the servers among the work: the `--config` file, and every main
@@ -126,7 +263,7 @@ fn server_contexts(
     config: Option<&Path>,
     items: &mut Vec<Item>,
     err: &mut dyn Write,
-) -> BTreeMap<PathBuf, ServerContext> {
+) -> (BTreeMap<PathBuf, ServerContext>, BTreeMap<PathBuf, PathBuf>) {
     let mut mains: Vec<(PathBuf, bool)> = Vec::new();
     if let Some(c) = config {
         mains.push((c.to_path_buf(), true));
@@ -146,8 +283,13 @@ fn server_contexts(
         })
         .collect();
     let mut out = BTreeMap::new();
+    let mut units = BTreeMap::new();
     for (main, from_config) in mains {
         let s = server::discover(&main, from_config);
+        // Each file is committed with its server (the first that claims it).
+        for f in &s.files {
+            units.entry(f.clone()).or_insert_with(|| s.main.clone());
+        }
         if from_config {
             let _ = writeln!(
                 err,
@@ -163,7 +305,7 @@ fn server_contexts(
         }
         out.extend(server::contexts(&s));
     }
-    out
+    (out, units)
 }
 
 /// Like [`use_color`], for stderr: the same environment rules, but the
@@ -201,7 +343,7 @@ pub fn use_color(choice: ColorChoice) -> bool {
 
 fn explain(code: &str, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some(rule) = rule_by_code(code) else {
-        let _ = writeln!(err, "error: unknown rule {code}");
+        let _ = writeln!(err, "wsgifix: error: unknown rule {code}");
         return 2;
     };
     let fix = if rule.has_fix {
@@ -234,7 +376,10 @@ pub fn process_all(
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
         Ok(p) => p,
         Err(e) => {
-            let _ = writeln!(err, "wsgifix: cannot start {jobs} worker threads: {e}");
+            let _ = writeln!(
+                err,
+                "wsgifix: error: cannot start {jobs} worker threads: {e}"
+            );
             return 2;
         }
     };
@@ -251,44 +396,90 @@ pub fn process_all(
         mode: settings.mode.as_str(),
         ..Summary::default()
     };
-    let mut json = None;
     let mut stdout_ok = true;
-    if settings.format == Format::Json {
-        match JsonWriter::begin(out) {
-            Ok(w) => json = Some(w),
-            Err(_) => stdout_ok = false,
+    let mut machine = formats::reporter(settings.format, settings.mode, settings.extras, out)
+        .unwrap_or_else(|_| {
+            stdout_ok = false;
+            None
+        });
+    let mut statistics = Statistics::default();
+    // With --write, changed files go through safe commits, a server's
+    // files together (crate::writing::units).
+    let mut queue = settings
+        .write
+        .as_ref()
+        .map(|w| crate::writing::units::Queue::new(Arc::clone(w), Arc::clone(&settings.units)));
+    let mut report = |outcomes: Vec<Outcome>, summary: &mut Summary, err: &mut dyn Write| {
+        for o in &outcomes {
+            summary.add(o);
+            statistics.add(o);
+            if stdout_ok {
+                let r = match &mut machine {
+                    Some(w) => w.file(out, o),
+                    None => report_text(o, settings, out),
+                };
+                // On a terminal, what a file came to reads in order: its diff,
+                // then (on stderr) what the diff does not show.
+                let r = r.and_then(|()| out.flush());
+                // Keep going after stdout closes (`| head`): files must still
+                // be written and errors still reported.
+                stdout_ok = r.is_ok();
+            }
+            report_stderr(o, settings, err);
         }
-    }
+    };
     for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
-        let outcomes: Vec<Outcome> = pool.install(|| {
+        let mut outcomes: Vec<Outcome> = pool.install(|| {
             batch
                 .par_iter()
                 .map(|item| process_item(item, stdin_bytes.as_ref(), settings))
                 .collect()
         });
-        for o in &outcomes {
-            summary.add(o);
-            report_stderr(o, settings, err);
-            if stdout_ok {
-                let r = match &mut json {
-                    Some(w) => w.file(out, o),
-                    None => report_text(o, settings, out),
-                };
-                // Keep going after stdout closes (`| head`): files must still
-                // be written and errors still reported.
-                stdout_ok = r.is_ok();
-            }
+        if let Some(q) = &mut queue {
+            outcomes = q.take(outcomes, err);
         }
+        report(outcomes, &mut summary, err);
+    }
+    if let Some(q) = &mut queue {
+        let rest = q.finish(err);
+        report(rest, &mut summary, err);
     }
     let mut code = exit_code(&summary, settings.mode);
+    if settings.exit_non_zero_on_fix && summary.written > 0 && code == 0 {
+        code = 1;
+    }
+    let interrupted = queue.as_ref().and_then(|q| q.interrupted);
+    if let Some(sig) = interrupted {
+        code = 128 + sig;
+    }
     summary.exit_code = code;
-    if let (Some(w), true) = (json, stdout_ok) {
-        stdout_ok = w.end(out, &summary).is_ok();
+    let writes = queue.map(|q| q.writes).unwrap_or_default();
+    if let Some(v) = writes.verify.as_ref().filter(|v| v.result == "skipped") {
+        let _ = writeln!(err, "wsgifix: configtest skipped: {}", v.message);
+    }
+    if let (Some(w), true) = (&mut machine, stdout_ok) {
+        stdout_ok = w.end(out, &summary, &writes).is_ok();
+    }
+    if settings.extras.statistics && settings.format == Format::Text {
+        // --check's stdout is a report, where the table belongs; a diff's
+        // stdout must stay a patch.
+        if settings.mode == Mode::Check {
+            if stdout_ok {
+                stdout_ok = statistics.write_text(out).is_ok();
+            }
+        } else {
+            let _ = statistics.write_text(err);
+        }
+    }
+    if stdout_ok {
+        stdout_ok = out.flush().is_ok();
     }
     if !stdout_ok {
         code = 2;
     }
-    let _ = writeln!(err, "{}", summary.line());
+    if !settings.quiet {
+        let _ = writeln!(err, "{}", summary.line());
+    }
     code
 }
 
@@ -300,7 +491,8 @@ fn exit_code(s: &Summary, mode: Mode) -> i32 {
         // Unfixable findings count too: "nothing found" is what 0 promises.
         Mode::DryRun => s.changed > 0 || s.findings > 0,
         Mode::Check => s.findings > 0,
-        Mode::Write => false,
+        // What --write could not fix is still there.
+        Mode::Write => s.remaining > 0,
     };
     i32::from(something)
 }
@@ -321,8 +513,18 @@ fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
             );
         }
         if o.written {
-            let _ = writeln!(err, "fixed {}", o.path);
+            let _ = writeln!(
+                err,
+                "fixed {}",
+                crate::writing::escape_bytes(o.path.as_bytes())
+            );
         }
+        if settings.extras.show_fixes {
+            let _ = formats::fixes::write_text(o, err);
+        }
+    }
+    if settings.verbose {
+        let _ = writeln!(err, "{}", report::verbose_line(o));
     }
 }
 
@@ -373,14 +575,30 @@ pub fn process_item(
                 },
             }
         }
-        Item::File(p) => match std::fs::read(p) {
-            Ok(bytes) => process_bytes(display(p), &bytes, Some(p), settings),
-            Err(e) => Outcome {
-                path: display(p),
-                error: Some(FileError::io("io", walk::strip_os_error(&e))),
-                ..Outcome::default()
-            },
-        },
+        Item::File(p) => {
+            let mut o = match crate::writing::read_config(p, settings.max_file_size) {
+                Ok((bytes, identity)) => {
+                    let mut o = process_bytes(display(p), &bytes, Some(p), settings);
+                    o.real_path = Some(identity.real.to_string_lossy().into_owned());
+                    if let Some(c) = &mut o.pending {
+                        c.old = bytes;
+                        c.identity = Some(identity);
+                    }
+                    o
+                }
+                Err(e) => Outcome {
+                    path: display(p),
+                    error: Some(FileError::io("io", e.to_string())),
+                    ..Outcome::default()
+                },
+            };
+            use std::os::unix::ffi::OsStrExt;
+            let raw = p.as_os_str().as_bytes();
+            if std::str::from_utf8(raw).is_err() {
+                o.path_bytes = Some(raw.to_vec());
+            }
+            o
+        }
     }
 }
 
@@ -414,19 +632,29 @@ pub fn process_bytes(
         .fixed
         .filter(|f| f.as_slice() != source && result.error.is_none());
     o.changed = fixed.is_some();
-    let want_diff = settings.format == Format::Json || settings.mode == Mode::DryRun;
+    let want_diff = settings.format.carries_diff() || settings.mode == Mode::DryRun;
     if let (Some(new), true) = (&fixed, want_diff) {
         o.diff = Some(diff::unified(&o.path, source, new, settings.color));
     }
+    if let (Some(new), true) = (&fixed, settings.extras.show_fixes) {
+        o.fix_notes = formats::fixes::describe(source, new);
+    }
     if settings.mode == Mode::Write {
         match (file, &fixed) {
-            (Some(p), Some(new)) => match write::write_atomic(p, source, new) {
-                Ok(_) => o.written = true,
-                Err(e) => o.error = Some(FileError::io(e.kind(), e.to_string())),
-            },
+            // Committed by the run loop (crate::writing::units); `old` and
+            // `identity` are filled in by the caller, which read the file.
+            (Some(p), Some(new)) if settings.write.is_some() => {
+                o.pending = Some(crate::writing::FileChange {
+                    path: p.clone(),
+                    old: Vec::new(),
+                    new: new.clone(),
+                    identity: None,
+                });
+            }
             // Standard input is a filter: out comes the fixed config, or the
             // input unchanged when there is nothing (or nothing safe) to fix.
             (None, _) if settings.format == Format::Text => {
+                o.in_place = o.changed;
                 o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
             }
             _ => {}
@@ -447,6 +675,13 @@ mod tests {
             color: false,
             color_err: false,
             servers: Arc::default(),
+            extras: Extras::default(),
+            quiet: false,
+            verbose: false,
+            max_file_size: crate::writing::DEFAULT_MAX_FILE_SIZE,
+            write: None,
+            units: Arc::default(),
+            exit_non_zero_on_fix: false,
         }
     }
 

@@ -12,6 +12,9 @@
 
 #![allow(dead_code)]
 
+pub mod scenario;
+pub mod tree;
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -322,29 +325,7 @@ impl Server<'_> {
 
     /// `GET path` over HTTP/1.0 on 127.0.0.1: status and body.
     pub fn get_raw(&self, path: &str) -> Result<(u16, String), String> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.lab.port()));
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
-        // A new mod_wsgi daemon may still be importing Python when the first
-        // request arrives; mod_wsgi itself waits for it, so be generous.
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(|e| e.to_string())?;
-        s.set_write_timeout(Some(Duration::from_secs(5)))
-            .map_err(|e| e.to_string())?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .map_err(|e| format!("send: {e}"))?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| format!("no header/body separator in {text:?}"))?;
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| format!("no status in {head:?}"))?;
-        Ok((status, body.to_string()))
+        http_get(self.lab.port(), "127.0.0.1", path)
     }
 
     /// What the reporting app mounted at `path` says; panics (with the error
@@ -482,6 +463,33 @@ impl Drop for Server<'_> {
             eprintln!("warning: httpd processes {left:?} survived SIGKILL");
         }
     }
+}
+
+/// `GET path` over HTTP/1.0 to 127.0.0.1:`port` with `Host: host`: status
+/// and body.
+pub fn http_get(port: u16, host: &str, path: &str) -> Result<(u16, String), String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    // A new mod_wsgi daemon may still be importing Python when the first
+    // request arrives; mod_wsgi itself waits for it, so be generous.
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no header/body separator in {text:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status in {head:?}"))?;
+    Ok((status, body.to_string()))
 }
 
 fn read_pid(p: &Path) -> Option<i32> {

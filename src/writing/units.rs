@@ -1,0 +1,144 @@
+//! The run loop's side of `--write`: outcomes that carry a pending change
+//! are grouped into units and committed.
+//!
+//! A file of a server (per `units`, file → main config) waits until the end
+//! of the run, when every file of its server has been processed, and the
+//! server is committed as one transaction; its outcomes are reported then.
+//! Any other file is a unit of its own, committed at once.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::output::report::{FileError, Outcome, RunWrites};
+
+use super::{commit, print_notes, CommitReport, WriteOptions, WriteUnit};
+
+pub struct Queue {
+    opts: Arc<WriteOptions>,
+    units: Arc<BTreeMap<PathBuf, PathBuf>>,
+    deferred: BTreeMap<PathBuf, Vec<Outcome>>,
+    pub writes: RunWrites,
+    /// The signal that stopped a commit: the run exits 128 + it.
+    pub interrupted: Option<i32>,
+}
+
+impl Queue {
+    pub fn new(opts: Arc<WriteOptions>, units: Arc<BTreeMap<PathBuf, PathBuf>>) -> Queue {
+        Queue {
+            opts,
+            units,
+            deferred: BTreeMap::new(),
+            writes: RunWrites::default(),
+            interrupted: None,
+        }
+    }
+
+    fn unit_of(&self, o: &Outcome) -> Option<PathBuf> {
+        let real = o.pending.as_ref()?.identity.as_ref()?.real.clone();
+        self.units.get(&real).cloned()
+    }
+
+    /// Takes a batch's outcomes; returns those ready to report, in order.
+    pub fn take(&mut self, batch: Vec<Outcome>, err: &mut dyn Write) -> Vec<Outcome> {
+        let mut ready = Vec::new();
+        for mut o in batch {
+            if o.pending.is_none() {
+                ready.push(o);
+                continue;
+            }
+            if let Some(main) = self.unit_of(&o) {
+                self.deferred.entry(main).or_default().push(o);
+                continue;
+            }
+            let change = o.pending.take().expect("checked");
+            let rep = self.commit(None, vec![change], err);
+            self.apply(&mut o, rep.files.into_iter().next());
+            ready.push(o);
+        }
+        ready
+    }
+
+    /// Commits the servers; returns their outcomes.
+    pub fn finish(&mut self, err: &mut dyn Write) -> Vec<Outcome> {
+        let mut ready = Vec::new();
+        for (main, mut outs) in std::mem::take(&mut self.deferred) {
+            let changes = outs.iter_mut().filter_map(|o| o.pending.take()).collect();
+            let rep = self.commit(Some(main), changes, err);
+            let mut files = rep.files.into_iter();
+            for o in &mut outs {
+                self.apply(o, files.next());
+            }
+            ready.extend(outs);
+        }
+        ready
+    }
+
+    fn commit(
+        &mut self,
+        main: Option<PathBuf>,
+        changes: Vec<super::FileChange>,
+        err: &mut dyn Write,
+    ) -> CommitReport {
+        let mut rep = if self.interrupted.is_some() {
+            // After a signal nothing more is written.
+            CommitReport {
+                files: changes
+                    .iter()
+                    .map(|c| super::FileReport {
+                        path: c.path.clone(),
+                        real: c.identity.as_ref().map(|i| i.real.clone()),
+                        written: false,
+                        error: Some(super::WriteError::Transaction(
+                            "not written: the run was interrupted by a signal".into(),
+                        )),
+                    })
+                    .collect(),
+                ..CommitReport::default()
+            }
+        } else {
+            commit(
+                WriteUnit {
+                    main_config: main,
+                    changes,
+                },
+                &self.opts,
+            )
+        };
+        print_notes(&rep, err);
+        if rep.checkpoint.is_some() {
+            self.writes.checkpoint = rep.checkpoint.take();
+        }
+        // The first failure is the one to see; else the last test run.
+        if let Some(v) = rep.verify.take() {
+            let failed_before = self
+                .writes
+                .verify
+                .as_ref()
+                .is_some_and(|x| x.result == "failed");
+            if !failed_before {
+                self.writes.verify = Some(v);
+            }
+        }
+        self.interrupted = self.interrupted.or(rep.interrupted);
+        rep
+    }
+
+    fn apply(&mut self, o: &mut Outcome, f: Option<super::FileReport>) {
+        let Some(f) = f else {
+            return;
+        };
+        o.real_path = f.real.as_ref().map(|r| r.to_string_lossy().into_owned());
+        o.written = f.written;
+        if f.written {
+            if let Some(r) = &o.real_path {
+                self.writes.written.push(r.clone());
+            }
+        }
+        o.in_place = f.written || (f.error.is_none() && o.changed);
+        if let Some(e) = f.error {
+            o.error = Some(FileError::io(e.kind(), e.to_string()));
+        }
+    }
+}
