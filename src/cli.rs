@@ -144,6 +144,11 @@ pub struct Cli {
     #[arg(long)]
     pub show_fixes: bool,
 
+    /// Print the settings in effect (command line, wsgifix.toml files,
+    /// defaults) and where each came from, and exit.
+    #[arg(long)]
+    pub show_settings: bool,
+
     /// Print only errors and the report itself: no summary line, no notes.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,

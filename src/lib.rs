@@ -13,5 +13,6 @@ pub mod generate;
 pub mod output;
 pub mod rules;
 pub mod server;
+pub mod settings;
 pub mod syntax;
 pub mod writing;

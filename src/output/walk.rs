@@ -64,7 +64,14 @@ impl Filters {
         let name = rel.file_name().map(|n| n.to_string_lossy());
         // Our own temp files, left by a crash or being written by a
         // concurrent run, are never configuration.
-        if name.is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX)) {
+        if name
+            .as_ref()
+            .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
+        {
+            return false;
+        }
+        // wsgifix's own settings file sits in the trees it checks.
+        if name.as_deref() == Some(crate::settings::FILE_NAME) {
             return false;
         }
         self.include.as_ref().is_none_or(|s| Self::matches(s, rel))
