@@ -1,10 +1,23 @@
 //! Unified diffs of the fixes. The diff works on bytes, not text: configs may
 //! hold bytes that are not UTF-8, and CRLF or a missing final newline must
 //! show exactly as they are so that the patch reproduces the fixed file.
+//!
+//! Myers' algorithm costs O((N + M) · D) for D changed lines: fine for a
+//! small file, quadratic for a large file with a fix in every vhost (50 000
+//! vhosts took a minute). So small inputs keep Myers over the whole text, and
+//! large ones are split first (`anchor`): common prefix and suffix trimmed,
+//! then lines that occur exactly once on each side and in the same order
+//! (patience anchors) cut the rest into gaps, each diffed the same way, with
+//! Myers only on small gaps. Fixes leave most lines alone, and a config's
+//! lines are mostly unique (names, paths), so this is near-linear there. The
+//! result is always an exact diff; only its choice among equally short diffs
+//! may differ from Myers on large inputs, and it is deterministic.
+
+mod anchor;
 
 use colored::Color;
 use similar::udiff::UnifiedHunkHeader;
-use similar::{Algorithm, DiffTag};
+use similar::{DiffOp, DiffTag};
 
 const CONTEXT: usize = 3;
 const RESET: &[u8] = b"\x1b[0m";
@@ -12,6 +25,23 @@ const RESET: &[u8] = b"\x1b[0m";
 /// The unified diff (`--- a/PATH`, `+++ b/PATH`, 3 lines of context) that
 /// turns `old` into `new`; empty when they are equal.
 pub fn unified(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
+    unified_tuned(path, old, new, color, anchor::Tuning::DEFAULT)
+}
+
+/// `unified` with the anchored algorithm forced even on tiny inputs, for the
+/// tests that hold it to the reference; not part of the API.
+#[doc(hidden)]
+pub fn unified_anchored(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
+    unified_tuned(path, old, new, color, anchor::Tuning::TINY)
+}
+
+fn unified_tuned(
+    path: &str,
+    old: &[u8],
+    new: &[u8],
+    color: bool,
+    tuning: anchor::Tuning,
+) -> Vec<u8> {
     let mut out = Vec::new();
     if old == new {
         return out;
@@ -20,7 +50,8 @@ pub fn unified(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
     // its line. The terminator stays attached, so CRLF differs from LF.
     let old_lines = split_lines(old);
     let new_lines = split_lines(new);
-    let ops = similar::capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines);
+    let ops = anchor::diff_lines(&old_lines, &new_lines, tuning);
+    out.reserve(diff_size_hint(&ops, &old_lines, &new_lines));
 
     let paint = |out: &mut Vec<u8>, sgr: Option<&str>, body: &[u8]| match sgr {
         Some(sgr) if color => {
@@ -48,10 +79,20 @@ pub fn unified(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
         // The colour stops before the line terminator so that a terminal (or
         // a pager) never sees an escape sequence straddle a newline.
         let (body, end) = split_terminator(value);
-        let mut text = Vec::with_capacity(body.len() + 1);
-        text.push(sign);
-        text.extend_from_slice(body);
-        paint(out, sgr, &text);
+        match sgr {
+            Some(sgr) if color => {
+                out.extend_from_slice(b"\x1b[");
+                out.extend_from_slice(sgr.as_bytes());
+                out.push(b'm');
+                out.push(sign);
+                out.extend_from_slice(body);
+                out.extend_from_slice(RESET);
+            }
+            _ => {
+                out.push(sign);
+                out.extend_from_slice(body);
+            }
+        }
         if end.is_empty() {
             out.extend_from_slice(b"\n\\ No newline at end of file\n");
         } else {
@@ -82,6 +123,24 @@ pub fn unified(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
         }
     }
     out
+}
+
+/// About how many bytes the changed lines and their context take, so the
+/// output grows once or twice rather than by doubling from empty.
+fn diff_size_hint(ops: &[DiffOp], old: &[&[u8]], new: &[&[u8]]) -> usize {
+    let mut n = 0;
+    for op in ops {
+        let (tag, o, w) = op.as_tag_tuple();
+        if tag != DiffTag::Equal {
+            n += old[o]
+                .iter()
+                .chain(&new[w])
+                .map(|l| l.len() + 1)
+                .sum::<usize>()
+                + 80;
+        }
+    }
+    n * 2
 }
 
 fn split_lines(s: &[u8]) -> Vec<&[u8]> {
@@ -322,6 +381,116 @@ pub(crate) mod tests {
             })
     }
 
+    /// The diff as it was before anchoring: similar's Myers over the whole
+    /// text, hunks by similar's grouping. Small inputs must still give
+    /// exactly this.
+    fn reference(path: &str, old: &[u8], new: &[u8], color: bool) -> Vec<u8> {
+        if old == new {
+            return Vec::new();
+        }
+        let o = split_lines(old);
+        let n = split_lines(new);
+        let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &o, &n);
+        let sgr = |out: &mut Vec<u8>, code: &str, body: &[u8]| {
+            if color {
+                out.extend_from_slice(format!("\x1b[{code}m").as_bytes());
+                out.extend_from_slice(body);
+                out.extend_from_slice(RESET);
+            } else {
+                out.extend_from_slice(body);
+            }
+        };
+        let mut out = Vec::new();
+        let shown = path.strip_prefix('/').unwrap_or(path);
+        sgr(&mut out, "1", format!("--- a/{shown}").as_bytes());
+        out.push(b'\n');
+        sgr(&mut out, "1", format!("+++ b/{shown}").as_bytes());
+        out.push(b'\n');
+        let line = |out: &mut Vec<u8>, sign: u8, code: Option<&str>, l: &[u8]| {
+            let (body, end) = split_terminator(l);
+            let text = [&[sign][..], body].concat();
+            match code {
+                Some(c) => sgr(out, c, &text),
+                None => out.extend_from_slice(&text),
+            }
+            if end.is_empty() {
+                out.extend_from_slice(b"\n\\ No newline at end of file\n");
+            } else {
+                out.extend_from_slice(end);
+            }
+        };
+        for group in similar::group_diff_ops(ops, CONTEXT) {
+            sgr(
+                &mut out,
+                "36",
+                UnifiedHunkHeader::new(&group).to_string().as_bytes(),
+            );
+            out.push(b'\n');
+            for op in &group {
+                let (tag, or, nr) = op.as_tag_tuple();
+                if tag == DiffTag::Equal {
+                    o[or].iter().for_each(|l| line(&mut out, b' ', None, l));
+                    continue;
+                }
+                o[or]
+                    .iter()
+                    .for_each(|l| line(&mut out, b'-', Some("31"), l));
+                n[nr]
+                    .iter()
+                    .for_each(|l| line(&mut out, b'+', Some("32"), l));
+            }
+        }
+        out
+    }
+
+    /// Hunk headers `@@ -a,b +c,d @@` must count the lines that follow.
+    fn check_hunk_counts(diff: &[u8]) {
+        let lines: Vec<&[u8]> = diff.split_inclusive(|&b| b == b'\n').collect();
+        let count = |r: &str| r.split_once(',').map_or(1, |(_, c)| c.parse().unwrap());
+        let mut i = 2;
+        while i < lines.len() {
+            let h = std::str::from_utf8(lines[i]).unwrap();
+            let inner = h.strip_prefix("@@ -").unwrap().split(" @@").next().unwrap();
+            let (old, new) = inner.split_once(" +").unwrap();
+            let (mut seen_old, mut seen_new) = (0, 0);
+            i += 1;
+            while i < lines.len() && !lines[i].starts_with(b"@@ ") {
+                match lines[i][0] {
+                    b' ' => (seen_old, seen_new) = (seen_old + 1, seen_new + 1),
+                    b'-' => seen_old += 1,
+                    b'+' => seen_new += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            assert_eq!((seen_old, seen_new), (count(old), count(new)), "{h}");
+        }
+    }
+
+    #[test]
+    fn large_scattered_edits_diff_exactly() {
+        // Above the whole-text Myers size: one inserted line per vhost.
+        let mut old = Vec::new();
+        let mut new = Vec::new();
+        for i in 0..3000 {
+            let vhost = format!("<VirtualHost *:80>\n    ServerName s{i}\n    WSGIScriptAlias / /s{i}.wsgi\n</VirtualHost>\n");
+            old.extend_from_slice(vhost.as_bytes());
+            new.extend_from_slice(
+                vhost
+                    .replace("</V", "    WSGIProcessGroup g\n</V")
+                    .as_bytes(),
+            );
+        }
+        let d = unified("big", &old, &new, false);
+        assert_eq!(apply(&old, &d), new);
+        check_hunk_counts(&d);
+        let body = d.split(|&b| b == b'\n');
+        let minus = body.clone().filter(|l| l.starts_with(b"-")).count();
+        let plus = body.filter(|l| l.starts_with(b"+")).count();
+        // A minimal diff: the insertions and nothing else.
+        assert_eq!((minus, plus), (1, 3001));
+    }
+
     proptest! {
         #[test]
         fn diff_reproduces_new_exactly(old in config_lines(), new in config_lines()) {
@@ -331,5 +500,158 @@ pub(crate) mod tests {
                 prop_assert_eq!(apply(&old, &d), new);
             }
         }
+
+        #[test]
+        fn small_inputs_diff_as_the_reference(old in config_lines(), new in config_lines(), color: bool) {
+            let ours = unified("p", &old, &new, color);
+            let theirs = reference("p", &old, &new, color);
+            // The same lines in the same hunks; only a header similar got
+            // wrong (issue #78) may differ, and ours must count right.
+            prop_assert_eq!(without_headers(&ours), without_headers(&theirs));
+            check_hunk_counts(&strip_sgr(&ours));
+            if ours != theirs {
+                let broken = std::panic::catch_unwind(|| check_hunk_counts(&strip_sgr(&theirs)));
+                prop_assert!(broken.is_err(), "differs from a consistent reference");
+            }
+        }
+
+        #[test]
+        fn anchored_diff_reproduces_edited_text(
+            lines in prop::collection::vec(0u8..40, 0..60),
+            edits in prop::collection::vec((0usize..60, 0u8..3, 0u8..40), 0..12),
+        ) {
+            // Lines drawn from a small set (repeats on purpose), then edited
+            // in place as fixes do: inserted, replaced, deleted.
+            let text = |ids: &[u8]| -> Vec<u8> {
+                ids.iter().flat_map(|i| format!("L{}\n", i % 23).into_bytes()).collect()
+            };
+            let mut edited = lines.clone();
+            for (at, kind, id) in edits {
+                let at = at.min(edited.len());
+                match kind {
+                    0 => edited.insert(at, id),
+                    1 if at < edited.len() => edited[at] = id,
+                    _ if at < edited.len() => { edited.remove(at); }
+                    _ => {}
+                }
+            }
+            let (old, new) = (text(&lines), text(&edited));
+            for d in [unified_anchored("p", &old, &new, false), unified("p", &old, &new, false)] {
+                prop_assert_eq!(d.is_empty(), old == new);
+                prop_assert_eq!(apply(&old, &d), new.clone());
+                check_hunk_counts(&d);
+            }
+        }
+
+        #[test]
+        fn anchored_diff_reproduces_new_exactly(old in config_lines(), new in config_lines()) {
+            let d = unified_anchored("p", &old, &new, false);
+            prop_assert_eq!(d.is_empty(), old == new);
+            if old != new {
+                prop_assert_eq!(apply(&old, &d), new.clone());
+                check_hunk_counts(&d);
+                let colored = unified_anchored("p", &old, &new, true);
+                prop_assert_eq!(strip_sgr(&colored), d);
+            }
+        }
+    }
+
+    fn without_headers(d: &[u8]) -> Vec<&[u8]> {
+        d.split_inclusive(|&b| b == b'\n')
+            .map(|l| {
+                if l.starts_with(b"@@") || l.starts_with(b"\x1b[36m@@") {
+                    b"@@\n"
+                } else {
+                    l
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hunk_headers_count_right_where_similar_misnumbers() {
+        // similar's Myers gives this a Delete/Insert with wrong cross indices
+        // (similar issue #78); the header used to say -52,4 over 5 old lines.
+        let mut old: Vec<u8> = b"L0\n".repeat(56);
+        old.extend_from_slice(b"L1\nL18\n");
+        let mut new: Vec<u8> = b"L1\nL1\n".to_vec();
+        new.extend_from_slice(&b"L0\n".repeat(3));
+        new.extend_from_slice(b"L1\nL1\n");
+        new.extend_from_slice(&b"L0\n".repeat(51));
+        new.extend_from_slice(b"L18\nL18\n");
+        let d = unified("p", &old, &new, false);
+        check_hunk_counts(&d);
+        assert_eq!(apply(&old, &d), new);
+    }
+
+    #[test]
+    fn corpus_fixes_diff_exactly() {
+        // Every fix the engine makes on the real corpus (and CRLF copies):
+        // both algorithms reproduce it, and the default one equals the
+        // reference wherever the reference counts its hunks right.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let Ok(subdirs) = std::fs::read_dir(&dir) else {
+            assert!(
+                std::env::var_os("WSGIFIX_REQUIRE_CORPUS").is_none(),
+                "corpus {} missing and WSGIFIX_REQUIRE_CORPUS is set",
+                dir.display()
+            );
+            eprintln!(
+                "SKIP: corpus {} absent; corpus diff test did not run",
+                dir.display()
+            );
+            return;
+        };
+        let mut fixed_files = 0;
+        for sub in subdirs.flatten() {
+            for f in std::fs::read_dir(sub.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let Ok(lf) = std::fs::read(f.path()) else {
+                    continue;
+                };
+                let crlf: Vec<u8> = lf
+                    .split_inclusive(|&b| b == b'\n')
+                    .flat_map(|l| match l.strip_suffix(b"\n") {
+                        Some(body) if !body.ends_with(b"\r") => [body, b"\r\n"].concat(),
+                        _ => l.to_vec(),
+                    })
+                    .collect();
+                for old in [lf, crlf] {
+                    let result = crate::engine::process(&old, &Default::default());
+                    let Some(new) = result.fixed else { continue };
+                    fixed_files += 1;
+                    let d = unified("f", &old, &new, false);
+                    assert_eq!(apply(&old, &d), new, "{}", f.path().display());
+                    check_hunk_counts(&d);
+                    assert_eq!(
+                        without_headers(&d),
+                        without_headers(&reference("f", &old, &new, false))
+                    );
+                    let d = unified_anchored("f", &old, &new, false);
+                    assert_eq!(apply(&old, &d), new, "{}", f.path().display());
+                    check_hunk_counts(&d);
+                }
+            }
+        }
+        assert!(fixed_files > 0, "the corpus holds fixable files");
+    }
+
+    fn strip_sgr(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < s.len() {
+            if s[i] == 0x1b {
+                while s[i] != b'm' {
+                    i += 1;
+                }
+            } else {
+                out.push(s[i]);
+            }
+            i += 1;
+        }
+        out
     }
 }
