@@ -223,6 +223,15 @@ impl Scenario {
         let run = self.write();
         let after = self.serve();
         self.assert_fixed(&before, &after, &run, keep);
+        // Every app is right now, so nothing was left to report.
+        assert_eq!(
+            run.code,
+            0,
+            "{}: --write fixed everything but exited {}:\n{}",
+            self.name,
+            run.code,
+            run.describe()
+        );
     }
 }
 
