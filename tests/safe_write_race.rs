@@ -196,7 +196,11 @@ fn two_concurrent_runs_serialize() {
                 .unwrap()
         };
         let (a, b) = (spawn(), spawn());
-        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        // Both drained at once: the one waiting for the lock must not keep
+        // the other blocked on a full pipe.
+        let a = std::thread::spawn(move || a.wait_with_output().unwrap());
+        let b = b.wait_with_output().unwrap();
+        let a = a.join().unwrap();
         let mut written = Vec::new();
         for o in [&a, &b] {
             assert_eq!(
