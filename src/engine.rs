@@ -279,7 +279,7 @@ fn fix_loop(
             Some((a, i)) => (a, i.as_slice()),
             None => (first, original),
         };
-        let fixer = Fixer::new(&current.trees, a, ext);
+        let fixer = Fixer::new(&current.trees, names, a, ext);
         // The first fixable issue of each independent unit (a group of
         // vhosts sharing a ServerName, or the main server): their fixes touch
         // disjoint parts of the server and can be applied in one pass.

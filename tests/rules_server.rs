@@ -439,7 +439,7 @@ fn a_location_match_covering_thirteen_pattern_mounts_is_one_shared_daemon() {
 fn an_undecidable_regex_section_is_said_and_not_fixed() {
     let site = vhost(
         "x.example.com",
-        "    WSGIDaemonProcess x\n    WSGIScriptAlias /app /srv/app/app.wsgi\n    <LocationMatch \"\\.json$\">\n        WSGIProcessGroup x\n    </LocationMatch>\n    WSGIApplicationGroup %{GLOBAL}\n",
+        "    WSGIDaemonProcess x\n    WSGIScriptAlias /app /srv/app/app.wsgi\n    <LocationMatch \"^/app/?$\">\n        WSGIProcessGroup x\n    </LocationMatch>\n    WSGIApplicationGroup %{GLOBAL}\n",
     );
     let m = model(&[
         ("apache2.conf", DEBIAN_MAIN),
@@ -450,7 +450,7 @@ fn an_undecidable_regex_section_is_said_and_not_fixed() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(f[0]
         .message
-        .contains("cannot decide whether <LocationMatch \\.json$> (line 6) covers this app"));
+        .contains("cannot decide whether <LocationMatch ^/app/?$> (line 6) covers this app"));
     assert!(!f[0].fixable);
     assert!(r.files[1].fixed.is_none());
 }
@@ -481,7 +481,9 @@ fn certbots_le_ssl_copy_loses_its_duplicate_daemon() {
         ("sites-enabled/site.conf", SITE),
     ]);
     let r = process_server(&m, &Options::default());
-    // httpd reads site-le-ssl.conf first: the copy in site.conf goes.
+    // httpd reads site-le-ssl.conf first, so the finding is on site.conf's
+    // definition; but certbot's copy is the one that goes: disabling the
+    // -le-ssl site later must not strand the original vhost.
     let f = &r.files[2].findings;
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].code, "WSGI005");
@@ -492,15 +494,21 @@ fn certbots_le_ssl_copy_loses_its_duplicate_daemon() {
         f[0].message
     );
     assert!(f[0].fixable);
-    assert!(r.files[1].fixed.is_none());
-    let fixed = String::from_utf8(r.files[2].fixed.clone().expect("fixed")).unwrap();
+    assert!(r.files[2].fixed.is_none());
+    let fixed = String::from_utf8(r.files[1].fixed.clone().expect("fixed")).unwrap();
     assert_eq!(
         fixed,
-        SITE.replace(
+        ssl.replace(
             "    WSGIDaemonProcess site user=site python-path=/srv/site\n",
             ""
         )
     );
+    // Without the copy's site, the original still defines its daemon.
+    let alone = model(&[
+        ("apache2.conf", DEBIAN_MAIN),
+        ("sites-enabled/site.conf", SITE),
+    ]);
+    assert!(all_findings(&process_server(&alone, &Options::default())).is_empty());
     let after = fixed_model(&m, &r);
     for app in instances(&after) {
         assert_eq!(app.process_group.value, "site");
@@ -617,4 +625,43 @@ fn httpd_refuses_the_certbot_pair_before_the_fix_and_accepts_it_after() {
     );
     let fixed = check(&after, "after");
     assert!(fixed.ok(), "{}", fixed.message());
+}
+
+#[test]
+fn a_location_match_for_the_mounts_own_url_counts_and_its_daemon_is_not_reused() {
+    // e2e BUG 1: /settings is right (its <LocationMatch ^/settings$>); the
+    // pattern app runs embedded and must get a daemon of its own, not
+    // `settings`, which that LocationMatch selects.
+    let conf = "\
+<VirtualHost *:80>
+    ServerName regex.test
+    WSGIDaemonProcess settings python-path=/srv/lib
+    WSGIScriptAlias /settings /srv/apps/settings.wsgi
+    WSGIScriptAliasMatch ^/([0-9]+)/delete$ /srv/apps/delete.wsgi
+    <LocationMatch \"^/settings$\">
+        WSGIProcessGroup settings
+        WSGIApplicationGroup %{GLOBAL}
+    </LocationMatch>
+    <LocationMatch \"^/[0-9]+/delete$\">
+        WSGIApplicationGroup %{GLOBAL}
+    </LocationMatch>
+</VirtualHost>
+";
+    let m = model(&[
+        ("httpd.conf", "Listen 80\nIncludeOptional conf.d/*.conf\n"),
+        ("conf.d/regex.conf", conf),
+    ]);
+    let r = process_server(&m, &Options::default());
+    let f = &r.files[1].findings;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].code, f[0].line), ("WSGI001", 5));
+    assert!(f[0].fixable);
+    let after = fixed_model(&m, &r);
+    let apps = instances(&after);
+    let settings = apps.iter().find(|a| a.mount == "/settings").unwrap();
+    let delete = apps.iter().find(|a| a.mount.contains("delete")).unwrap();
+    assert_eq!(settings.process_group.value, "settings");
+    assert_ne!(delete.process_group.value, "settings");
+    assert_ne!(delete.process_group.value, "");
+    assert_pymongo_server(&after);
 }

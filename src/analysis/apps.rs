@@ -54,9 +54,9 @@ pub(crate) fn instances_of(a: &Analysis, model: &ServerModel) -> Vec<AppInstance
         };
         let user = (kind == GroupKind::Process)
             .then(|| {
-                a.daemons
-                    .iter()
-                    .find(|d| d.name == r.value && a.accessible(d, scope))
+                a.daemons_named(&r.value)
+                    .map(|(_, d)| d)
+                    .find(|d| a.accessible(d, scope))
                     .and_then(|d| d.args.option("user"))
                     .map(|o| o.value.clone())
             })

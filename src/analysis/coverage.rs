@@ -190,7 +190,11 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
                 parent(&mount.target)
             };
             if section.regex {
-                regex::matches(&section.arg, dir)
+                // httpd 2.4 matches a regex Directory against the script's
+                // full path (`/one/` and `alpha\.wsgi$` apply to
+                // /apps/one/alpha.wsgi, `/one$` does not), as seen with
+                // real Apache in the e2e tests.
+                regex::matches(&section.arg, &mount.target)
             } else {
                 yes_no(path_under(dir, &section.arg))
             }

@@ -16,6 +16,10 @@ pub(crate) struct Index {
     mounts_by_scope: Vec<Vec<usize>>,
     pub(crate) instances_by_mount: Vec<Vec<usize>>,
     instances_by_scope: Vec<Vec<usize>>,
+    /// Daemon definitions by name, in read order.
+    daemons_by_name: HashMap<String, Vec<usize>>,
+    /// Vhosts by the ServerName their requests carry.
+    vhosts_by_name: HashMap<Option<String>, Vec<usize>>,
     /// Effective (process, application) group of each instance.
     effective: OnceLock<Vec<(Resolved, Resolved)>>,
 }
@@ -38,8 +42,16 @@ impl Analysis {
             mounts_by_scope: vec![Vec::new(); n],
             instances_by_mount: vec![Vec::new(); self.mounts.len()],
             instances_by_scope: vec![Vec::new(); n],
+            daemons_by_name: HashMap::new(),
+            vhosts_by_name: HashMap::new(),
             effective: OnceLock::new(),
         };
+        for (i, d) in self.daemons.iter().enumerate() {
+            ix.daemons_by_name
+                .entry(d.name.clone())
+                .or_default()
+                .push(i);
+        }
         for (i, g) in self.groups.iter().enumerate() {
             ix.groups_by_scope[g.site.scope].push(i);
         }
@@ -50,6 +62,10 @@ impl Analysis {
             ix.mounts_by_scope[m.site.scope].push(i);
         }
         self.index = ix;
+        for v in 1..n {
+            let name = self.server_name_of(v).map(str::to_string);
+            self.index.vhosts_by_name.entry(name).or_default().push(v);
+        }
         self.instances = self.find_instances();
         for (i, inst) in self.instances.iter().enumerate() {
             self.index.instances_by_mount[inst.mount].push(i);
@@ -271,9 +287,10 @@ impl Analysis {
         let vhost_ones: Vec<usize> = if scope == 0 {
             Vec::new()
         } else {
-            (1..self.scopes.len())
-                .filter(|&s| s == scope || self.server_name_of(s) == self.server_name_of(scope))
-                .flat_map(|s| self.index.daemons_by_scope[s].iter().copied())
+            let name = self.server_name_of(scope).map(str::to_string);
+            self.index.vhosts_by_name[&name]
+                .iter()
+                .flat_map(|&s| self.index.daemons_by_scope[s].iter().copied())
                 .collect()
         };
         self.index.daemons_by_scope[0]
@@ -281,6 +298,23 @@ impl Analysis {
             .copied()
             .chain(vhost_ones)
             .map(|i| &self.daemons[i])
+    }
+
+    /// The definitions of daemon `name`, in read order.
+    pub fn daemons_named(&self, name: &str) -> impl Iterator<Item = (usize, &Daemon)> {
+        self.index
+            .daemons_by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&i| (i, &self.daemons[i]))
+    }
+
+    /// The group directives of `scope` (only its own), in read order.
+    pub fn groups_in(&self, scope: usize) -> impl Iterator<Item = &GroupDirective> {
+        self.index.groups_by_scope[scope]
+            .iter()
+            .map(|&i| &self.groups[i])
     }
 
     /// The mounts of `scope` (only its own).

@@ -137,6 +137,12 @@ pub fn accept(
             }
         }
     }
+    // The (name, ServerName) pairs the batch's WSGI005 renames may move.
+    let renames: HashSet<(&String, &Option<String>)> = fixes
+        .iter()
+        .filter_map(|f| before.renames.get(&issue_key(f)))
+        .map(|(name, sn)| (name, sn))
+        .collect();
     for (key, seen) in &before.instances {
         if apps.contains(seen.app.as_str()) {
             continue;
@@ -146,12 +152,7 @@ pub fn accept(
         };
         let pg = &after.effective_of(now, GroupKind::Process).value;
         let ag = after.effective_of(now, GroupKind::Application);
-        let renamed = fixes.iter().any(|f| {
-            before
-                .renames
-                .get(&issue_key(f))
-                .is_some_and(|(name, sn)| seen.pg == *name && seen.server_name == *sn)
-        });
+        let renamed = renames.contains(&(&seen.pg, &seen.server_name));
         if *pg != seen.pg && !renamed {
             return false;
         }

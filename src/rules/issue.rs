@@ -203,7 +203,7 @@ pub fn exclusive(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
 /// Is daemon `name` defined anywhere in the server (or, for a file
 /// processed alone, in its server's other files)?
 pub fn is_defined(ctx: &CheckCtx, name: &str) -> bool {
-    ctx.a.daemons.iter().any(|d| d.name == name) || ctx.ext.defined_elsewhere(name)
+    ctx.a.daemons_named(name).next().is_some() || ctx.ext.defined_elsewhere(name)
 }
 
 /// The daemon named `name` that requests in `scope` can use, if any.
@@ -212,7 +212,7 @@ pub fn accessible_daemon<'a>(
     name: &str,
     scope: usize,
 ) -> Option<&'a crate::analysis::Daemon> {
-    a.daemons
-        .iter()
-        .find(|d| d.name == name && a.accessible(d, scope))
+    a.daemons_named(name)
+        .map(|(_, d)| d)
+        .find(|d| a.accessible(d, scope))
 }

@@ -85,7 +85,7 @@ fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) 
 }
 
 fn defined_twice(a: &crate::analysis::Analysis, name: &str) -> bool {
-    let defs: Vec<_> = a.daemons.iter().filter(|d| d.name == name).collect();
+    let defs: Vec<_> = a.daemons_named(name).map(|(_, d)| d).collect();
     defs.iter().enumerate().any(|(i, d)| {
         defs[..i]
             .iter()

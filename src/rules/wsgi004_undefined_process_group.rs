@@ -97,7 +97,13 @@ fn usage(ctx: &CheckCtx, gi: usize, name: &str) -> String {
     let a = ctx.a;
     let mut failing = Vec::new();
     let mut overridden = Vec::new();
-    for (i, inst) in a.instances.iter().enumerate() {
+    let scope = a.groups[gi].site.scope;
+    let reached: Vec<usize> = match scope {
+        0 => (0..a.instances.len()).collect(),
+        s => a.instances_in_scope(s).to_vec(),
+    };
+    for i in reached {
+        let inst = a.instances[i];
         let m = &a.mounts[inst.mount];
         let r = a.effective_of(i, GroupKind::Process);
         let url = m.url.clone().unwrap_or_else(|| m.target.clone());

@@ -33,9 +33,11 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     let a = ctx.a;
     let mut out = Vec::new();
     for (di, d) in a.daemons.iter().enumerate() {
-        let earlier = a.daemons[..di]
-            .iter()
-            .position(|e| e.name == d.name && !exclusive(&e.site.defines, &d.site.defines));
+        let earlier = a
+            .daemons_named(&d.name)
+            .take_while(|(i, _)| *i < di)
+            .find(|(_, e)| !exclusive(&e.site.defines, &d.site.defines))
+            .map(|(i, _)| i);
         match earlier {
             Some(first) => {
                 let e = &a.daemons[first];
@@ -106,14 +108,28 @@ impl Fixer<'_> {
     pub fn duplicate(&self, first: usize, dup: usize) -> Option<Vec<FixEdit>> {
         let (e, d) = (&self.a.daemons[first], &self.a.daemons[dup]);
         if self.a.server_name_of(e.site.scope) == self.a.server_name_of(d.site.scope) {
+            // certbot's copy goes, whichever httpd reads first: disabling
+            // the -le-ssl site must not strand the original vhost. (If the
+            // copy's vhost preloads from it, the engine refuses the fix.)
+            let copy = if self.is_certbot_copy(e) && !self.is_certbot_copy(d) {
+                e
+            } else {
+                d
+            };
             return Some(vec![FixEdit {
-                file: d.site.file,
+                file: copy.site.file,
                 edit: Edit::Remove {
-                    path: d.site.path.clone(),
+                    path: copy.site.path.clone(),
                 },
             }]);
         }
         self.rename(d)
+    }
+
+    fn is_certbot_copy(&self, d: &Daemon) -> bool {
+        self.file_names
+            .get(d.site.file)
+            .is_some_and(|n| n.ends_with("-le-ssl.conf"))
     }
 
     /// Renames the second definition and every selection of the name in the

@@ -33,7 +33,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         if pg.is_global() || pg.is_dynamic() {
             continue;
         }
-        let Some(d) = a.daemons.iter().find(|d| d.name == pg.value) else {
+        let Some((_, d)) = a.daemons_named(&pg.value).next() else {
             continue;
         };
         if accessible_daemon(a, &pg.value, inst.scope).is_some() {

@@ -131,13 +131,59 @@ pub fn sure_prefix(pattern: &str) -> String {
     lit
 }
 
+/// The pattern with its capturing parentheses dropped, when that does not
+/// change what it matches: no alternation, no quantified group, no `(?`.
+fn without_plain_groups(p: &str) -> Option<String> {
+    let b = p.as_bytes();
+    let mut out = String::new();
+    let (mut class, mut escaped) = (false, false);
+    for (i, c) in p.char_indices() {
+        match c {
+            _ if escaped => {
+                escaped = false;
+                out.push(c);
+                continue;
+            }
+            '\\' => escaped = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '|' if !class => return None,
+            '(' if !class => {
+                if b.get(i + 1) == Some(&b'?') {
+                    return None;
+                }
+                continue;
+            }
+            ')' if !class => {
+                if matches!(b.get(i + 1), Some(b'?' | b'*' | b'+' | b'{')) {
+                    return None;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
 /// Patterns that match every URL.
 fn matches_everything(p: &str) -> bool {
     matches!(p, "" | "^" | "/" | "^/" | ".*" | "^.*" | "^/.*" | ".")
 }
 
+/// Assertions that look at what follows a match: with none of them, a
+/// match found in a URL is still there in every longer URL.
+fn end_sensitive(p: &str) -> bool {
+    p.contains('$')
+        || p.contains("\\b")
+        || p.contains("\\B")
+        || p.contains("\\z")
+        || p.contains("\\Z")
+}
+
 /// `<LocationMatch R>` for `WSGIScriptAlias u`: the app serves `u` and
-/// everything below it.
+/// everything below it (`u/...`).
 pub fn location_match_covers_url(section: &str, url: &str) -> Decision {
     if matches_everything(section) {
         return Decision::Yes;
@@ -145,30 +191,42 @@ pub fn location_match_covers_url(section: &str, url: &str) -> Decision {
     let Ok(r) = ::regex::Regex::new(section) else {
         return Decision::Unknown;
     };
-    let base = url.trim_end_matches('/');
-    let probes = [
-        if base.is_empty() { "/" } else { base }.to_string(),
-        format!("{base}/"),
-        format!("{base}/zq9"),
-        format!("{base}/zq9/x8.y"),
-    ];
-    let hits = probes.iter().filter(|p| r.is_match(p)).count();
-    if hits == probes.len() {
-        // A proof for anchored sections: every URL starting with the
-        // mount's URL matches. Probes alone prove nothing.
-        if let Some(mut a) = Anchored_::new(section) {
-            if a.covers_prefix(if base.is_empty() { "/" } else { base }) {
+    let base = match url.trim_end_matches('/') {
+        "" => "/",
+        b => b,
+    };
+    // A match inside the mount's URL that nothing after it can undo holds
+    // for every URL below it (`gamma` for /beta/gamma, `^/app`).
+    if r.is_match(base) && !end_sensitive(section) {
+        return Decision::Yes;
+    }
+    if let Some(mut a) = Anchored_::new(section) {
+        let at = a.reach(base);
+        if matches!(at, Some(Reach::All) | Some(Reach::Exact)) {
+            // `^/alpha(/|$)`: the URL itself and every URL below it.
+            let below = format!("{}/", base.trim_end_matches('/'));
+            if a.covers_prefix(&below) {
                 return Decision::Yes;
             }
         }
-        return Decision::Unknown;
     }
-    if hits == 0 {
-        if let Some(mut a) = Anchored_::new(section) {
-            if a.reach(base) == Some(Reach::None) {
-                return Decision::No;
-            }
-        }
+    let sub = base.trim_end_matches('/');
+    let probes = [
+        base.to_string(),
+        format!("{sub}/"),
+        format!("{sub}/zq9"),
+        format!("{sub}/zq9/x8.y"),
+    ];
+    let hits: Vec<bool> = probes.iter().map(|p| r.is_match(p)).collect();
+    // Written for exactly the mount's URL (`^/settings$` for /settings):
+    // the app's own requests.
+    if hits[0] && section.ends_with('$') && hits[1..].iter().all(|h| !h) {
+        return Decision::Yes;
+    }
+    // Matches none of the app's URLs we can name: at most deeper ones
+    // (`^/app/admin`), which are not the app's own requests.
+    if hits.iter().all(|h| !h) {
+        return Decision::No;
     }
     Decision::Unknown
 }
@@ -213,6 +271,12 @@ pub fn location_covers_pattern(location: &str, pattern: &str) -> Decision {
 pub fn location_match_covers_pattern(section: &str, pattern: &str) -> Decision {
     if section == pattern || matches_everything(section) {
         return Decision::Yes;
+    }
+    // `^/([0-9]+)/delete$` and `^/[0-9]+/delete$`: the same URLs.
+    if let (Some(a), Some(b)) = (without_plain_groups(section), without_plain_groups(pattern)) {
+        if a == b {
+            return Decision::Yes;
+        }
     }
     let (lit_r, lit_p) = (sure_prefix(section), sure_prefix(pattern));
     // `^/set` covers every URL of `^/settings$`: a pure literal prefix.
@@ -269,6 +333,14 @@ mod tests {
             Decision::Yes
         );
         assert_eq!(
+            location_match_covers_pattern("^/[0-9]+/delete$", "^/([0-9]+)/delete$"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_match_covers_pattern("^/a(b)?$", "^/ab$"),
+            Decision::Unknown
+        );
+        assert_eq!(
             location_match_covers_pattern("^/set", "^/settings$"),
             Decision::Yes
         );
@@ -316,13 +388,24 @@ mod tests {
     fn location_matches_against_urls() {
         assert_eq!(location_match_covers_url("^/app", "/app"), Decision::Yes);
         assert_eq!(location_match_covers_url("^/other", "/app"), Decision::No);
+        assert_eq!(location_match_covers_url("^/app$", "/app"), Decision::Yes);
         assert_eq!(
-            location_match_covers_url("^/app$", "/app"),
+            location_match_covers_url("^/app/?$", "/app"),
             Decision::Unknown
         );
+        assert_eq!(location_match_covers_url("\\.py$", "/app"), Decision::No);
         assert_eq!(
-            location_match_covers_url("\\.py$", "/app"),
-            Decision::Unknown
+            location_match_covers_url("gamma", "/beta/gamma"),
+            Decision::Yes
+        );
+        assert_eq!(location_match_covers_url("gamma", "/alpha"), Decision::No);
+        assert_eq!(
+            location_match_covers_url("^/alpha(/|$)", "/alpha"),
+            Decision::Yes
+        );
+        assert_eq!(
+            location_match_covers_url("^/alpha(/|$)", "/alphabet"),
+            Decision::No
         );
         assert_eq!(sure_prefix("^/settings?/x"), "/setting");
         assert_eq!(sure_prefix("/a"), "");
