@@ -439,6 +439,10 @@ pub fn process_units(
             }
             report(outcomes, &mut summary, err);
         }
+        // A signal stops the run: nothing more is read or written.
+        if queue.as_ref().is_some_and(|q| q.interrupted.is_some()) {
+            break;
+        }
     }
     if let Some(q) = &mut queue {
         let rest = q.finish(err);

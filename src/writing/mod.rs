@@ -39,7 +39,7 @@ pub use verify::{VerifyMode, VerifyReport};
 
 use checkpoint::{Checkpoint, Original};
 use meta::Meta;
-use replace::{prepare, replace, temp_name, Prepared};
+use replace::{prepare, replace, swap, sync_dir, temp_name, write_temp, Prepared, Temp};
 use resolve::{open_dir_nofollow, HeldDir};
 use state::Journal;
 
@@ -176,8 +176,36 @@ struct Staged<'a> {
     prep: Prepared,
 }
 
+/// Files written per round: their temps are made durable with one
+/// `syncfs` instead of one fsync each, and each directory is fsynced once
+/// per round. Bounded so the open temps stay far below the fd limit.
+const ROUND: usize = 128;
+
 /// Writes `unit` as one transaction; see the module docs.
 pub fn commit(unit: WriteUnit, opts: &WriteOptions) -> CommitReport {
+    let WriteUnit {
+        main_config,
+        changes,
+    } = unit;
+    commit_files(main_config, changes, opts, false)
+}
+
+/// Writes standalone files, each its own transaction (one file failing
+/// stops no other), sharing one checkpoint unit and one journal entry.
+pub fn commit_standalone(changes: Vec<FileChange>, opts: &WriteOptions) -> CommitReport {
+    commit_files(None, changes, opts, true)
+}
+
+fn commit_files(
+    main_config: Option<PathBuf>,
+    changes: Vec<FileChange>,
+    opts: &WriteOptions,
+    independent: bool,
+) -> CommitReport {
+    let unit = WriteUnit {
+        main_config,
+        changes,
+    };
     let mut rep = CommitReport {
         files: unit
             .changes
@@ -195,23 +223,33 @@ pub fn commit(unit: WriteUnit, opts: &WriteOptions) -> CommitReport {
         return rep;
     }
     let _critical = signals::critical();
-    let key = unit
-        .main_config
-        .as_ref()
-        .map(|m| m.canonicalize().unwrap_or_else(|_| m.clone()))
-        .or_else(|| rep.files[0].real.clone())
-        .unwrap_or_else(|| unit.changes[0].path.clone());
+    let mut keys: Vec<PathBuf> = match &unit.main_config {
+        Some(m) => vec![m.canonicalize().unwrap_or_else(|_| m.clone())],
+        None => unit
+            .changes
+            .iter()
+            .map(|c| {
+                c.identity
+                    .as_ref()
+                    .map_or(c.path.clone(), |i| i.real.clone())
+            })
+            .collect(),
+    };
+    keys.sort();
+    keys.dedup();
     let mut waits = Vec::new();
-    let lock = state::lock(&opts.state_dir, &key, &mut waits);
+    let mut locks = Vec::new();
+    for k in &keys {
+        match state::lock(&opts.state_dir, k, &mut waits) {
+            Ok(l) => locks.push(l),
+            Err(e) => {
+                fail_all(&mut rep, &format!("not written: cannot lock: {e}"));
+                return rep;
+            }
+        }
+    }
     rep.notes
         .extend(String::from_utf8_lossy(&waits).lines().map(String::from));
-    let _lock = match lock {
-        Ok(l) => l,
-        Err(e) => {
-            fail_all(&mut rep, &format!("not written: cannot lock: {e}"));
-            return rep;
-        }
-    };
 
     // 2. Check everything before writing anything.
     let mut staged = Vec::new();
@@ -231,7 +269,7 @@ pub fn commit(unit: WriteUnit, opts: &WriteOptions) -> CommitReport {
             }
         }
     }
-    if let Some(first) = blocked {
+    if let (Some(first), false) = (blocked, independent) {
         for f in rep.files.iter_mut().filter(|f| f.error.is_none()) {
             f.error = Some(WriteError::Transaction(format!(
                 "not written: {first}, another file of this server, cannot be written, and a server is written whole or not at all"
@@ -256,50 +294,19 @@ pub fn commit(unit: WriteUnit, opts: &WriteOptions) -> CommitReport {
         })
         .collect();
     if let Err(e) = begin(&mut session, opts, &unit, &staged, &temps) {
-        fail_all(&mut rep, &format!("not written: {e}"));
+        for (i, _) in &staged {
+            rep.files[*i].error = Some(WriteError::Transaction(format!("not written: {e}")));
+        }
         return rep;
     }
     rep.checkpoint = session.checkpoint.as_ref().map(|c| c.id.clone());
 
-    let mut done: Vec<(usize, FileIdentity)> = Vec::new();
-    let mut failed = None;
-    for (n, (i, s)) in staged.iter().enumerate() {
-        if let Some(sig) = signals::pending() {
-            rep.interrupted = Some(sig);
-            break;
-        }
-        let c = s.change;
-        match replace(
-            &s.dir,
-            &s.name,
-            &s.prep,
-            &c.old,
-            &c.new,
-            &s.prep.meta,
-            &temps[n].0,
-        ) {
-            Ok(r) => {
-                rep.files[*i].written = true;
-                if let Err(e) = r.durable {
-                    rep.files[*i].error = Some(WriteError::NotDurable {
-                        path: s.prep.real.clone(),
-                        error: e,
-                    });
-                }
-                done.push((n, r.identity));
-            }
-            Err(e) => {
-                failed = Some(escape_path(&c.path));
-                rep.files[*i].error = Some(e);
-                break;
-            }
-        }
-    }
+    let (done, failed) = write_rounds(&mut rep, &staged, &temps, independent);
     let interrupted = rep.interrupted.or_else(signals::pending);
-    if let Some(first) = failed {
+    if let (Some(first), false) = (failed, independent) {
         let why = format!("{first}, another file of this server, could not be written");
         restore(&mut rep, &staged, &done, &temps, &why);
-    } else if let Some(sig) = interrupted {
+    } else if let (Some(sig), false) = (interrupted, independent) {
         rep.interrupted = Some(sig);
         restore(
             &mut rep,
@@ -308,13 +315,130 @@ pub fn commit(unit: WriteUnit, opts: &WriteOptions) -> CommitReport {
             &temps,
             &format!("signal {sig} received"),
         );
+    } else if interrupted.is_some() {
+        // Standalone files written so far are whole transactions: kept.
+        rep.interrupted = interrupted;
     } else {
         verify_unit(&mut rep, opts, &unit, &staged, &done, &temps);
     }
     if let Some(j) = session.journal.as_mut() {
         let _ = j.clear();
     }
+    drop(locks);
     rep
+}
+
+/// Writes the staged files in rounds of [`ROUND`]. Returns the files
+/// written (index into `staged`, the new file's identity) and, when a
+/// failure stops a transaction, the file that failed.
+fn write_rounds(
+    rep: &mut CommitReport,
+    staged: &[(usize, Staged)],
+    temps: &[(OsString, OsString)],
+    independent: bool,
+) -> (Vec<(usize, FileIdentity)>, Option<String>) {
+    use std::collections::BTreeMap;
+    let mut done = Vec::new();
+    for (r, round) in staged.chunks(ROUND).enumerate() {
+        if let Some(sig) = signals::pending() {
+            rep.interrupted = Some(sig);
+            break;
+        }
+        let base = r * ROUND;
+        let mut written: Vec<(usize, Temp)> = Vec::new();
+        let mut failed = None;
+        for (k, (i, s)) in round.iter().enumerate() {
+            match write_temp(
+                &s.dir,
+                &s.prep,
+                &s.change.new,
+                &s.prep.meta,
+                &temps[base + k].0,
+            ) {
+                Ok(t) => written.push((base + k, t)),
+                Err(e) => {
+                    failed.get_or_insert_with(|| escape_path(&s.change.path));
+                    rep.files[*i].error = Some(e);
+                    if !independent {
+                        break;
+                    }
+                }
+            }
+        }
+        // One syncfs per filesystem makes every temp of the round durable.
+        let mut devs: BTreeMap<u64, &std::os::fd::OwnedFd> = BTreeMap::new();
+        for (_, t) in &written {
+            devs.entry(t.dev()).or_insert(t.fd());
+        }
+        let synced = devs.values().try_for_each(|fd| {
+            fault::check("fsync-file")?;
+            rustix::fs::syncfs(fd).map_err(std::io::Error::from)
+        });
+        if let Err(e) = synced {
+            for (n, _) in &written {
+                let (i, s) = &staged[*n];
+                failed.get_or_insert_with(|| escape_path(&s.change.path));
+                rep.files[*i].error = Some(WriteError::io(
+                    &s.prep.real,
+                    std::io::Error::new(e.kind(), e.to_string()),
+                ));
+            }
+            for (n, t) in written {
+                t.discard(&staged[n].1.dir);
+            }
+            if independent {
+                continue;
+            }
+            return (done, failed);
+        }
+        if failed.is_some() && !independent {
+            for (n, t) in written {
+                t.discard(&staged[n].1.dir);
+            }
+            return (done, failed);
+        }
+        let mut dirs: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+        let mut rest = written.into_iter();
+        for (n, t) in rest.by_ref() {
+            let (i, s) = &staged[n];
+            match swap(&s.dir, &s.name, &s.prep, &s.change.old, t) {
+                Ok(id) => {
+                    rep.files[*i].written = true;
+                    dirs.entry(s.dir.path.clone()).or_default().push(n);
+                    done.push((n, id));
+                }
+                Err(e) => {
+                    failed.get_or_insert_with(|| escape_path(&s.change.path));
+                    rep.files[*i].error = Some(e);
+                    if !independent {
+                        break;
+                    }
+                }
+            }
+            if signals::pending().is_some() && !independent {
+                break;
+            }
+        }
+        for (n, t) in rest {
+            t.discard(&staged[n].1.dir);
+        }
+        for ns in dirs.values() {
+            let dir = &staged[ns[0]].1.dir;
+            if let Err(e) = sync_dir(dir) {
+                for n in ns {
+                    let (i, s) = &staged[*n];
+                    rep.files[*i].error = Some(WriteError::NotDurable {
+                        path: s.prep.real.clone(),
+                        error: std::io::Error::new(e.kind(), e.to_string()),
+                    });
+                }
+            }
+        }
+        if failed.is_some() && !independent {
+            return (done, failed);
+        }
+    }
+    (done, None)
 }
 
 fn fail_all(rep: &mut CommitReport, msg: &str) {

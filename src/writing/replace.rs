@@ -210,9 +210,132 @@ fn is_ino(dir: &HeldDir, name: &OsStr, st: &Stat) -> bool {
         .is_ok_and(|s| s.st_dev == st.st_dev && s.st_ino == st.st_ino)
 }
 
-/// Replaces the prepared target `name` in `dir` with `new`, carrying `meta`.
-/// `temp` is the name (recorded in the journal) the new file is linked
-/// under for the moment before the swap.
+/// A new file's content, written and given its metadata, not yet in place.
+#[derive(Debug)]
+pub struct Temp {
+    fd: OwnedFd,
+    /// Linked under `name` (the journaled temp name) already.
+    named: bool,
+    name: OsString,
+    st: Stat,
+}
+
+impl Temp {
+    /// Makes the content durable before it is swapped in.
+    pub fn sync(&self) -> io::Result<()> {
+        fault::check("fsync-file")?;
+        Ok(fsync(&self.fd)?)
+    }
+
+    pub fn dev(&self) -> u64 {
+        self.st.st_dev
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// Removes the temp (an unnamed one goes with its fd).
+    pub fn discard(self, dir: &HeldDir) {
+        if self.named {
+            let _ = unlinkat(&dir.fd, &self.name, AtFlags::empty());
+        }
+    }
+}
+
+/// Writes `new` with `meta` into a temp in `dir`: unnamed where the
+/// filesystem allows, else under the journaled name `temp`.
+pub fn write_temp(
+    dir: &HeldDir,
+    prep: &Prepared,
+    new: &[u8],
+    meta: &Meta,
+    temp: &OsStr,
+) -> Result<Temp, WriteError> {
+    let ioe = |x: io::Error| WriteError::io(&prep.real, x);
+    let (fd, named) = create_temp(dir, temp).map_err(ioe)?;
+    let t = (|| -> io::Result<Stat> {
+        write_all(&fd, new)?;
+        meta::apply(&fd, meta)?;
+        Ok(fstat(&fd)?)
+    })();
+    match t {
+        Ok(st) => Ok(Temp {
+            fd,
+            named,
+            name: temp.to_os_string(),
+            st,
+        }),
+        Err(x) => {
+            if named {
+                let _ = unlinkat(&dir.fd, temp, AtFlags::empty());
+            }
+            Err(ioe(x))
+        }
+    }
+}
+
+/// Swaps the synced temp `t` in for the prepared target `name`, after a
+/// last check. The directory is not fsynced here (see [`sync_dir`]).
+pub fn swap(
+    dir: &HeldDir,
+    name: &OsStr,
+    prep: &Prepared,
+    old: &[u8],
+    mut t: Temp,
+) -> Result<FileIdentity, WriteError> {
+    let real = &prep.real;
+    let ioe = |x: io::Error| WriteError::io(real, x);
+    fault::sleep();
+    // The last look before the swap, through the same handles.
+    if !is_ino(dir, name, &prep.st) || !unchanged(prep, old).map_err(ioe)? {
+        t.discard(dir);
+        return Err(WriteError::ChangedOnDisk(real.clone()));
+    }
+    if !t.named {
+        link_tmpfile(&t.fd, dir, &t.name).map_err(ioe)?;
+        t.named = true;
+    }
+    let temp = t.name.clone();
+    let exchanged = if fault::on("no-exchange") {
+        Err(Errno::INVAL)
+    } else {
+        renameat_with(&dir.fd, &temp, &dir.fd, name, RenameFlags::EXCHANGE)
+    };
+    match exchanged {
+        Ok(()) => {
+            // `temp` now names what was the target. It must be the inode we
+            // checked, unchanged; an editor's save since the last look is
+            // put back and reported, not lost.
+            let ok = is_ino(dir, &temp, &prep.st) && unchanged(prep, old).unwrap_or(false);
+            if !ok {
+                swap_back(dir, name, &temp, &t.st);
+                return Err(WriteError::ChangedOnDisk(real.clone()));
+            }
+            unlinkat(&dir.fd, &temp, AtFlags::empty()).map_err(|x| ioe(x.into()))?;
+        }
+        Err(Errno::INVAL) | Err(Errno::NOSYS) | Err(Errno::NOTSUP) => {
+            if let Err(x) = renameat(&dir.fd, &temp, &dir.fd, name) {
+                t.discard(dir);
+                return Err(ioe(x.into()));
+            }
+        }
+        Err(x) => {
+            t.discard(dir);
+            return Err(ioe(x.into()));
+        }
+    }
+    Ok(FileIdentity::of(real.clone(), &t.st))
+}
+
+/// Makes the renames in `dir` durable.
+pub fn sync_dir(dir: &HeldDir) -> io::Result<()> {
+    fault::check("fsync-dir")?;
+    Ok(fsync(&dir.fd)?)
+}
+
+/// One file, start to end: temp, fsync, swap, directory fsync.
+#[allow(clippy::too_many_arguments)]
 pub fn replace(
     dir: &HeldDir,
     name: &OsStr,
@@ -222,60 +345,15 @@ pub fn replace(
     meta: &Meta,
     temp: &OsStr,
 ) -> Result<Replaced, WriteError> {
-    let real = &prep.real;
-    let ioe = |x: io::Error| WriteError::io(real, x);
-    let (tmp, named) = create_temp(dir, temp).map_err(ioe)?;
-    // From here on, a named temp must not outlive a failure.
-    let cleanup = |e: WriteError| {
-        if named {
-            let _ = unlinkat(&dir.fd, temp, AtFlags::empty());
-        }
-        e
-    };
-    let write = (|| -> io::Result<()> {
-        write_all(&tmp, new)?;
-        meta::apply(&tmp, meta)?;
-        fault::check("fsync-file")?;
-        fsync(&tmp)?;
-        Ok(())
-    })();
-    write.map_err(|x| cleanup(ioe(x)))?;
-    let new_st = fstat(&tmp).map_err(|x| cleanup(ioe(x.into())))?;
-
-    fault::sleep();
-    // The last look before the swap, through the same handles.
-    if !is_ino(dir, name, &prep.st) || !unchanged(prep, old).map_err(|x| cleanup(ioe(x)))? {
-        return Err(cleanup(WriteError::ChangedOnDisk(real.clone())));
+    let t = write_temp(dir, prep, new, meta, temp)?;
+    if let Err(e) = t.sync() {
+        t.discard(dir);
+        return Err(WriteError::io(&prep.real, e));
     }
-    if !named {
-        link_tmpfile(&tmp, dir, temp).map_err(ioe)?;
-    }
-    let exchanged = if fault::on("no-exchange") {
-        Err(Errno::INVAL)
-    } else {
-        renameat_with(&dir.fd, temp, &dir.fd, name, RenameFlags::EXCHANGE)
-    };
-    match exchanged {
-        Ok(()) => {
-            // `temp` now names what was the target. It must be the inode we
-            // checked, unchanged; an editor's save since the last look is
-            // put back and reported, not lost.
-            let ok = is_ino(dir, temp, &prep.st) && unchanged(prep, old).unwrap_or(false);
-            if !ok {
-                swap_back(dir, name, temp, &new_st);
-                return Err(WriteError::ChangedOnDisk(real.clone()));
-            }
-            unlinkat(&dir.fd, temp, AtFlags::empty()).map_err(|x| ioe(x.into()))?;
-        }
-        Err(Errno::INVAL) | Err(Errno::NOSYS) | Err(Errno::NOTSUP) => {
-            renameat(&dir.fd, temp, &dir.fd, name).map_err(|x| cleanup(ioe(x.into())))?;
-        }
-        Err(x) => return Err(cleanup(ioe(x.into()))),
-    }
-    let durable = fault::check("fsync-dir").and_then(|()| fsync(&dir.fd).map_err(Into::into));
+    let identity = swap(dir, name, prep, old, t)?;
     Ok(Replaced {
-        identity: FileIdentity::of(real.clone(), &new_st),
-        durable,
+        identity,
+        durable: sync_dir(dir),
     })
 }
 

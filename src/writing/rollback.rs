@@ -13,7 +13,7 @@ use std::path::Path;
 use super::checkpoint::{self, FileEntry, Stored};
 use super::escape_path;
 use super::read::read_config;
-use super::replace::{prepare, replace, temp_name};
+use super::replace::{prepare, swap, sync_dir, temp_name, write_temp};
 use super::resolve::open_dir_nofollow;
 use super::state::{self, sha256_hex, Journal};
 
@@ -168,36 +168,95 @@ pub fn rollback(state_dir: &Path, id: Option<&str>, err: &mut dyn Write) -> i32 
     let _critical = super::signals::critical();
     let mut code = 0;
     let mut restored = 0;
-    for (n, p) in plans.iter().enumerate() {
-        let Plan::Restore(f, now, ident) = p else {
-            continue;
-        };
-        let r = (|| -> Result<(), String> {
-            let old = std::fs::read(cp.dir.join(&f.copy)).map_err(|e| e.to_string())?;
-            if sha256_hex(&old) != f.old_sha256 {
-                return Err("the checkpoint's copy is damaged (hash mismatch)".into());
+    let todo: Vec<_> = plans
+        .iter()
+        .filter_map(|p| match p {
+            Plan::Restore(f, now, ident) => Some((*f, now, ident)),
+            Plan::AlreadyOld => None,
+        })
+        .collect();
+    // In rounds, like a write: one journal sync and one syncfs per round.
+    for (r, round) in todo.chunks(128).enumerate() {
+        let mut staged = Vec::new();
+        let mut entries = Vec::new();
+        for (k, (f, now, ident)) in round.iter().enumerate() {
+            let s = (|| -> Result<_, String> {
+                let old = std::fs::read(cp.dir.join(&f.copy)).map_err(|e| e.to_string())?;
+                if sha256_hex(&old) != f.old_sha256 {
+                    return Err("the checkpoint's copy is damaged (hash mismatch)".into());
+                }
+                let parent = f.real.parent().ok_or("no parent directory")?;
+                let name = f.real.file_name().ok_or("no file name")?.to_os_string();
+                let dir = open_dir_nofollow(parent).map_err(|e| e.to_string())?;
+                let prep = prepare(&dir, &name, ident, now).map_err(|e| e.to_string())?;
+                Ok((dir, name, prep, old))
+            })();
+            match s {
+                Ok(s) => {
+                    let temp = temp_name(&run, r, k);
+                    entries.push((s.0.path.clone(), temp.clone()));
+                    staged.push((*f, *now, s, temp));
+                }
+                Err(e) => {
+                    code = 2;
+                    let _ = writeln!(err, "wsgifix: {}: {e}", escape_path(&f.real));
+                }
             }
-            let parent = f.real.parent().ok_or("no parent directory")?;
-            let name = f.real.file_name().ok_or("no file name")?;
-            let dir = open_dir_nofollow(parent).map_err(|e| e.to_string())?;
-            let temp = temp_name(&run, 0, n);
-            journal
-                .record(&[(dir.path.clone(), temp.clone())])
-                .map_err(|e| e.to_string())?;
-            let prep = prepare(&dir, name, ident, now).map_err(|e| e.to_string())?;
-            let r =
-                replace(&dir, name, &prep, now, &old, &f.meta, &temp).map_err(|e| e.to_string())?;
-            r.durable
-                .map_err(|e| format!("restored, but not durable: {e}"))
-        })();
-        match r {
-            Ok(()) => {
-                restored += 1;
-                let _ = writeln!(err, "restored {}", escape_path(&f.real));
+        }
+        if let Err(e) = journal.record(&entries) {
+            let _ = writeln!(err, "wsgifix: cannot write the journal: {e}");
+            return 2;
+        }
+        let mut temps = Vec::new();
+        for (f, _, (dir, _, prep, old), temp) in &staged {
+            match write_temp(dir, prep, old, &f.meta, temp) {
+                Ok(t) => temps.push(Some(t)),
+                Err(e) => {
+                    code = 2;
+                    temps.push(None);
+                    let _ = writeln!(err, "wsgifix: {}: {e}", escape_path(&f.real));
+                }
             }
-            Err(e) => {
+        }
+        // One syncfs per filesystem for the round's temps.
+        let mut devs = std::collections::BTreeMap::new();
+        for t in temps.iter().flatten() {
+            devs.entry(t.dev()).or_insert(t.fd());
+        }
+        let synced = devs.values().try_for_each(|fd| {
+            super::fault::check("fsync-file")?;
+            rustix::fs::syncfs(fd).map_err(std::io::Error::from)
+        });
+        if let Err(e) = synced {
+            let _ = writeln!(
+                err,
+                "wsgifix: cannot sync the restored files: {e}; nothing more restored"
+            );
+            return 2;
+        }
+        let mut dirs = std::collections::BTreeMap::new();
+        for ((f, now, (dir, name, prep, _), _), t) in staged.iter().zip(temps) {
+            let Some(t) = t else { continue };
+            match swap(dir, name, prep, now, t) {
+                Ok(_) => {
+                    restored += 1;
+                    dirs.entry(dir.path.clone()).or_insert(dir);
+                    let _ = writeln!(err, "restored {}", escape_path(&f.real));
+                }
+                Err(e) => {
+                    code = 2;
+                    let _ = writeln!(err, "wsgifix: {}: {e}", escape_path(&f.real));
+                }
+            }
+        }
+        for (path, dir) in dirs {
+            if let Err(e) = sync_dir(dir) {
                 code = 2;
-                let _ = writeln!(err, "wsgifix: {}: {e}", escape_path(&f.real));
+                let _ = writeln!(
+                    err,
+                    "wsgifix: restored in {}, but not durable: {e}",
+                    escape_path(&path)
+                );
             }
         }
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::output::report::{FileError, Outcome, RunWrites};
 
-use super::{commit, print_notes, CommitReport, WriteOptions, WriteUnit};
+use super::{commit, commit_standalone, print_notes, CommitReport, WriteOptions, WriteUnit};
 
 pub struct Queue {
     opts: Arc<WriteOptions>,
@@ -41,21 +41,33 @@ impl Queue {
     }
 
     /// Takes a batch's outcomes; returns those ready to report, in order.
+    /// The batch's standalone files are committed together (each still its
+    /// own transaction), sharing the checkpoint's and journal's syncs.
     pub fn take(&mut self, batch: Vec<Outcome>, err: &mut dyn Write) -> Vec<Outcome> {
         let mut ready = Vec::new();
-        for mut o in batch {
-            if o.pending.is_none() {
-                ready.push(o);
-                continue;
+        let mut standalone = Vec::new();
+        for o in batch {
+            if o.pending.is_some() {
+                if let Some(main) = self.unit_of(&o) {
+                    self.deferred.entry(main).or_default().push(o);
+                    continue;
+                }
+                standalone.push(ready.len());
             }
-            if let Some(main) = self.unit_of(&o) {
-                self.deferred.entry(main).or_default().push(o);
-                continue;
-            }
-            let change = o.pending.take().expect("checked");
-            let rep = self.commit(None, vec![change], err);
-            self.apply(&mut o, rep.files.into_iter().next());
             ready.push(o);
+        }
+        if standalone.is_empty() {
+            return ready;
+        }
+        let changes = standalone
+            .iter()
+            .filter_map(|&k| ready[k].pending.take())
+            .collect();
+        let rep = self.commit(None, changes, err);
+        let mut files = rep.files.into_iter();
+        for &k in &standalone {
+            let f = files.next();
+            self.apply(&mut ready[k], f);
         }
         ready
     }
@@ -97,6 +109,8 @@ impl Queue {
                     .collect(),
                 ..CommitReport::default()
             }
+        } else if main.is_none() {
+            commit_standalone(changes, &self.opts)
         } else {
             commit(
                 WriteUnit {
