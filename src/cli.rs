@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, ColorChoice, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use globset::{Glob, GlobBuilder};
 
 use crate::rules::rule_by_code;
@@ -31,9 +32,12 @@ Exit status:
      processed), a file that could not be written, or a failed configtest
 The exit status never depends on --format.";
 
-/// Audit and fix Apache httpd + mod_wsgi configurations so that Python C
-/// extensions run safely: daemon mode, one process group per application,
-/// the main interpreter (%{GLOBAL}).
+/// Audit and fix Apache httpd + mod_wsgi configurations.
+///
+/// wsgifix finds and fixes what keeps Python C extensions (PyMongo, NumPy,
+/// cryptography) from running safely under mod_wsgi: embedded mode, daemon
+/// process groups shared by several applications, and sub-interpreters
+/// instead of the main interpreter (%{GLOBAL}).
 #[derive(Debug, Parser)]
 #[command(name = "wsgifix", version, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("mode").args(["dry_run", "write", "check"])))]
@@ -66,6 +70,11 @@ pub struct Cli {
     /// Never run these rules (codes or names, comma-separated).
     #[arg(long, value_name = "CODE,...", value_delimiter = ',', value_parser = parse_rule)]
     pub ignore: Vec<&'static str>,
+
+    /// List every rule (code, name, fixable, summary) and exit; the same as
+    /// `wsgifix rules`.
+    #[arg(long)]
+    pub list_rules: bool,
 
     /// Explain a rule (code or name) and exit.
     #[arg(long, value_name = "CODE", value_parser = parse_rule)]
@@ -114,9 +123,27 @@ pub struct Cli {
     #[arg(long)]
     pub exit_non_zero_on_fix: bool,
 
-    /// Report format; json prints one document on standard output.
+    /// Report format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Count the findings per rule (text: a table after the report, on
+    /// stdout with --check, else on stderr; json formats: a "statistics" key).
+    #[arg(long)]
+    pub statistics: bool,
+
+    /// Say what each fix did: which findings it fixed and which lines it
+    /// added or changed (text: on stderr; json formats: "fixes" per file).
+    #[arg(long)]
+    pub show_fixes: bool,
+
+    /// Print only errors and the report itself: no summary line, no notes.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say which files were checked and what each came to, on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Colour the output (auto: when standard output is a terminal; honours
     /// NO_COLOR and CLICOLOR_FORCE).
@@ -146,12 +173,52 @@ pub enum Command {
         #[arg(long, value_name = "DIR", env = "WSGIFIX_STATE_DIR", default_value = crate::writing::DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
     },
+    /// List every rule: code, name, whether wsgifix fixes it, summary.
+    Rules {
+        /// text: a table; json: one document.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write the man page or shell completions to standard output (for
+    /// packagers; the .deb ships the output of these).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Generate {
+    /// The man page, wsgifix(1), in roff.
+    Man,
+    /// The completion script for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Diffs (or --check lines) on stdout; findings the diff does not show,
+    /// errors and the summary on stderr.
     Text,
+    /// One JSON document on stdout.
     Json,
+    /// One JSON object per file, then a summary object, one per line.
+    JsonLines,
+    /// One SARIF 2.1.0 log, for code-scanning and review tools.
+    Sarif,
+    /// GitHub Actions annotations (::error file=..,line=..::message).
+    Github,
+}
+
+impl Format {
+    /// The formats whose file records hold the diff.
+    pub fn carries_diff(self) -> bool {
+        matches!(self, Format::Json | Format::JsonLines)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod engine;
+pub mod generate;
 pub mod output;
 pub mod rules;
 pub mod server;

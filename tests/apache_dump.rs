@@ -567,6 +567,11 @@ fn corpus_agrees_with_apache_dump_config() {
     };
     let corpus = corpus_dir();
     if !corpus.join("apache").is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            corpus.display()
+        );
         eprintln!(
             "corpus_agrees_with_apache_dump_config: skipped: no corpus at {}",
             corpus.display()

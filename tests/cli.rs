@@ -81,7 +81,7 @@ fn syntax_error_exits_2_and_other_files_are_still_processed() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "./a-broken.conf:2:1: <VirtualHost> was not closed.",
+            "wsgifix: error: ./a-broken.conf:2:1: <VirtualHost> was not closed.",
         ))
         .get_output()
         .stdout
@@ -178,7 +178,7 @@ fn missing_file_is_an_io_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "missing.conf: No such file or directory",
+            "wsgifix: error: missing.conf: No such file or directory",
         ))
         .stderr(predicate::str::contains("2 files checked"));
 }
@@ -197,7 +197,7 @@ fn stdin_is_read_with_dash() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "<stdin>:2:1: <VirtualHost> was not closed.",
+            "wsgifix: error: <stdin>:2:1: <VirtualHost> was not closed.",
         ));
 }
 
@@ -660,6 +660,11 @@ fn help_documents_modes_and_includes_caveat() {
 fn corpus_wsgi_configs_keep_the_exit_status_contract() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/wsgi");
     if !corpus.is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            corpus.display()
+        );
         eprintln!("skipping: {} not present", corpus.display());
         return;
     }
@@ -697,6 +702,11 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
     use std::os::unix::fs::MetadataExt;
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/wsgi");
     if !corpus.is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            corpus.display()
+        );
         eprintln!("skipping: {} not present", corpus.display());
         return;
     }

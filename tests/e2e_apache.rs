@@ -308,6 +308,11 @@ fn corpus_configs_apache_accepted_stay_accepted() {
     };
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/wsgi");
     if !corpus.is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            corpus.display()
+        );
         eprintln!(
             "corpus_configs_apache_accepted_stay_accepted: skipped: no corpus at {}",
             corpus.display()

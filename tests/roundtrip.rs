@@ -13,6 +13,11 @@ fn corpus_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            dir.display()
+        );
         eprintln!(
             "SKIP: corpus folder {} is absent; the corpus round-trip tests did not run",
             dir.display()

@@ -553,6 +553,11 @@ fn corpus(dir: &str) -> Option<Vec<std::path::PathBuf>> {
         .join("../shared/corpus")
         .join(dir);
     if !root.is_dir() {
+        assert!(
+            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
+            root.display()
+        );
         eprintln!("skipped: {} not found", root.display());
         return None;
     }

@@ -3,6 +3,7 @@
 //! summary on stderr — in a deterministic order.
 
 pub mod diff;
+pub mod formats;
 pub mod report;
 pub mod walk;
 
@@ -17,7 +18,9 @@ use crate::cli::{Cli, Format, Mode};
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
 use crate::server;
-use report::{FileError, JsonWriter, Outcome, Summary};
+use formats::statistics::Statistics;
+use formats::Extras;
+use report::{FileError, Outcome, Summary};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use walk::{Filters, Item};
@@ -42,6 +45,12 @@ pub struct Settings {
     /// For files of a server (a main config and its Includes): what the
     /// server's other files define and select, by canonical path.
     pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
+    /// `--statistics`, `--show-fixes`.
+    pub extras: Extras,
+    /// `-q`: no summary line, no notes.
+    pub quiet: bool,
+    /// `-v`: a line per file on stderr.
+    pub verbose: bool,
     /// `--max-file-size`.
     pub max_file_size: u64,
     /// With `--write`: how (see `crate::writing`), and each server file's
@@ -56,6 +65,9 @@ pub struct Settings {
 pub fn run(cli: &Cli) -> i32 {
     let stderr = io::stderr();
     let mut err = stderr.lock();
+    if let Some(code) = commands(cli, &mut err) {
+        return code;
+    }
     if let Some(code) = cli.explain {
         return explain(
             code,
@@ -78,7 +90,8 @@ pub fn run(cli: &Cli) -> i32 {
             crate::writing::signals::install();
             return crate::writing::rollback::rollback(state_dir, id.as_deref(), &mut err);
         }
-        None => {}
+        // Handled by `commands` above.
+        Some(crate::cli::Command::Rules { .. } | crate::cli::Command::Generate { .. }) | None => {}
     }
     if cli.mode() == Mode::Write {
         crate::writing::signals::install();
@@ -92,13 +105,15 @@ pub fn run(cli: &Cli) -> i32 {
         let candidates: Vec<&Path> = walk::SYSTEM_DIRS.iter().map(Path::new).collect();
         match walk::system_config_dir(&candidates) {
             Some(dir) => {
-                let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                if !cli.quiet {
+                    let _ = writeln!(err, "wsgifix: no PATH given; checking {}", dir.display());
+                }
                 paths.push(dir);
             }
             None => {
                 let _ = writeln!(
                     err,
-                    "wsgifix: no PATH given and no Apache configuration found in {}",
+                    "wsgifix: error: no PATH given and no Apache configuration found in {}",
                     walk::SYSTEM_DIRS.join(", ")
                 );
                 return 2;
@@ -109,7 +124,7 @@ pub fn run(cli: &Cli) -> i32 {
     let filters = match Filters::new(&cli.include, &cli.exclude) {
         Ok(f) => f,
         Err(e) => {
-            let _ = writeln!(err, "error: invalid glob: {e}");
+            let _ = writeln!(err, "wsgifix: error: invalid glob: {e}");
             return 2;
         }
     };
@@ -172,6 +187,12 @@ pub fn run(cli: &Cli) -> i32 {
         },
         color: cli.format == Format::Text && use_color(cli.color),
         color_err: use_color_stderr(cli.color),
+        extras: Extras {
+            statistics: cli.statistics,
+            show_fixes: cli.show_fixes,
+        },
+        quiet: cli.quiet,
+        verbose: cli.verbose,
     };
     let jobs = cli.jobs.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -184,11 +205,36 @@ pub fn run(cli: &Cli) -> i32 {
     let flushed = out.flush();
     match flushed {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(err, "wsgifix: cannot write to standard output: {e}");
+            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
             2
         }
         _ => code,
     }
+}
+
+/// Subcommands and listings that do not look at files: `rules` /
+/// `--list-rules`, `generate`. None when the run is about files.
+fn commands(cli: &Cli, err: &mut dyn Write) -> Option<i32> {
+    use crate::cli::Command;
+    let mut out = io::stdout().lock();
+    let r = match &cli.command {
+        Some(Command::Rules {
+            format: Format::Json,
+        }) => formats::rules::json(&mut out),
+        Some(Command::Rules { .. }) => formats::rules::text(&mut out),
+        Some(Command::Generate { what }) => crate::generate::generate(*what, &mut out),
+        None if cli.list_rules && cli.format == Format::Json => formats::rules::json(&mut out),
+        None if cli.list_rules => formats::rules::text(&mut out),
+        None | Some(Command::Checkpoints { .. } | Command::Rollback { .. }) => return None,
+    };
+    Some(match r.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
+            2
+        }
+    })
 }
 
 /// Finds the servers among the work: the `--config` file, and every main
@@ -279,7 +325,7 @@ pub fn use_color(choice: ColorChoice) -> bool {
 
 fn explain(code: &str, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some(rule) = rule_by_code(code) else {
-        let _ = writeln!(err, "error: unknown rule {code}");
+        let _ = writeln!(err, "wsgifix: error: unknown rule {code}");
         return 2;
     };
     let fix = if rule.has_fix {
@@ -312,7 +358,10 @@ pub fn process_all(
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
         Ok(p) => p,
         Err(e) => {
-            let _ = writeln!(err, "wsgifix: cannot start {jobs} worker threads: {e}");
+            let _ = writeln!(
+                err,
+                "wsgifix: error: cannot start {jobs} worker threads: {e}"
+            );
             return 2;
         }
     };
@@ -329,14 +378,13 @@ pub fn process_all(
         mode: settings.mode.as_str(),
         ..Summary::default()
     };
-    let mut json = None;
     let mut stdout_ok = true;
-    if settings.format == Format::Json {
-        match JsonWriter::begin_with_mode(out, settings.mode.as_str()) {
-            Ok(w) => json = Some(w),
-            Err(_) => stdout_ok = false,
-        }
-    }
+    let mut machine = formats::reporter(settings.format, settings.mode, settings.extras, out)
+        .unwrap_or_else(|_| {
+            stdout_ok = false;
+            None
+        });
+    let mut statistics = Statistics::default();
     // With --write, changed files go through safe commits, a server's
     // files together (crate::writing::units).
     let mut queue = settings
@@ -346,16 +394,20 @@ pub fn process_all(
     let mut report = |outcomes: Vec<Outcome>, summary: &mut Summary, err: &mut dyn Write| {
         for o in &outcomes {
             summary.add(o);
-            report_stderr(o, settings, err);
+            statistics.add(o);
             if stdout_ok {
-                let r = match &mut json {
+                let r = match &mut machine {
                     Some(w) => w.file(out, o),
                     None => report_text(o, settings, out),
                 };
+                // On a terminal, what a file came to reads in order: its diff,
+                // then (on stderr) what the diff does not show.
+                let r = r.and_then(|()| out.flush());
                 // Keep going after stdout closes (`| head`): files must still
                 // be written and errors still reported.
                 stdout_ok = r.is_ok();
             }
+            report_stderr(o, settings, err);
         }
     };
     for batch in items.chunks(jobs.max(1) * BATCH_PER_JOB) {
@@ -387,13 +439,29 @@ pub fn process_all(
     if let Some(v) = writes.verify.as_ref().filter(|v| v.result == "skipped") {
         let _ = writeln!(err, "wsgifix: configtest skipped: {}", v.message);
     }
-    if let (Some(w), true) = (json, stdout_ok) {
-        stdout_ok = w.end_with(out, &summary, &writes).is_ok();
+    if let (Some(w), true) = (&mut machine, stdout_ok) {
+        stdout_ok = w.end(out, &summary, &writes).is_ok();
+    }
+    if settings.extras.statistics && settings.format == Format::Text {
+        // --check's stdout is a report, where the table belongs; a diff's
+        // stdout must stay a patch.
+        if settings.mode == Mode::Check {
+            if stdout_ok {
+                stdout_ok = statistics.write_text(out).is_ok();
+            }
+        } else {
+            let _ = statistics.write_text(err);
+        }
+    }
+    if stdout_ok {
+        stdout_ok = out.flush().is_ok();
     }
     if !stdout_ok {
         code = 2;
     }
-    let _ = writeln!(err, "{}", summary.line());
+    if !settings.quiet {
+        let _ = writeln!(err, "{}", summary.line());
+    }
     code
 }
 
@@ -433,6 +501,12 @@ fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
                 crate::writing::escape_bytes(o.path.as_bytes())
             );
         }
+        if settings.extras.show_fixes {
+            let _ = formats::fixes::write_text(o, err);
+        }
+    }
+    if settings.verbose {
+        let _ = writeln!(err, "{}", report::verbose_line(o));
     }
 }
 
@@ -540,9 +614,12 @@ pub fn process_bytes(
         .fixed
         .filter(|f| f.as_slice() != source && result.error.is_none());
     o.changed = fixed.is_some();
-    let want_diff = settings.format == Format::Json || settings.mode == Mode::DryRun;
+    let want_diff = settings.format.carries_diff() || settings.mode == Mode::DryRun;
     if let (Some(new), true) = (&fixed, want_diff) {
         o.diff = Some(diff::unified(&o.path, source, new, settings.color));
+    }
+    if let (Some(new), true) = (&fixed, settings.extras.show_fixes) {
+        o.fix_notes = formats::fixes::describe(source, new);
     }
     if settings.mode == Mode::Write {
         match (file, &fixed) {
@@ -580,6 +657,9 @@ mod tests {
             color: false,
             color_err: false,
             servers: Arc::default(),
+            extras: Extras::default(),
+            quiet: false,
+            verbose: false,
             max_file_size: crate::writing::DEFAULT_MAX_FILE_SIZE,
             write: None,
             units: Arc::default(),

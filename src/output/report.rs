@@ -5,6 +5,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::formats::statistics::Statistics;
+use super::formats::{Extras, Reporter, SCHEMA_VERSION, TOOL};
+use crate::cli::Mode;
 use crate::engine::EngineError;
 use crate::rules::Finding;
 
@@ -49,7 +52,8 @@ impl FileError {
         }
     }
 
-    /// `PATH:LINE:COL: message`, or `PATH: message` when there is no position.
+    /// `wsgifix: error: PATH:LINE:COL: message`, or without `LINE:COL:`
+    /// when there is no position.
     pub fn render(&self, path: &str, color: bool) -> String {
         let path = crate::writing::escape_bytes(path.as_bytes());
         let message = crate::writing::escape_bytes(self.message.as_bytes());
@@ -57,11 +61,31 @@ impl FileError {
             (Some(l), Some(c)) => format!("{path}:{l}:{c}:"),
             _ => format!("{path}:"),
         };
-        if color {
-            format!("\x1b[1m{place}\x1b[0m {message}")
+        let place = if color {
+            format!("\x1b[1m{place}\x1b[0m")
         } else {
-            format!("{place} {message}")
-        }
+            place
+        };
+        error_line(&format!("{place} {message}"), color)
+    }
+}
+
+/// `wsgifix: error: MESSAGE`: every error line starts so, so that it can be
+/// told from findings and found with grep in a fleet's logs.
+pub fn error_line(message: &str, color: bool) -> String {
+    if color {
+        format!("wsgifix: \x1b[1;31merror:\x1b[0m {message}")
+    } else {
+        format!("wsgifix: error: {message}")
+    }
+}
+
+/// `wsgifix: warning: MESSAGE`.
+pub fn warning_line(message: &str, color: bool) -> String {
+    if color {
+        format!("wsgifix: \x1b[1;33mwarning:\x1b[0m {message}")
+    } else {
+        format!("wsgifix: warning: {message}")
     }
 }
 
@@ -79,6 +103,8 @@ pub struct Outcome {
     pub error: Option<FileError>,
     /// Bytes for standard output when `-` is fixed with `--write`.
     pub stdout: Option<Vec<u8>>,
+    /// `--show-fixes`: what the fixes did, one sentence per edited line.
+    pub fix_notes: Vec<String>,
     /// The path's bytes when they are not UTF-8 (`path` is then lossy).
     pub path_bytes: Option<Vec<u8>>,
     /// Where the bytes really are (symlinks resolved), once known.
@@ -90,8 +116,9 @@ pub struct Outcome {
     pub pending: Option<crate::writing::FileChange>,
 }
 
+/// One file in the JSON formats.
 #[derive(Serialize)]
-struct JsonFile<'a> {
+pub struct JsonFile<'a> {
     path: &'a str,
     /// Only for names that are not UTF-8: the exact bytes (`path` is lossy).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +129,28 @@ struct JsonFile<'a> {
     findings: &'a [Finding],
     diff: Option<String>,
     error: Option<&'a FileError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixes: Option<&'a [String]>,
+}
+
+impl<'a> JsonFile<'a> {
+    pub fn of(o: &'a Outcome, extras: Extras) -> JsonFile<'a> {
+        JsonFile {
+            path: &o.path,
+            path_bytes: o.path_bytes.as_deref(),
+            real_path: o.real_path.as_deref(),
+            changed: o.changed,
+            written: o.written,
+            findings: &o.findings,
+            // JSON strings are Unicode; bytes that are not UTF-8 become U+FFFD.
+            diff: o
+                .diff
+                .as_ref()
+                .map(|d| String::from_utf8_lossy(d).into_owned()),
+            error: o.error.as_ref(),
+            fixes: extras.show_fixes.then_some(o.fix_notes.as_slice()),
+        }
+    }
 }
 
 /// Totals over all files, for the stderr summary and the JSON document.
@@ -165,6 +214,25 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// `-v`: `wsgifix: checked PATH: 2 findings (1 fixable), changed`.
+pub fn verbose_line(o: &Outcome) -> String {
+    let state = if o.error.is_some() {
+        "error"
+    } else if o.written {
+        "written"
+    } else if o.changed {
+        "would change"
+    } else {
+        "unchanged"
+    };
+    format!(
+        "wsgifix: checked {}: {} ({} fixable), {state}",
+        o.path,
+        plural(o.findings.len(), "finding"),
+        o.findings.iter().filter(|f| f.fixable).count()
+    )
+}
+
 /// `FILE:LINE:COL CODE message`, the `--check` line.
 pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
     // Names and messages carry bytes from file names and configs: no
@@ -198,63 +266,45 @@ pub struct RunWrites {
     pub verify: Option<crate::writing::VerifyReport>,
 }
 
-/// The version of the JSON document's layout; bumped when a field changes
-/// meaning (fields are only ever added within one version).
-pub const SCHEMA_VERSION: u32 = 2;
-
 /// Streams the JSON document one file at a time, so that memory follows the
 /// largest file rather than the fleet.
 pub struct JsonWriter {
     first: bool,
+    extras: Extras,
+    statistics: Statistics,
 }
 
 impl JsonWriter {
-    pub fn begin(out: &mut dyn Write) -> io::Result<JsonWriter> {
-        Self::begin_with_mode(out, "")
+    pub fn begin(out: &mut dyn Write, mode: Mode, extras: Extras) -> io::Result<JsonWriter> {
+        write!(out, "{{\"schema_version\":{SCHEMA_VERSION},\"tool\":")?;
+        serde_json::to_writer(&mut *out, &TOOL)?;
+        write!(out, ",\"mode\":\"{}\",\"files\":[", mode.as_str())?;
+        Ok(JsonWriter {
+            first: true,
+            extras,
+            statistics: Statistics::default(),
+        })
     }
+}
 
-    pub fn begin_with_mode(out: &mut dyn Write, mode: &str) -> io::Result<JsonWriter> {
-        let head = serde_json::json!({
-            "name": "wsgifix",
-            "version": env!("CARGO_PKG_VERSION"),
-        });
-        write!(
-            out,
-            "{{\"schema_version\":{SCHEMA_VERSION},\"tool\":{head},\"mode\":{},\"files\":[",
-            serde_json::Value::from(mode)
-        )?;
-        Ok(JsonWriter { first: true })
-    }
-
-    pub fn file(&mut self, out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+impl Reporter for JsonWriter {
+    fn file(&mut self, out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         if !self.first {
             out.write_all(b",")?;
         }
         self.first = false;
-        let record = JsonFile {
-            path: &o.path,
-            path_bytes: o.path_bytes.as_deref(),
-            real_path: o.real_path.as_deref(),
-            changed: o.changed,
-            written: o.written,
-            findings: &o.findings,
-            // JSON strings are Unicode; bytes that are not UTF-8 become U+FFFD.
-            diff: o
-                .diff
-                .as_ref()
-                .map(|d| String::from_utf8_lossy(d).into_owned()),
-            error: o.error.as_ref(),
-        };
-        serde_json::to_writer(&mut *out, &record)?;
+        self.statistics.add(o);
+        serde_json::to_writer(&mut *out, &JsonFile::of(o, self.extras))?;
         Ok(())
     }
 
-    pub fn end(self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
-        self.end_with(out, summary, &RunWrites::default())
-    }
-
-    pub fn end_with(self, out: &mut dyn Write, summary: &Summary, w: &RunWrites) -> io::Result<()> {
-        out.write_all(b"],\"written\":")?;
+    fn end(&mut self, out: &mut dyn Write, summary: &Summary, w: &RunWrites) -> io::Result<()> {
+        out.write_all(b"]")?;
+        if self.extras.statistics {
+            out.write_all(b",\"statistics\":")?;
+            serde_json::to_writer(&mut *out, &self.statistics.rows())?;
+        }
+        out.write_all(b",\"written\":")?;
         serde_json::to_writer(&mut *out, &w.written)?;
         out.write_all(b",\"checkpoint\":")?;
         serde_json::to_writer(&mut *out, &w.checkpoint)?;
@@ -300,19 +350,22 @@ mod tests {
         };
         assert_eq!(
             e.render("x.conf", false),
-            "x.conf:4:1: <VirtualHost> was not closed."
+            "wsgifix: error: x.conf:4:1: <VirtualHost> was not closed."
         );
-        assert_eq!(FileError::io("io", "gone").render("y", false), "y: gone");
+        assert_eq!(
+            FileError::io("io", "gone").render("y", false),
+            "wsgifix: error: y: gone"
+        );
         assert_eq!(
             FileError::io("io", "gone").render("y", true),
-            "\x1b[1my:\x1b[0m gone"
+            "wsgifix: \x1b[1;31merror:\x1b[0m \x1b[1my:\x1b[0m gone"
         );
     }
 
     #[test]
     fn json_document_is_one_valid_value() {
         let mut out = Vec::new();
-        let mut w = JsonWriter::begin(&mut out).unwrap();
+        let mut w = JsonWriter::begin(&mut out, Mode::DryRun, Extras::default()).unwrap();
         let mut summary = Summary {
             mode: "dry-run",
             ..Summary::default()
@@ -333,8 +386,11 @@ mod tests {
             summary.add(o);
             w.file(&mut out, o).unwrap();
         }
-        w.end(&mut out, &summary).unwrap();
+        w.end(&mut out, &summary, &RunWrites::default()).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["schema_version"], 2);
+        assert_eq!(v["tool"]["name"], "wsgifix");
+        assert_eq!(v["mode"], "dry-run");
         assert_eq!(v["files"].as_array().unwrap().len(), 2);
         assert_eq!(v["files"][0]["findings"][0]["code"], "WSGI001");
         assert_eq!(v["files"][0]["diff"], "--- a/a.conf\n\u{fffd}");
