@@ -267,8 +267,12 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                     // section's closer; any other closer there, with no
                     // section open inside the body, matches nothing.
                     Some(top) if top.conditional => {
-                        let closer = [b"</", &top.name[..], b">"].concat();
-                        if !line.logical().eq_ignore_ascii_case(&closer) {
+                        let text = line.logical();
+                        let exact = text.len() == top.name.len() + 3
+                            && text.starts_with(b"</")
+                            && text.ends_with(b">")
+                            && text[2..text.len() - 1].eq_ignore_ascii_case(&top.name);
+                        if !exact {
                             return Err(orphan());
                         }
                         top
@@ -324,6 +328,9 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
 
 fn first_word(line: &Line) -> Vec<u8> {
     let text = line.logical();
+    if let Some((word, _)) = logical::plain_word(&text) {
+        return word.to_vec();
+    }
     let mut pos = 0;
     logical::next_word(&text, &mut pos).unwrap_or_default()
 }
