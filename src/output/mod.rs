@@ -132,7 +132,25 @@ pub fn run(cli: &Cli) -> i32 {
     // config: the journal's names, then `.wsgifix-*.tmp` in the
     // directories this run reads.
     let live = crate::writing::state::recover(&cli.state_dir, &mut err);
-    let mut items = walk::collect(&paths, &filters);
+    let mut notes = Vec::new();
+    let mut items = walk::collect_noted(&paths, &filters, &mut notes);
+    if !cli.quiet {
+        for n in &notes {
+            let _ = writeln!(err, "wsgifix: note: {n}");
+        }
+    }
+    if items.is_empty() {
+        // An empty or wrong directory must not pass as "nothing found".
+        let _ = writeln!(
+            err,
+            "{}",
+            report::warning_line(
+                "no configuration file found; nothing was checked",
+                use_color_stderr(cli.color)
+            )
+        );
+        return 2;
+    }
     let (mut servers, mut units) = server_contexts(cli.config.as_deref(), &mut items, &mut err);
     let dirs: std::collections::BTreeSet<PathBuf> = items
         .iter()

@@ -2,6 +2,8 @@
 //!
 //! The order is deterministic (command-line order, then sorted names within a
 //! directory) so that diffs and reports are reproducible across a fleet.
+//! The walk itself is walkdir's (well kept, handles read errors per entry and
+//! deep trees without recursion); the policy is ours.
 //! Symlinked directories are not followed (no loops, no escaping the tree);
 //! symlinked files are taken (Debian's `sites-enabled/`), and a file reached
 //! twice (link and target) is processed once, under the first path seen.
@@ -76,6 +78,12 @@ impl Filters {
 
 /// Expands the command-line paths (`-` is standard input) into items.
 pub fn collect(paths: &[PathBuf], filters: &Filters) -> Vec<Item> {
+    collect_noted(paths, filters, &mut Vec::new())
+}
+
+/// Like [`collect`]; also says, in `notes`, which files a walk skipped as
+/// compressed or binary (`sites/x.conf.gz: skipped: gzip-compressed`).
+pub fn collect_noted(paths: &[PathBuf], filters: &Filters, notes: &mut Vec<String>) -> Vec<Item> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut stdin_seen = false;
@@ -88,9 +96,19 @@ pub fn collect(paths: &[PathBuf], filters: &Filters) -> Vec<Item> {
             continue;
         }
         match fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk_dir(path, Path::new(""), filters, &mut seen, &mut out),
+            Ok(m) if m.is_dir() => walk_dir(path, filters, &mut seen, &mut out, notes),
+            // Named explicitly, a compressed or binary file is an error: the
+            // user asked for it, and its bytes are no config.
+            Ok(m) if m.is_file() => match sniff(path) {
+                Some(what) => out.push(Item::Error {
+                    path: path.clone(),
+                    message: format!("{what}, not a configuration file"),
+                }),
+                None => push_file(path.clone(), &mut seen, &mut out),
+            },
             // Named explicitly: taken whatever the filters say, and even when
-            // it is not a regular file (`<(generate-config)`).
+            // it is not a regular file (`<(generate-config)`), which is
+            // never read ahead to sniff it.
             Ok(_) => push_file(path.clone(), &mut seen, &mut out),
             Err(e) => out.push(error(path, &e)),
         }
@@ -114,6 +132,47 @@ pub fn strip_os_error(e: &io::Error) -> String {
     }
 }
 
+/// Why a file is not text configuration, if it is not: a compressed file
+/// (by name or by magic number) or binary data (a NUL byte in its first
+/// block). httpd would choke on either; parsing one would only print its
+/// bytes back as a "syntax error".
+pub fn sniff(path: &Path) -> Option<&'static str> {
+    const BY_NAME: &[(&str, &str)] = &[
+        ("gz", "gzip-compressed"),
+        ("tgz", "gzip-compressed"),
+        ("bz2", "bzip2-compressed"),
+        ("xz", "xz-compressed"),
+        ("lzma", "lzma-compressed"),
+        ("zst", "zstd-compressed"),
+        ("lz4", "lz4-compressed"),
+        ("br", "brotli-compressed"),
+        ("zip", "a zip archive"),
+        ("7z", "a 7-zip archive"),
+    ];
+    const BY_MAGIC: &[(&[u8], &str)] = &[
+        (b"\x1f\x8b", "gzip-compressed"),
+        (b"BZh", "bzip2-compressed"),
+        (b"\xfd7zXZ\x00", "xz-compressed"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+        (b"\x04\x22\x4d\x18", "lz4-compressed"),
+        (b"PK\x03\x04", "a zip archive"),
+        (b"7z\xbc\xaf\x27\x1c", "a 7-zip archive"),
+    ];
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if let Some((_, what)) = BY_NAME.iter().find(|(e, _)| ext.eq_ignore_ascii_case(e)) {
+        return Some(what);
+    }
+    let mut head = [0u8; 512];
+    let n = fs::File::open(path)
+        .and_then(|mut f| io::Read::read(&mut f, &mut head))
+        .ok()?;
+    let head = &head[..n];
+    if let Some((_, what)) = BY_MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
+        return Some(what);
+    }
+    head.contains(&0).then_some("binary data (NUL bytes)")
+}
+
 fn push_file(path: PathBuf, seen: &mut HashSet<PathBuf>, out: &mut Vec<Item>) {
     // A path that cannot be canonicalised is kept: reading it will report why.
     let key = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
@@ -122,54 +181,62 @@ fn push_file(path: PathBuf, seen: &mut HashSet<PathBuf>, out: &mut Vec<Item>) {
     }
 }
 
+/// A walked file the filters take, unless it is compressed or binary.
+fn take_walked(
+    path: PathBuf,
+    seen: &mut HashSet<PathBuf>,
+    out: &mut Vec<Item>,
+    notes: &mut Vec<String>,
+) {
+    match sniff(&path) {
+        Some(what) => notes.push(format!("{}: skipped: {what}", path.display())),
+        None => push_file(path, seen, out),
+    }
+}
+
+/// Walks `root` with walkdir: sorted by name within each directory,
+/// depth first, symlinked directories not followed (no loops, no escaping
+/// the tree), excluded directories not entered.
 fn walk_dir(
     root: &Path,
-    rel: &Path,
     filters: &Filters,
     seen: &mut HashSet<PathBuf>,
     out: &mut Vec<Item>,
+    notes: &mut Vec<String>,
 ) {
-    let dir = root.join(rel);
-    let mut entries: Vec<fs::DirEntry> = match fs::read_dir(&dir) {
-        Ok(rd) => {
-            let mut v = Vec::new();
-            for e in rd {
-                match e {
-                    Ok(e) => v.push(e),
-                    Err(e) => out.push(error(&dir, &e)),
-                }
-            }
-            v
-        }
-        Err(e) => {
-            out.push(error(&dir, &e));
-            return;
-        }
-    };
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let child_rel = rel.join(entry.file_name());
-        let path = root.join(&child_rel);
-        let ftype = match entry.file_type() {
-            Ok(t) => t,
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !e.file_type().is_dir() || filters.enters_dir(&rel(e.path()))
+        });
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
             Err(e) => {
-                out.push(error(&path, &e));
+                let path = e.path().unwrap_or(root).to_path_buf();
+                let message = match e.io_error() {
+                    Some(io) => strip_os_error(io),
+                    None => e.to_string(),
+                };
+                out.push(Item::Error { path, message });
                 continue;
             }
         };
-        if ftype.is_dir() {
-            if filters.enters_dir(&child_rel) {
-                walk_dir(root, &child_rel, filters, seen, out);
-            }
-        } else if ftype.is_file() {
+        let path = entry.path().to_path_buf();
+        let child_rel = rel(&path);
+        let ftype = entry.file_type();
+        if ftype.is_file() {
             if filters.takes_file(&child_rel) {
-                push_file(path, seen, out);
+                take_walked(path, seen, out, notes);
             }
         } else if ftype.is_symlink() {
             match fs::metadata(&path) {
                 Ok(m) if m.is_file() => {
                     if filters.takes_file(&child_rel) {
-                        push_file(path, seen, out);
+                        take_walked(path, seen, out, notes);
                     }
                 }
                 // Symlinked directories and special files are not followed.
@@ -183,8 +250,8 @@ fn walk_dir(
                 }
             }
         }
-        // FIFOs, sockets and devices met in a walk are skipped: opening a
-        // FIFO would block.
+        // Directories are entered by the walk itself; FIFOs, sockets and
+        // devices met in a walk are skipped: opening a FIFO would block.
     }
 }
 
@@ -320,6 +387,39 @@ mod tests {
             matches!(&items[2], Item::Error { message, .. } if message == "No such file or directory")
         );
         assert_eq!(items.len(), 4, "{items:?}");
+    }
+
+    #[test]
+    fn compressed_and_binary_files_are_skipped_in_walks_with_a_note() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        fs::write(p.join("a.conf"), b"ServerName a\n").unwrap();
+        fs::write(p.join("b.conf.gz"), b"ServerName b\n").unwrap();
+        fs::write(p.join("c.conf"), b"\x1f\x8b\x08\x00rest").unwrap();
+        fs::write(p.join("d.conf"), b"ServerName d\n\x00\x01").unwrap();
+        fs::write(p.join("e.old"), b"\xfd7zXZ\x00...").unwrap();
+        let mut notes = Vec::new();
+        let items = collect_noted(&[p.to_path_buf()], &Filters::default(), &mut notes);
+        assert_eq!(names(p, &items), ["a.conf"]);
+        let notes: Vec<String> = notes
+            .iter()
+            .map(|n| n.replace(&format!("{}/", p.display()), ""))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "b.conf.gz: skipped: gzip-compressed",
+                "c.conf: skipped: gzip-compressed",
+                "d.conf: skipped: binary data (NUL bytes)",
+                "e.old: skipped: xz-compressed",
+            ]
+        );
+        // Named explicitly: an error, not a silent skip.
+        let items = collect(&[p.join("b.conf.gz")], &Filters::default());
+        assert!(
+            matches!(&items[0], Item::Error { message, .. } if message == "gzip-compressed, not a configuration file"),
+            "{items:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,115 @@
+//! What an operator meets first: nothing found is not "all clear", every
+//! error line says it is one, compressed files are skipped with a note.
+
+use std::fs;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn wsgifix() -> Command {
+    let mut c = Command::cargo_bin("wsgifix").unwrap();
+    c.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR");
+    c
+}
+
+#[test]
+fn no_configuration_found_warns_and_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    // An empty directory, and one whose files the filters all leave out.
+    wsgifix()
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "wsgifix: warning: no configuration file found; nothing was checked",
+        ));
+    fs::write(d.path().join("notes.txt"), "x\n").unwrap();
+    wsgifix()
+        .args(["--include", "*.conf"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no configuration file found"));
+    // Every format, every mode: the same status.
+    for args in [&["--check"][..], &["--format", "json"], &["--write"]] {
+        wsgifix()
+            .args(args)
+            .args(["--include", "*.conf"])
+            .arg(d.path())
+            .assert()
+            .code(2);
+    }
+}
+
+#[test]
+fn compressed_files_are_skipped_in_walks_with_a_note() {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("a.conf"), "ServerName a\n").unwrap();
+    // A logrotate-style leftover: real gzip bytes.
+    fs::write(
+        d.path().join("old.conf.1.gz"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x0b\xce\xcf",
+    )
+    .unwrap();
+    wsgifix()
+        .current_dir(d.path())
+        .arg(".")
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "wsgifix: note: ./old.conf.1.gz: skipped: gzip-compressed",
+        ))
+        .stderr(predicate::str::contains("1 file checked"))
+        .stderr(predicate::str::contains("syntax").not());
+    // -q drops the note.
+    wsgifix()
+        .current_dir(d.path())
+        .args(["-q", "."])
+        .assert()
+        .code(0)
+        .stderr("");
+    // Named explicitly, it is an error.
+    wsgifix()
+        .current_dir(d.path())
+        .arg("old.conf.1.gz")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "wsgifix: error: old.conf.1.gz: gzip-compressed, not a configuration file",
+        ));
+}
+
+#[test]
+fn every_error_line_has_the_prefix() {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("bad.conf"), "<VirtualHost *:80>\n").unwrap();
+    let out = wsgifix()
+        .current_dir(d.path())
+        .args(["missing.conf", "bad.conf"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("wsgifix: 2 files"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "wsgifix: error: missing.conf: No such file or directory",
+            "wsgifix: error: bad.conf:1:1: <VirtualHost> was not closed.",
+        ]
+    );
+    wsgifix()
+        .args(["--explain", "nope"])
+        .assert()
+        .code(2)
+        // clap's usage errors carry its own `error:` prefix.
+        .stderr(predicate::str::starts_with("error: invalid value 'nope'"));
+}
