@@ -367,6 +367,31 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 1 } else { 32 });
 
+    // WSGIFIX_BENCH_STAGE=none|grammar|parse|print runs one stage once over
+    // the inputs and exits: for instruction counts, which a shared machine's
+    // load does not change (`valgrind --tool=callgrind`, minus `none`).
+    if let Ok(stage) = std::env::var("WSGIFIX_BENCH_STAGE") {
+        let lf = generated(mb * 1_000_000).into_bytes();
+        let mut files = corpus().map(|c| c.files).unwrap_or_default();
+        files.push(lf);
+        let total: usize = files.iter().map(Vec::len).sum();
+        for f in &files {
+            match stage.as_str() {
+                "grammar" => {
+                    black_box(grammar_pairs(f));
+                }
+                "parse" => {
+                    black_box(syntax::parse(f).expect("parses"));
+                }
+                "print" => {
+                    black_box(syntax::parse(f).expect("parses").to_bytes());
+                }
+                _ => {}
+            }
+        }
+        println!("stage {stage}: {total} bytes");
+        return;
+    }
     println!("wsgifix syntax throughput, one thread (MB = 10^6 bytes)");
     if let Some(c) = corpus() {
         report(&c, budget);

@@ -9,6 +9,7 @@ use super::logical;
 use super::tree::{self, classify, Line, LineKind, Node, Section, SyntaxTree};
 use super::SyntaxError;
 use pest::Parser;
+use std::sync::Arc;
 
 /// Deeper nesting than this is refused. Real configs nest a handful of
 /// levels; the cap keeps every recursive walk over the tree (printing,
@@ -37,11 +38,19 @@ fn is_one_of(name: &[u8], set: &[&str]) -> bool {
 }
 
 pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
+    if u32::try_from(input.len()).is_err() {
+        return Err(SyntaxError::new(
+            1,
+            1,
+            "file of 4 GiB or more; wsgifix refuses such input".to_string(),
+        ));
+    }
     let lines = split_lines(input)?;
     nest(lines)
 }
 
-/// Runs the grammar and returns the logical lines, each with its exact bytes.
+/// Runs the grammar and returns the logical lines, each a range of one
+/// shared copy of the input.
 fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
     // pest reads `&str`. A file that is not UTF-8 is read as Latin-1 instead
     // (one char per byte, every byte >= 0x80 an ordinary non-space char, which
@@ -68,12 +77,15 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         .next()
         .expect("file rule always yields one pair");
     let pairs = file.into_inner();
+    let buf: Arc<[u8]> = Arc::from(input);
     let mut lines: Vec<Line> = Vec::with_capacity(pairs.len());
     let mut line_no = 1u32;
+    // Where the next pair starts in `input`: pairs cover the input in order.
+    let mut at = 0usize;
     // The last line while httpd's reader says it goes on: the grammar's next
     // lines belong to it. Kept apart, with the reader's state, so that a long
-    // chain of such lines is joined in linear time.
-    let mut pending: Option<(Vec<u8>, u32, logical::Joiner)> = None;
+    // chain of such lines is joined in linear time: (start, first line, reader).
+    let mut pending: Option<(usize, u32, logical::Joiner)> = None;
     for pair in pairs {
         let rule = pair.as_rule();
         let kind = match rule {
@@ -85,13 +97,15 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
             Rule::EOI => continue,
             Rule::file => unreachable!("file is never nested"),
         };
-        let s = pair.as_str();
-        let raw: Vec<u8> = if is_latin1 {
-            s.chars().map(|c| c as u32 as u8).collect()
+        let span = pair.as_span();
+        let start = at;
+        at = if is_latin1 {
+            start + span.as_str().chars().count()
         } else {
-            s.as_bytes().to_vec()
+            span.end()
         };
-        let start = line_no;
+        let raw = &input[start..at];
+        let first = line_no;
         // Only a continuation puts a newline anywhere but at the end.
         let has_backslash = raw.contains(&b'\\');
         line_no += if has_backslash {
@@ -99,11 +113,10 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         } else {
             u32::from(raw.last() == Some(&b'\n'))
         };
-        if let Some((merged, _, joiner)) = pending.as_mut() {
-            merged.extend_from_slice(&raw);
-            if !joiner.feed(&raw) {
-                let (merged, first, joiner) = pending.take().expect("pending line");
-                lines.push(Line::new(classify(joiner.text()), merged, first));
+        if let Some((_, _, joiner)) = pending.as_mut() {
+            if !joiner.feed(raw) {
+                let (from, first, joiner) = pending.take().expect("pending line");
+                lines.push(shared(classify(joiner.text()), &buf, from, at, first));
             }
             continue;
         }
@@ -113,11 +126,11 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         // closer), and the grammar sees a quoted first word as a directive
         // while httpd strips the quotes (`"<Directory" /tmp>`).
         let kind = match kind {
-            _ if has_backslash => classify(&logical::join(&raw).text),
+            _ if has_backslash => classify(&logical::join(raw).text),
             // The grammar's first tier takes only directives that start with
             // a letter; a quote can come first only in the full reading.
             LineKind::Directive if rule == Rule::directive_any => {
-                let text = logical::join(&raw).text;
+                let text = logical::join(raw).text;
                 if matches!(text.first(), Some(b'"' | b'\'')) {
                     classify(&text)
                 } else {
@@ -128,19 +141,25 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         };
         // Only a line that holds a continuation and ends in a blank physical
         // line can continue further than the grammar saw.
-        if may_continue(&raw) {
+        if has_backslash && may_continue(raw) {
             let mut joiner = logical::Joiner::default();
-            if joiner.feed(&raw) {
-                pending = Some((raw, start, joiner));
+            if joiner.feed(raw) {
+                pending = Some((start, first, joiner));
                 continue;
             }
         }
-        lines.push(Line::new(kind, raw, start));
+        lines.push(shared(kind, &buf, start, at, first));
     }
-    if let Some((merged, first, joiner)) = pending {
-        lines.push(Line::new(classify(joiner.text()), merged, first));
+    if let Some((from, first, joiner)) = pending {
+        lines.push(shared(classify(joiner.text()), &buf, from, at, first));
     }
+    debug_assert_eq!(at, input.len(), "the grammar's pairs cover the input");
     Ok(lines)
+}
+
+fn shared(kind: LineKind, buf: &Arc<[u8]>, start: usize, end: usize, line: u32) -> Line {
+    // parse() refused inputs whose offsets do not fit.
+    Line::shared(kind, buf, start as u32, end as u32, line)
 }
 
 fn may_continue(raw: &[u8]) -> bool {
@@ -194,7 +213,8 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
             }
             LineKind::Open => {
                 let text = line.logical();
-                let name = tree::section_or_directive_name(LineKind::Open, &text);
+                let (first, rest) = logical::split_name(&text);
+                let name = tree::name_from_first_word(LineKind::Open, first);
                 // Positions and messages are only worked out for errors.
                 let error = |what: String| {
                     let (line_no, col) = line.content_position();
@@ -204,7 +224,6 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                 // httpd hands the handler the rest of the line after the
                 // first word (or just `>` when there is none) and cuts it at
                 // its last `>`: `<Else> # c` lacks one, a bare `<Else` does not.
-                let (_, rest) = logical::split_name(&text);
                 if !rest.is_empty() && !rest.contains(&b'>') {
                     return Err(error("<{name}> directive missing closing '>'".to_string()));
                 }
@@ -248,8 +267,12 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                     // section's closer; any other closer there, with no
                     // section open inside the body, matches nothing.
                     Some(top) if top.conditional => {
-                        let closer = [b"</", &top.name[..], b">"].concat();
-                        if !line.logical().eq_ignore_ascii_case(&closer) {
+                        let text = line.logical();
+                        let exact = text.len() == top.name.len() + 3
+                            && text.starts_with(b"</")
+                            && text.ends_with(b">")
+                            && text[2..text.len() - 1].eq_ignore_ascii_case(&top.name);
+                        if !exact {
                             return Err(orphan());
                         }
                         top
@@ -305,6 +328,9 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
 
 fn first_word(line: &Line) -> Vec<u8> {
     let text = line.logical();
+    if let Some((word, _)) = logical::plain_word(&text) {
+        return word.to_vec();
+    }
     let mut pos = 0;
     logical::next_word(&text, &mut pos).unwrap_or_default()
 }

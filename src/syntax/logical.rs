@@ -209,10 +209,37 @@ pub fn words(s: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The first word of `s` as `next_word` reads it, and where the text after it
+/// (and its trailing whitespace) starts, borrowed: only when reading changes
+/// nothing, i.e. the word is unquoted and holds no backslash. `None`
+/// otherwise (or at the end of the text); the caller then uses `next_word`.
+pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
+    let start = s.iter().position(|&b| !is_space(b))?;
+    if matches!(s[start], b'"' | b'\'') {
+        return None;
+    }
+    let end = s[start..]
+        .iter()
+        .position(|&b| is_space(b))
+        .map_or(s.len(), |n| start + n);
+    let word = &s[start..end];
+    if word.contains(&b'\\') {
+        return None;
+    }
+    let rest = s[end..]
+        .iter()
+        .position(|&b| !is_space(b))
+        .map_or(s.len(), |n| end + n);
+    Some((word, rest))
+}
+
 /// Splits a logical directive line into its first word (the name, as
 /// httpd tokenizes it) and the raw remainder httpd hands to RAW_ARGS
 /// handlers and prints in DUMP_CONFIG.
 pub fn split_name(logical: &[u8]) -> (Vec<u8>, &[u8]) {
+    if let Some((word, rest)) = plain_word(logical) {
+        return (word.to_vec(), &logical[rest..]);
+    }
     let mut pos = 0;
     let name = next_word(logical, &mut pos).unwrap_or_default();
     (name, &logical[pos..])
@@ -250,6 +277,36 @@ mod tests {
         assert_eq!(w(r#""a"b"#), ["a", "b"]);
         assert_eq!(w(r#"foo"bar baz""#), [r#"foo"bar"#, r#"baz""#]);
         assert_eq!(w("''x"), ["", "x"]);
+    }
+
+    #[test]
+    fn plain_word_agrees_with_next_word() {
+        for s in [
+            "",
+            "  ",
+            "a",
+            " a b ",
+            "<If x>",
+            "\"q\" r",
+            "a\\\\b c",
+            "\tx\x0b\ty",
+            "'s' t",
+            "a\"b c",
+        ] {
+            let s = s.as_bytes();
+            let mut pos = 0;
+            let slow = next_word(s, &mut pos);
+            if let Some((w, rest)) = plain_word(s) {
+                assert_eq!(Some(w.to_vec()), slow, "{s:?}");
+                assert_eq!(rest, pos, "{s:?}");
+            } else {
+                assert!(
+                    slow.is_none()
+                        || matches!(s.iter().find(|b| !is_space(**b)), Some(b'"' | b'\''))
+                        || s.contains(&b'\\')
+                );
+            }
+        }
     }
 
     #[test]

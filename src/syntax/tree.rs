@@ -8,6 +8,8 @@
 
 use super::logical::{self, is_space};
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {
@@ -20,51 +22,120 @@ pub enum LineKind {
     Close,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A line's bytes: a range of the buffer the file was parsed from, shared by
+/// every line of that parse, or a buffer of its own once an edit set it. So a
+/// parse makes no allocation per line, and cloning a tree (the fix loop does)
+/// copies no text.
+#[derive(Clone)]
+struct Text {
+    buf: Arc<[u8]>,
+    start: u32,
+    end: u32,
+}
+
+impl Text {
+    fn owned(raw: Vec<u8>) -> Text {
+        let end = u32::try_from(raw.len()).expect("a line under 4 GiB");
+        Text {
+            buf: Arc::from(raw),
+            start: 0,
+            end,
+        }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start as usize..self.end as usize]
+    }
+}
+
+#[derive(Clone)]
 pub struct Line {
     pub kind: LineKind,
-    raw: Vec<u8>,
+    text: Text,
     /// 1-based physical line where this logical line starts in the file it was
     /// parsed from; 0 for a line that an edit inserted.
     pub line: u32,
 }
 
+impl PartialEq for Line {
+    fn eq(&self, other: &Line) -> bool {
+        self.kind == other.kind && self.line == other.line && self.raw() == other.raw()
+    }
+}
+
+impl Eq for Line {}
+
+impl fmt::Debug for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Line")
+            .field("kind", &self.kind)
+            .field("raw", &String::from_utf8_lossy(self.raw()))
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
 impl Line {
     pub fn new(kind: LineKind, raw: Vec<u8>, line: u32) -> Line {
-        Line { kind, raw, line }
+        Line {
+            kind,
+            text: Text::owned(raw),
+            line,
+        }
+    }
+
+    /// A line whose bytes are `buf[start..end]` (the parser's lines).
+    pub(crate) fn shared(kind: LineKind, buf: &Arc<[u8]>, start: u32, end: u32, line: u32) -> Line {
+        Line {
+            kind,
+            text: Text {
+                buf: Arc::clone(buf),
+                start,
+                end,
+            },
+            line,
+        }
     }
 
     /// Builds an inserted line from its text; the kind is read from the text
     /// the same way the parser would.
     pub fn inserted(raw: Vec<u8>) -> Line {
         let kind = classify(&logical::join(&raw).text);
-        Line { kind, raw, line: 0 }
+        Line::new(kind, raw, 0)
     }
 
     /// The exact bytes of the line, line ending included.
+    #[inline]
     pub fn raw(&self) -> &[u8] {
-        &self.raw
+        self.text.bytes()
     }
 
     pub fn set_raw(&mut self, raw: Vec<u8>) {
-        self.raw = raw;
+        self.text = Text::owned(raw);
+    }
+
+    /// When this line's bytes directly follow `prev`'s in the same buffer.
+    fn follows(&self, prev: &Text) -> bool {
+        self.text.start == prev.end && Arc::ptr_eq(&self.text.buf, &prev.buf)
     }
 
     /// The logical line httpd sees: continuations joined, cut at NUL, trimmed.
     pub fn logical(&self) -> Cow<'_, [u8]> {
-        logical::join(&self.raw).text
+        logical::join(self.raw()).text
     }
 
     /// How many physical lines (newlines) the raw text spans.
     pub fn newline_count(&self) -> u32 {
-        self.raw.iter().filter(|&&b| b == b'\n').count() as u32
+        self.raw().iter().filter(|&&b| b == b'\n').count() as u32
     }
 
     /// The line ending this line uses (`\r\n`, `\n`, or empty at end of file).
     pub fn eol(&self) -> &[u8] {
-        if self.raw.ends_with(b"\r\n") {
+        let raw = self.raw();
+        if raw.ends_with(b"\r\n") {
             b"\r\n"
-        } else if self.raw.ends_with(b"\n") {
+        } else if raw.ends_with(b"\n") {
             b"\n"
         } else {
             b""
@@ -74,26 +145,24 @@ impl Line {
     /// The whitespace before the first byte of content, when it is all on the
     /// line's first physical line (the usual case).
     pub fn indent(&self) -> &[u8] {
-        let n = self
-            .raw
-            .iter()
-            .take_while(|&&b| b == b' ' || b == b'\t')
-            .count();
-        &self.raw[..n]
+        let raw = self.raw();
+        let n = raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        &raw[..n]
     }
 
     /// Physical line and 1-based byte column of the first byte of content.
     pub fn content_position(&self) -> (u32, u32) {
         let mut line = self.line;
         let mut col = 1u32;
+        let raw = self.raw();
         let mut i = 0;
-        while i < self.raw.len() {
-            let b = self.raw[i];
-            if b == b'\\' && self.raw[i + 1..].starts_with(b"\n") {
+        while i < raw.len() {
+            let b = raw[i];
+            if b == b'\\' && raw[i + 1..].starts_with(b"\n") {
                 line += 1;
                 col = 1;
                 i += 2;
-            } else if b == b'\\' && self.raw[i + 1..].starts_with(b"\r\n") {
+            } else if b == b'\\' && raw[i + 1..].starts_with(b"\r\n") {
                 line += 1;
                 col = 1;
                 i += 3;
@@ -157,7 +226,12 @@ pub fn classify(logical: &[u8]) -> LineKind {
 }
 
 pub(crate) fn section_or_directive_name(kind: LineKind, text: &[u8]) -> Vec<u8> {
-    let (first, _) = logical::split_name(text);
+    name_from_first_word(kind, logical::split_name(text).0)
+}
+
+/// The name in a line's first word: for a section line without `<`, `</`
+/// and a final `>`.
+pub(crate) fn name_from_first_word(kind: LineKind, first: Vec<u8>) -> Vec<u8> {
     match kind {
         LineKind::Open => {
             let mut n = &first[1.min(first.len())..];
@@ -213,20 +287,34 @@ impl Node {
             Node::Section(s) => &s.open,
         }
     }
+}
 
-    fn write_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Node::Line(l) => out.extend_from_slice(l.raw()),
-            Node::Section(s) => {
-                out.extend_from_slice(s.open.raw());
-                for c in &s.children {
-                    c.write_to(out);
-                }
-                if let Some(c) = &s.close {
-                    out.extend_from_slice(c.raw());
+/// Appends lines to the output, copying each run of lines that lie next to
+/// each other in one buffer (an unedited file is one run) in one go.
+#[derive(Default)]
+struct Printer {
+    run: Option<Text>,
+    out: Vec<u8>,
+}
+
+impl Printer {
+    #[inline]
+    fn line(&mut self, l: &Line) {
+        match &mut self.run {
+            Some(run) if l.follows(run) => run.end = l.text.end,
+            run => {
+                if let Some(done) = run.replace(l.text.clone()) {
+                    self.out.extend_from_slice(done.bytes());
                 }
             }
         }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if let Some(done) = self.run.take() {
+            self.out.extend_from_slice(done.bytes());
+        }
+        self.out
     }
 }
 
@@ -239,11 +327,14 @@ pub struct SyntaxTree {
 impl SyntaxTree {
     /// Prints the tree: for an unedited tree, exactly the parsed bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for n in &self.nodes {
-            n.write_to(&mut out);
-        }
-        out
+        let mut len = 0;
+        visit_lines(&self.nodes, &mut |l| len += l.raw().len());
+        let mut p = Printer {
+            run: None,
+            out: Vec::with_capacity(len),
+        };
+        visit_lines(&self.nodes, &mut |l| p.line(l));
+        p.finish()
     }
 
     /// The line ending most lines use; `\n` when there is none.

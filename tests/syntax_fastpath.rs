@@ -1,0 +1,178 @@
+//! The syntax tree's fast paths against straightforward references kept
+//! here: lines are ranges of one shared buffer and `to_bytes` copies runs of
+//! adjacent lines at once; the reference printer appends every line's
+//! `raw()` one by one, and the reference splitter is httpd's reader replayed
+//! in `syntax_support`. Checked on random input, random edits and the corpus.
+
+mod syntax_support;
+
+use proptest::prelude::*;
+use syntax_support::{check_tree, to_crlf};
+use wsgifix::syntax::{parse, Line, Node, SyntaxTree};
+
+/// Appends each line's bytes, in file order, with no shortcut.
+fn reference_print(nodes: &[Node], out: &mut Vec<u8>) {
+    for n in nodes {
+        match n {
+            Node::Line(l) => out.extend_from_slice(l.raw()),
+            Node::Section(s) => {
+                out.extend_from_slice(s.open.raw());
+                reference_print(&s.children, out);
+                if let Some(c) = &s.close {
+                    out.extend_from_slice(c.raw());
+                }
+            }
+        }
+    }
+}
+
+fn reference(tree: &SyntaxTree) -> Vec<u8> {
+    let mut out = Vec::new();
+    reference_print(&tree.nodes, &mut out);
+    out
+}
+
+/// Every line, mutable, in file order.
+fn lines_mut<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut Line>) {
+    for n in nodes {
+        match n {
+            Node::Line(l) => out.push(l),
+            Node::Section(s) => {
+                out.push(&mut s.open);
+                lines_mut(&mut s.children, out);
+                if let Some(c) = s.close.as_mut() {
+                    out.push(c);
+                }
+            }
+        }
+    }
+}
+
+/// Edits as the fixes make them: replaced lines, inserted lines (at the top
+/// level and inside the first section), a moved node.
+fn edit(tree: &mut SyntaxTree, picks: &[(usize, u8)]) {
+    for &(at, what) in picks {
+        match what {
+            0 => {
+                let mut lines = Vec::new();
+                lines_mut(&mut tree.nodes, &mut lines);
+                if !lines.is_empty() {
+                    let n = lines.len();
+                    let l = &mut lines[at % n];
+                    let mut raw = l.raw().to_vec();
+                    raw.splice(0..0, b"  ".iter().copied());
+                    l.set_raw(raw);
+                }
+            }
+            1 => {
+                let i = at % (tree.nodes.len() + 1);
+                let l = Line::inserted(b"WSGIProcessGroup inserted\n".to_vec());
+                tree.nodes.insert(i, Node::Line(l));
+            }
+            2 => {
+                if let Some(Node::Section(s)) = tree
+                    .nodes
+                    .iter_mut()
+                    .find(|n| matches!(n, Node::Section(_)))
+                {
+                    let i = at % (s.children.len() + 1);
+                    let l = Line::inserted(b"    WSGIApplicationGroup %{GLOBAL}\r\n".to_vec());
+                    s.children.insert(i, Node::Line(l));
+                }
+            }
+            _ => {
+                if tree.nodes.len() > 1 {
+                    let n = tree.nodes.remove(at % tree.nodes.len());
+                    tree.nodes.push(n);
+                }
+            }
+        }
+    }
+}
+
+fn check(input: &[u8], picks: &[(usize, u8)]) -> Result<(), TestCaseError> {
+    let Ok(tree) = parse(input) else {
+        return Ok(());
+    };
+    prop_assert_eq!(tree.to_bytes(), input.to_vec());
+    prop_assert_eq!(reference(&tree), input.to_vec());
+    check_tree(input, &tree).map_err(TestCaseError::fail)?;
+    let copy = tree.clone();
+    prop_assert_eq!(&copy, &tree);
+    let mut edited = tree.clone();
+    edit(&mut edited, picks);
+    prop_assert_eq!(edited.to_bytes(), reference(&edited));
+    // The original is untouched by edits to its clone.
+    prop_assert_eq!(tree.to_bytes(), input.to_vec());
+    Ok(())
+}
+
+const FRAGMENTS: &[&str] = &[
+    "\n",
+    "\r\n",
+    "\\\n",
+    "\\",
+    " ",
+    "\t",
+    "#",
+    "<VirtualHost *:80>\n",
+    "</VirtualHost>\n",
+    "<IfModule x>\n",
+    "</IfModule>\n",
+    "WSGIScriptAlias / /a.wsgi\n",
+    "ServerName x\n",
+    "\"<Directory\" /tmp>\n",
+    "\0",
+    "\u{e9}",
+];
+
+fn input() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => prop::sample::select(FRAGMENTS).prop_map(|s| s.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..4),
+    ];
+    prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn fast_paths_equal_the_references(
+        input in input(),
+        picks in prop::collection::vec((0usize..1000, 0u8..4), 0..6),
+    ) {
+        check(&input, &picks)?;
+    }
+}
+
+#[test]
+fn corpus_fast_paths_equal_the_references() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let Ok(subdirs) = std::fs::read_dir(&dir) else {
+        assert!(
+            std::env::var_os("WSGIFIX_REQUIRE_CORPUS").is_none(),
+            "corpus {} missing and WSGIFIX_REQUIRE_CORPUS is set",
+            dir.display()
+        );
+        eprintln!("SKIP: corpus {} absent", dir.display());
+        return;
+    };
+    let mut parsed = 0;
+    for sub in subdirs.flatten() {
+        for f in std::fs::read_dir(sub.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(lf) = std::fs::read(f.path()) else {
+                continue;
+            };
+            for input in [to_crlf(&lf), lf] {
+                parsed += usize::from(parse(&input).is_ok());
+                check(&input, &[(0, 0), (3, 1), (7, 2), (1, 3), (11, 0)])
+                    .unwrap_or_else(|e| panic!("{}: {e}", f.path().display()));
+            }
+        }
+    }
+    assert!(parsed > 100, "the corpus parses");
+}
