@@ -390,10 +390,22 @@ pub fn debian_env(dir: &Path) -> [(&'static str, String); 6] {
     ]
 }
 
-/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago, and that
+/// this process has not handed out before: the kernel may offer a port again
+/// once its probe socket closes, and two servers of one test (the fleet test
+/// starts twenty) must never be given the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18765)
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..64 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(18765);
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh loopback port after 64 tries");
 }

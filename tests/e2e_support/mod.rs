@@ -267,6 +267,13 @@ impl Lab {
                 pid: None,
                 stopped: false,
             };
+            let in_use = |text: &str| text.contains("Address already in use");
+            if !out.ok && (in_use(&out.stdout) || in_use(&out.stderr)) && attempt < 2 {
+                drop(server);
+                self.port.set(free_port());
+                self.write_listen();
+                continue;
+            }
             if !out.ok {
                 drop(server);
                 panic!(
@@ -281,7 +288,7 @@ impl Lab {
             }
             let log = self.error_log_tail();
             drop(server);
-            if log.contains("Address already in use") && attempt < 2 {
+            if in_use(&log) && attempt < 2 {
                 self.port.set(free_port());
                 self.write_listen();
                 continue;
