@@ -103,6 +103,12 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
+    /// List every app instance instead of judging it: per vhost, the mount,
+    /// the script, the process and application group it really gets, and
+    /// the file:line each comes from (text, json or json-lines).
+    #[arg(long, conflicts_with_all = ["dry_run", "write", "check"])]
+    pub list_apps: bool,
+
     /// Run the server's configtest after --write and restore every file of
     /// the server if it fails (default: on for a live server, i.e. a main
     /// config written without --root).

@@ -25,6 +25,9 @@ pub struct Effective {
     pub user: Option<String>,
     /// The file:line giving the value; `None` = the default.
     pub source: Option<(PathBuf, u32)>,
+    /// False when a regex section might change the value and whether it
+    /// does could not be worked out: the value is then only the likeliest.
+    pub certain: bool,
 }
 
 /// One row per instance, in the order httpd reads the server.
@@ -65,6 +68,7 @@ pub(crate) fn instances_of(a: &Analysis, model: &ServerModel) -> Vec<AppInstance
             value,
             user,
             source,
+            certain: r.is_certain(),
         }
     };
     a.instances

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod formats;
+pub mod list_apps;
 pub mod report;
 pub mod units;
 pub mod walk;
@@ -223,6 +224,18 @@ pub fn run(cli: &Cli) -> i32 {
         items = walk::collect(&paths, &filters);
         items.retain(|i| !matches!(i, Item::File(p) if swept.contains(p)));
         plan = units::plan(&mains, items, &explicit, &discover);
+    }
+    if cli.list_apps {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        return list_apps::run(
+            &plan,
+            cli.format,
+            cli.max_file_size,
+            use_color_stderr(cli.color),
+            &mut out,
+            &mut err,
+        );
     }
     let settings = Settings {
         servers: Arc::default(),

@@ -36,7 +36,10 @@ impl Queue {
     }
 
     fn unit_of(&self, o: &Outcome) -> Option<PathBuf> {
-        let real = o.pending.as_ref()?.identity.as_ref()?.real.clone();
+        let real = match &o.pending {
+            Some(p) => p.identity.as_ref()?.real.clone(),
+            None => PathBuf::from(o.real_path.as_ref()?),
+        };
         self.units.get(&real).cloned()
     }
 
@@ -46,12 +49,21 @@ impl Queue {
     pub fn take(&mut self, batch: Vec<Outcome>, err: &mut dyn Write) -> Vec<Outcome> {
         let mut ready = Vec::new();
         let mut standalone = Vec::new();
+        // A server's fix may change one file for a finding reported in
+        // another (WSGI005: certbot's copy goes, the original stays); so
+        // when a server has anything to write, all of its files wait for
+        // its commit, which decides whether their findings were fixed.
+        let writing: std::collections::BTreeSet<PathBuf> = batch
+            .iter()
+            .filter(|o| o.pending.is_some())
+            .filter_map(|o| self.unit_of(o))
+            .collect();
         for o in batch {
+            if let Some(main) = self.unit_of(&o).filter(|m| writing.contains(m)) {
+                self.deferred.entry(main).or_default().push(o);
+                continue;
+            }
             if o.pending.is_some() {
-                if let Some(main) = self.unit_of(&o) {
-                    self.deferred.entry(main).or_default().push(o);
-                    continue;
-                }
                 standalone.push(ready.len());
             }
             ready.push(o);
@@ -76,11 +88,18 @@ impl Queue {
     pub fn finish(&mut self, err: &mut dyn Write) -> Vec<Outcome> {
         let mut ready = Vec::new();
         for (main, mut outs) in std::mem::take(&mut self.deferred) {
+            let had_change: Vec<bool> = outs.iter().map(|o| o.pending.is_some()).collect();
             let changes = outs.iter_mut().filter_map(|o| o.pending.take()).collect();
             let rep = self.commit(Some(main), changes, err);
+            let committed = rep.files.iter().all(|f| f.error.is_none());
             let mut files = rep.files.into_iter();
-            for o in &mut outs {
-                self.apply(o, files.next());
+            for (o, changed) in outs.iter_mut().zip(had_change) {
+                if changed {
+                    self.apply(o, files.next());
+                } else {
+                    // Unchanged itself, fixed by what its server wrote.
+                    o.in_place = committed && o.error.is_none();
+                }
             }
             ready.extend(outs);
         }
