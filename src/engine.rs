@@ -6,6 +6,7 @@ mod verify;
 
 use crate::analysis::{self, AppInstance, ServerContext, View};
 use crate::rules::placement::{FixEdit, Fixer};
+use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppressions};
 use crate::rules::{check, edit, CheckCtx, Finding, Issue};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
@@ -119,6 +120,10 @@ struct Work {
 }
 
 impl Work {
+    fn suppressions(&self) -> Suppressions {
+        Suppressions::of(&self.trees)
+    }
+
     fn analyse(&self) -> analysis::Analysis {
         View {
             trees: self.trees.iter().collect(),
@@ -166,7 +171,21 @@ fn display_names(model: &ServerModel) -> Vec<String> {
         .collect()
 }
 
+/// The issues of the enabled rules that no suppression hides: the ones to
+/// report and fix.
 fn enabled_issues(
+    a: &analysis::Analysis,
+    files: &[String],
+    options: &Options,
+    ext: &ServerContext,
+    suppressions: &Suppressions,
+) -> Vec<Issue> {
+    let mut issues = all_enabled_issues(a, files, options, ext);
+    issues.retain(|i| !suppressions.hides(i));
+    issues
+}
+
+fn all_enabled_issues(
     a: &analysis::Analysis,
     files: &[String],
     options: &Options,
@@ -176,6 +195,20 @@ fn enabled_issues(
         .into_iter()
         .filter(|i| options.enabled(i.code))
         .collect()
+}
+
+/// The codes each suppression hid, given every issue before hiding.
+fn used_codes(
+    suppressions: &Suppressions,
+    issues: &[(&'static str, FileId, u32)],
+) -> Vec<Vec<&'static str>> {
+    let mut used = vec![Vec::new(); suppressions.all.len()];
+    for &(code, file, line) in issues {
+        if let Some(k) = suppressions.covering(code, file, line) {
+            used[k].push(code);
+        }
+    }
+    used
 }
 
 fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerResult {
@@ -196,7 +229,16 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     };
     let first = work.analyse();
     result.instances = analysis::apps::instances_of(&first, model);
-    let original = enabled_issues(&first, &names, options, ext);
+    let suppressions = work.suppressions();
+    let unfiltered = all_enabled_issues(&first, &names, options, ext);
+    let mut hidden: Vec<(&'static str, FileId, u32)> = unfiltered
+        .iter()
+        .map(|i| (i.code, i.file, i.line))
+        .collect();
+    let original: Vec<Issue> = unfiltered
+        .into_iter()
+        .filter(|i| !suppressions.hides(i))
+        .collect();
 
     // httpd refuses these at start-up: say it as httpd does; fix nothing.
     for e in &first.errors {
@@ -222,7 +264,16 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
         result.files[i.file].findings.push(i.to_finding(fixable));
     }
     for (file, f) in template_findings(&first, &names, options, ext) {
-        result.files[file].findings.push(f);
+        hidden.push((f.code, file, f.line));
+        if suppressions.covering(f.code, file, f.line).is_none() {
+            result.files[file].findings.push(f);
+        }
+    }
+    if options.enabled(suppression::RULE.code) {
+        let used = used_codes(&suppressions, &hidden);
+        for i in suppression::check(&suppressions, &used, |c| options.enabled(c)) {
+            result.files[i.file].findings.push(i.to_finding(false));
+        }
     }
     for f in &mut result.files {
         f.findings.sort_by_key(|f| (f.line, f.column, f.code));
@@ -279,7 +330,8 @@ fn fix_loop(
             Some((a, i)) => (a, i.as_slice()),
             None => (first, original),
         };
-        let fixer = Fixer::new(&current.trees, names, a, ext);
+        let fixer = Fixer::new(&current.trees, names, a, ext)
+            .with_pinned(pinned_apps(a, &current.suppressions()));
         // The first fixable issue of each independent unit (a group of
         // vhosts sharing a ServerName, or the main server): their fixes touch
         // disjoint parts of the server and can be applied in one pass.
@@ -316,7 +368,7 @@ fn fix_loop(
         let check = |edits: &[FixEdit], fixes: &[&Issue]| {
             let w = current.apply(edits)?;
             let after = w.analyse();
-            let after_issues = enabled_issues(&after, names, options, ext);
+            let after_issues = enabled_issues(&after, names, options, ext, &w.suppressions());
             accept(&before, fixes, &after, &after_issues).then_some((w, after, after_issues))
         };
         let mut next = None;
@@ -347,6 +399,21 @@ fn fix_loop(
     }
     let remaining = state.map_or_else(|| original.to_vec(), |(_, i)| i);
     (fixed_any.then_some(current), remaining)
+}
+
+/// Apps a suppression of a per-app rule covers: the user keeps them as they
+/// are, so fixes of other apps must leave their groups alone.
+fn pinned_apps(a: &analysis::Analysis, suppressions: &Suppressions) -> HashSet<usize> {
+    const PER_APP: [&str; 3] = ["WSGI001", "WSGI002", "WSGI003"];
+    a.mounts
+        .iter()
+        .filter(|m| {
+            PER_APP
+                .iter()
+                .any(|c| suppressions.covering(c, m.site.file, m.site.line).is_some())
+        })
+        .map(|m| m.app)
+        .collect()
 }
 
 fn edited_line(e: &FixEdit) -> Option<(FileId, analysis::NodePath)> {
@@ -397,7 +464,9 @@ fn template_findings(
     let mut out = Vec::new();
     for t in &a.templates {
         let inner = analysis::analyse(&t.tree);
-        for i in enabled_issues(&inner, names, options, ext) {
+        // Suppressions are read from the file itself by the caller, where
+        // the template's lines have their place.
+        for i in all_enabled_issues(&inner, names, options, ext) {
             let mut f = i.to_finding(false);
             f.line += t.first_line - 1;
             f.message.push_str(&format!(

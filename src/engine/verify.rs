@@ -235,7 +235,7 @@ pub fn written(
     }
     let before: Vec<&str> = final_issues.iter().map(|i| i.code).collect();
     let after_a = reparsed.analyse();
-    let after: Vec<&str> = enabled_issues(&after_a, names, options, ext)
+    let after: Vec<&str> = enabled_issues(&after_a, names, options, ext, &reparsed.suppressions())
         .iter()
         .map(|i| i.code)
         .collect();

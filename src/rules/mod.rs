@@ -11,6 +11,7 @@ pub mod wsgi003_not_global_interpreter;
 pub mod wsgi004_undefined_process_group;
 pub mod wsgi005_duplicate_daemon_name;
 pub mod wsgi006_inaccessible_process_group;
+pub mod wsgi100_unused_suppression;
 
 pub use issue::{check, CheckCtx, Issue, IssueKind};
 pub use registry::{rule_by_code, RuleInfo, RULES};

@@ -16,7 +16,7 @@ use crate::syntax::{Line, LineKind, Node, SyntaxTree};
 use std::cell::RefCell;
 
 mod insert;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// An edit to one file of the server.
 #[derive(Debug, Clone)]
@@ -65,6 +65,9 @@ pub struct Fixer<'a> {
     /// Per base name, the next number to try when the name is taken.
     next_suffix: RefCell<HashMap<String, usize>>,
     ext: &'a ServerContext,
+    /// Apps a suppression keeps as they are: a fix for another app must not
+    /// move them, so it takes a narrower place (a <Location>, an option).
+    pinned: HashSet<usize>,
 }
 
 impl<'a> Fixer<'a> {
@@ -106,7 +109,22 @@ impl<'a> Fixer<'a> {
                 m
             }),
             ext,
+            pinned: HashSet::new(),
         }
+    }
+
+    /// Marks apps (by index into `a.apps`) whose groups no fix may move.
+    pub fn with_pinned(mut self, pinned: HashSet<usize>) -> Fixer<'a> {
+        self.pinned = pinned;
+        self
+    }
+
+    /// Would a directive for the whole scope of `m` also reach a pinned app?
+    fn scope_holds_pinned(&self, m: &Mount) -> bool {
+        !self.pinned.is_empty()
+            && self.a.mounts_reaching(m.site.scope).into_iter().any(|o| {
+                self.a.mounts[o].app != m.app && self.pinned.contains(&self.a.mounts[o].app)
+            })
     }
 
     /// The edits that fix `issue`, or `None` when it cannot be fixed safely.
@@ -294,7 +312,7 @@ impl<'a> Fixer<'a> {
         if m.site.scope == 0 {
             return self.select_at_server_level(m, kind, &shown);
         }
-        if kind == GroupKind::Application {
+        if kind == GroupKind::Application && !self.scope_holds_pinned(m) {
             return Some(vec![self.add_to_scope(m, &directive)]);
         }
         let apps_here: BTreeSet<usize> = self

@@ -19,6 +19,7 @@ pub const RULES: &[RuleInfo] = &[
     wsgi004_undefined_process_group::RULE,
     wsgi005_duplicate_daemon_name::RULE,
     wsgi006_inaccessible_process_group::RULE,
+    wsgi100_unused_suppression::RULE,
 ];
 
 /// Looks a rule up by code (`WSGI001`) or name (`embedded-mode`), ignoring case.
