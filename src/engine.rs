@@ -12,6 +12,7 @@ use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use verify::{accept, Snapshot};
 
 /// Which rules run.
@@ -112,21 +113,23 @@ pub fn process_server(model: &ServerModel, options: &Options) -> ServerResult {
 /// Each Include directive (by file, path) → the files it reads.
 type Includes = HashMap<(FileId, analysis::NodePath), Vec<FileId>>;
 
-/// The server being fixed: its trees and Include map, kept in step.
+/// The server being fixed: its trees and Include map, kept in step. A fix
+/// edits a few files of a server that may have thousands: trees are shared
+/// between the candidates of a pass and copied only when edited.
 #[derive(Clone)]
 struct Work {
-    trees: Vec<SyntaxTree>,
+    trees: Vec<Arc<SyntaxTree>>,
     includes: Includes,
 }
 
 impl Work {
     fn suppressions(&self) -> Suppressions {
-        Suppressions::of(&self.trees)
+        Suppressions::of(self.trees.iter().map(|t| &**t))
     }
 
     fn analyse(&self) -> analysis::Analysis {
         View {
-            trees: self.trees.iter().collect(),
+            trees: self.trees.iter().map(|t| &**t).collect(),
             includes: Some(&self.includes),
         }
         .analyse()
@@ -149,7 +152,7 @@ impl Work {
                 .collect();
             let mut paths: Vec<analysis::NodePath> = keys.iter().map(|(_, p)| p.clone()).collect();
             let tree = edit::apply_tracking(out.trees.get(file)?, edits, &mut paths)?;
-            out.trees[file] = tree;
+            out.trees[file] = Arc::new(tree);
             let moved: Vec<_> = keys
                 .into_iter()
                 .zip(paths)
@@ -224,7 +227,11 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     }
     let names = display_names(model);
     let work = Work {
-        trees: model.files.iter().map(|f| f.tree.clone()).collect(),
+        trees: model
+            .files
+            .iter()
+            .map(|f| Arc::new(f.tree.clone()))
+            .collect(),
         includes: model.includes.clone(),
     };
     let first = work.analyse();
@@ -281,7 +288,8 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     let Some(done) = fixed else {
         return result;
     };
-    match verify::written(&done, &final_issues, &names, options, ext) {
+    let parsed: Vec<&SyntaxTree> = model.files.iter().map(|f| &f.tree).collect();
+    match verify::written(&done, &parsed, &final_issues, &names, options, ext) {
         Ok(()) => {
             for (i, tree) in done.trees.iter().enumerate() {
                 let bytes = tree.to_bytes();

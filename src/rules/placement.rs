@@ -49,9 +49,10 @@ fn taken_names(a: &Analysis) -> BTreeSet<String> {
 }
 
 pub struct Fixer<'a> {
-    pub trees: &'a [SyntaxTree],
+    pub trees: &'a [std::sync::Arc<SyntaxTree>],
     pub a: &'a Analysis,
-    units: Vec<Vec<u8>>,
+    /// Each file's indent unit, worked out when a fix first edits the file.
+    units: Vec<std::cell::OnceCell<Vec<u8>>>,
     /// Names in use, plus the ones fixes of this pass have already taken.
     taken: RefCell<BTreeSet<String>>,
     /// Daemon name → the apps whose effective process group it is.
@@ -72,7 +73,7 @@ pub struct Fixer<'a> {
 
 impl<'a> Fixer<'a> {
     pub fn new(
-        trees: &'a [SyntaxTree],
+        trees: &'a [std::sync::Arc<SyntaxTree>],
         file_names: &'a [String],
         a: &'a Analysis,
         ext: &'a ServerContext,
@@ -100,7 +101,7 @@ impl<'a> Fixer<'a> {
             selected,
             trees,
             a,
-            units: trees.iter().map(edit::indent_unit).collect(),
+            units: trees.iter().map(|_| std::cell::OnceCell::new()).collect(),
             taken: RefCell::new(taken_names(a)),
             next_suffix: RefCell::default(),
             users,
@@ -138,6 +139,10 @@ impl<'a> Fixer<'a> {
             IssueKind::Duplicate { first, dup } => self.duplicate(*first, *dup),
             IssueKind::ReportOnly => None,
         }
+    }
+
+    pub(crate) fn indent_unit(&self, file: FileId) -> &[u8] {
+        self.units[file].get_or_init(|| edit::indent_unit(&self.trees[file]))
     }
 
     fn nodes(&self, file: FileId) -> &'a [Node] {

@@ -72,11 +72,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
 /// defines it (the vhost's own app, not a server-level mount reaching in),
 /// else the first in read order.
 fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) -> usize {
-    let home = a
-        .daemons
-        .iter()
-        .find(|d| d.name == daemon)
-        .map(|d| d.site.scope);
+    let home = a.daemons_named(daemon).next().map(|(_, d)| d.site.scope);
     list.iter()
         .find(|(i, _)| Some(a.mounts[a.instances[*i].mount].site.scope) == home)
         .or(list.first())

@@ -62,7 +62,7 @@ impl Fs {
                 Ok(m) if m.file_type().is_symlink() => {
                     links += 1;
                     if links > MAX_SYMLINKS {
-                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                        return Err(io::Error::from(rustix::io::Errno::LOOP));
                     }
                     let target = fs::read_link(&here)?;
                     if target.is_absolute() {
@@ -136,7 +136,7 @@ pub fn read_regular(host: &Path, max: u64) -> Result<(Vec<u8>, (u64, u64)), Stri
     use std::os::unix::fs::MetadataExt;
     let f = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(host)
         .map_err(|e| strip_os_error(&e))?;
     let m = f.metadata().map_err(|e| strip_os_error(&e))?;
@@ -399,7 +399,10 @@ mod tests {
             root.join("etc")
         );
         let e = fs.locate(Path::new("/etc/loop/x")).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
         assert_eq!(
             fs.server_path(&root.join("etc/x")).unwrap(),
             Path::new("/etc/x")

@@ -36,7 +36,7 @@ pub fn capture(fd: impl AsFd) -> io::Result<Meta> {
         match get(&fd, &name) {
             Ok(v) => xattrs.push((name.into_vec(), v)),
             // Removed between the list and the read: it is not there.
-            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NODATA.raw_os_error()) => {}
             Err(e) => return Err(e),
         }
     }

@@ -89,8 +89,9 @@ pub fn open_dir_nofollow(real: &Path) -> io::Result<HeldDir> {
 /// A directory changed into a symlink (ELOOP) or into something else
 /// (ENOTDIR) after it was resolved: say so instead of quoting errno.
 fn swapped(path: &Path, e: io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(libc::ELOOP) | Some(libc::ENOTDIR) => err(
+    let errno = e.raw_os_error().map(rustix::io::Errno::from_raw_os_error);
+    match errno {
+        Some(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => err(
             io::ErrorKind::Other,
             format!(
                 "a directory of {} was replaced by a symlink or a file since it was read; not followed",

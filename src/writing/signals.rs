@@ -9,35 +9,32 @@
 //! (`ulimit -f`) is ignored, so an oversized write fails with EFBIG and is
 //! reported like any other write error instead of killing the process.
 //!
-//! `sigaction` is not in rustix's safe API, so this one module uses libc.
+//! signal-hook installs the handlers (sigaction with SA_RESTART): its
+//! `low_level::exit` is the async-signal-safe `_exit`, and a handler that
+//! does nothing is how SIGXFSZ is ignored.
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 static IN_COMMIT: AtomicUsize = AtomicUsize::new(0);
 static PENDING: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(sig: libc::c_int) {
+fn on_signal(sig: i32) {
     if IN_COMMIT.load(Ordering::SeqCst) == 0 {
-        // Async-signal-safe: _exit only.
-        unsafe { libc::_exit(128 + sig) };
+        signal_hook::low_level::exit(128 + sig);
     }
     PENDING.store(sig, Ordering::SeqCst);
 }
 
 /// Installs the handlers; call once, early.
 pub fn install() {
-    // SAFETY: the handler only touches atomics and calls _exit, both
-    // async-signal-safe; sigaction is given a zeroed, filled-in struct.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-        sa.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    for sig in [SIGTERM, SIGINT, SIGHUP] {
+        // SAFETY: the handler only touches atomics and calls _exit, both
+        // async-signal-safe.
+        let _ = unsafe { signal_hook::low_level::register(sig, move || on_signal(sig)) };
     }
+    // SAFETY: an empty handler is async-signal-safe.
+    let _ = unsafe { signal_hook::low_level::register(SIGXFSZ, || {}) };
 }
 
 /// The signal received during a commit, if any.

@@ -34,7 +34,7 @@ impl<'a> Fixer<'a> {
             {
                 return c.indent().to_vec();
             }
-            return [s.open.indent(), &self.units[file]].concat();
+            return [s.open.indent(), self.indent_unit(file)].concat();
         }
         Vec::new()
     }
@@ -80,7 +80,14 @@ impl<'a> Fixer<'a> {
             .unwrap_or_else(|| anchor.clone());
         let eol = self.eol_near(file, &after);
         let indent = self.indent_of(file, &anchor);
-        let block = make_section(&indent, &self.units[file], name, &arg, &[directive], &eol);
+        let block = make_section(
+            &indent,
+            self.indent_unit(file),
+            name,
+            &arg,
+            &[directive],
+            &eol,
+        );
         let (parent, index) = split(&after);
         Some(FixEdit {
             file,
