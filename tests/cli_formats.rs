@@ -257,21 +257,29 @@ fn quiet_and_verbose() {
     wsgifix().args(["-q", "-v", "."]).assert().code(2);
 }
 
-/// On a terminal both streams interleave: the diff of a file comes before
-/// the findings it does not fix, and the summary comes last. Run under
-/// util-linux `script`, which gives the command a pseudo-terminal.
-#[test]
-fn on_a_terminal_diff_then_findings_then_summary() {
-    if std::process::Command::new("script")
+/// util-linux `script` gives a command a pseudo-terminal; without it the
+/// terminal tests skip, except where the machine must have it (CI).
+fn have_script() -> bool {
+    let found = std::process::Command::new("script")
         .arg("--version")
         .output()
-        .is_err()
-    {
+        .is_ok();
+    if !found {
         assert!(
             std::env::var("WSGIFIX_REQUIRE_APACHE").as_deref() != Ok("1"),
             "util-linux `script` is missing"
         );
         eprintln!("SKIP: util-linux `script` is not installed");
+    }
+    found
+}
+
+/// On a terminal both streams interleave: the diff of a file comes before
+/// the findings it does not fix, and the summary comes last. Run under
+/// util-linux `script`, which gives the command a pseudo-terminal.
+#[test]
+fn on_a_terminal_diff_then_findings_then_summary() {
+    if !have_script() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -297,4 +305,42 @@ fn on_a_terminal_diff_then_findings_then_summary() {
     let b_diff = at("--- a/b.conf", a_finding);
     let b_finding = at("b.conf:4:5 WSGI004", b_diff);
     at("wsgifix: 2 files checked", b_finding);
+}
+
+/// A long run on a terminal shows a progress bar on stderr (here: at once,
+/// `WSGIFIX_PROGRESS_AFTER_MS=0`, so the test does not depend on time), and
+/// the report still comes whole and in order; off a terminal there is none.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    if !have_script() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        fs::write(d.path().join(format!("s{i:02}.conf")), MIXED).unwrap();
+    }
+    let bin = assert_cmd::cargo::cargo_bin("wsgifix");
+    let out = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!("{} --check --color never -j 1 .", bin.display()))
+        .arg("/dev/null")
+        .current_dir(d.path())
+        .env("WSGIFIX_PROGRESS_AFTER_MS", "0")
+        .env("TERM", "xterm")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/40 files"), "no progress bar:\n{text}");
+    assert!(text.contains("s39.conf:4:5 WSGI004"), "{text}");
+    assert!(text.contains("wsgifix: 40 files checked"), "{text}");
+
+    let piped = wsgifix()
+        .args(["--check", "-j", "1", "."])
+        .current_dir(d.path())
+        .env("WSGIFIX_PROGRESS_AFTER_MS", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(!err.contains("/40"), "a bar off a terminal:\n{err}");
 }

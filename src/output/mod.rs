@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod formats;
 pub mod list_apps;
+pub mod progress;
 pub mod report;
 pub mod units;
 pub mod walk;
@@ -437,6 +438,10 @@ pub fn process_units(
             report_stderr(o, settings, err);
         }
     };
+    let mut progress = progress::Progress::new(
+        units.iter().map(units::Unit::file_count).sum::<usize>() as u64,
+        settings.quiet,
+    );
     for batch in units.chunks(jobs.max(1) * BATCH_PER_JOB) {
         let results: Vec<units::UnitResult> = pool.install(|| {
             batch
@@ -444,19 +449,23 @@ pub fn process_units(
                 .map(|unit| units::process_unit(unit, stdin_bytes.as_ref(), settings))
                 .collect()
         });
+        progress.advance(batch.iter().map(units::Unit::file_count).sum::<usize>() as u64);
         for r in results {
-            units::write_notes(&r, err);
-            let mut outcomes = r.outcomes;
-            if let Some(q) = &mut queue {
-                outcomes = q.take(outcomes, err);
-            }
-            report(outcomes, &mut summary, err);
+            progress.suspend(|| {
+                units::write_notes(&r, err);
+                let mut outcomes = r.outcomes;
+                if let Some(q) = &mut queue {
+                    outcomes = q.take(outcomes, err);
+                }
+                report(outcomes, &mut summary, err);
+            });
         }
         // A signal stops the run: nothing more is read or written.
         if queue.as_ref().is_some_and(|q| q.interrupted.is_some()) {
             break;
         }
     }
+    progress.finish();
     if let Some(q) = &mut queue {
         let rest = q.finish(err);
         report(rest, &mut summary, err);

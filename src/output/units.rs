@@ -23,6 +23,16 @@ pub enum Unit {
     Server(Box<ServerUnit>),
 }
 
+impl Unit {
+    /// How many files the unit stands for (for progress).
+    pub fn file_count(&self) -> usize {
+        match self {
+            Unit::Item(_) => 1,
+            Unit::Server(s) => s.discovery.model.files.len().max(1),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ServerUnit {
     pub discovery: Discovery,
