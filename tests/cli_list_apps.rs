@@ -6,21 +6,9 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
 
-fn wsgifix(state: &Path) -> Command {
-    let mut c = Command::cargo_bin("wsgifix").unwrap();
-    c.env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env("WSGIFIX_STATE_DIR", state);
-    c
-}
-
-fn write(root: &Path, name: &str, text: &str) {
-    let p = root.join(name);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, text).unwrap();
-}
+use common::cli::{write, wsgifix};
 
 /// A Debian server where a conf-enabled snippet (as x2gobroker's does)
 /// captures every app for one daemon, one site overrides it, and a

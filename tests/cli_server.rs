@@ -6,24 +6,12 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+
+use common::cli::{write, wsgifix};
 
 const EMBEDDED: &str =
     "<VirtualHost *:80>\n    ServerName a.example\n    WSGIScriptAlias /app /srv/app.wsgi\n</VirtualHost>\n";
-
-fn wsgifix(state: &Path) -> Command {
-    let mut c = Command::cargo_bin("wsgifix").unwrap();
-    c.env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env("WSGIFIX_STATE_DIR", state);
-    c
-}
-
-fn write(root: &Path, name: &str, text: &str) {
-    let p = root.join(name);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, text).unwrap();
-}
 
 /// A Debian tree at `etc` (an absolute Include, as the host names it;
 /// enabled sites linked into sites-available); plus what a server never

@@ -5,15 +5,9 @@
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
 
-fn wsgifix(state: &Path) -> Command {
-    let mut c = Command::cargo_bin("wsgifix").unwrap();
-    c.env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env("WSGIFIX_STATE_DIR", state);
-    c
-}
+use common::cli::wsgifix;
 
 /// `--check` lines as (line, code).
 fn findings(dir: &Path, file: &Path, extra: &[&str]) -> (i32, Vec<(u32, String)>) {
