@@ -104,6 +104,36 @@ pub struct CheckCtx<'a> {
     pub ext: &'a ServerContext,
 }
 
+/// One app instance as the daemon rules (WSGI001, 002, 006) read it.
+pub struct DaemonView<'a> {
+    /// The instance's number in `Analysis::instances`.
+    pub index: usize,
+    pub scope: usize,
+    pub mount_index: usize,
+    pub mount: &'a Mount,
+    /// Its effective process group.
+    pub pg: &'a Resolved,
+}
+
+impl<'a> CheckCtx<'a> {
+    /// Every instance with its mount and effective process group, in read
+    /// order; none on Windows, where mod_wsgi has no daemon mode.
+    pub fn daemon_views(&self) -> impl Iterator<Item = DaemonView<'a>> + 'a {
+        let a: &'a Analysis = self.a;
+        let instances = if a.windows { &[][..] } else { &a.instances[..] };
+        instances
+            .iter()
+            .enumerate()
+            .map(move |(i, inst)| DaemonView {
+                index: i,
+                scope: inst.scope,
+                mount_index: inst.mount,
+                mount: &a.mounts[inst.mount],
+                pg: a.effective_of(i, GroupKind::Process),
+            })
+    }
+}
+
 impl CheckCtx<'_> {
     /// "line N" in the same file, "FILE:N" in another.
     pub fn at(&self, from: FileId, site: &Site) -> String {

@@ -39,17 +39,12 @@ no daemon mode there.",
 };
 
 pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
-    let a = ctx.a;
-    if a.windows {
-        return Vec::new();
-    }
     let mut out = Vec::new();
-    for (i, inst) in a.instances.iter().enumerate() {
-        let pg = a.effective_of(i, GroupKind::Process);
+    for v in ctx.daemon_views() {
+        let (i, pg, m) = (v.index, v.pg, v.mount);
         if !pg.is_global() {
             continue;
         }
-        let m = &a.mounts[inst.mount];
         let from = m.site.file;
         let how = match pg.source {
             Source::Default => "no WSGIProcessGroup applies to it".to_string(),
@@ -62,7 +57,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         let kind = if undecided.is_empty() {
             IssueKind::Embedded {
                 inst: i,
-                mount: inst.mount,
+                mount: v.mount_index,
                 pg: pg.clone(),
             }
         } else {
@@ -74,7 +69,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             format!(
                 "WSGI application {}{} runs in embedded mode: {how}{undecided}",
                 describe(m),
-                ctx.where_text(m, inst.scope)
+                ctx.where_text(m, v.scope)
             ),
             kind,
         ));

@@ -35,25 +35,22 @@ or reached in several vhosts, is one application and is left alone.",
 
 pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     let a = ctx.a;
-    if a.windows {
-        return Vec::new();
-    }
     // Daemon → its users (instance, app), in read order.
     let mut users: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
-    for (i, inst) in a.instances.iter().enumerate() {
-        let pg = a.effective_of(i, GroupKind::Process);
+    for v in ctx.daemon_views() {
+        let pg = v.pg;
         if pg.is_global() || pg.is_dynamic() {
             continue;
         }
         // A daemon it cannot reach is WSGI006's, an undefined one WSGI004's,
         // a name defined twice WSGI005's (httpd does not start at all).
-        if accessible_daemon(a, &pg.value, inst.scope).is_none() || defined_twice(a, &pg.value) {
+        if accessible_daemon(a, &pg.value, v.scope).is_none() || defined_twice(a, &pg.value) {
             continue;
         }
         users
             .entry(pg.value.as_str())
             .or_default()
-            .push((i, a.mounts[inst.mount].app));
+            .push((v.index, v.mount.app));
     }
     let mut out = Vec::new();
     for (daemon, list) in users {

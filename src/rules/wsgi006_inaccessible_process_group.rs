@@ -24,32 +24,28 @@ vhost under another name, and select that.",
 
 pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     let a = ctx.a;
-    if a.windows {
-        return Vec::new();
-    }
     let mut out = Vec::new();
-    for (i, inst) in a.instances.iter().enumerate() {
-        let pg = a.effective_of(i, GroupKind::Process);
+    for v in ctx.daemon_views() {
+        let (pg, m) = (v.pg, v.mount);
         if pg.is_global() || pg.is_dynamic() {
             continue;
         }
         let Some((_, d)) = a.daemons_named(&pg.value).next() else {
             continue;
         };
-        if accessible_daemon(a, &pg.value, inst.scope).is_some() {
+        if accessible_daemon(a, &pg.value, v.scope).is_some() {
             continue;
         }
-        let m = &a.mounts[inst.mount];
         let from = m.site.file;
         let owner = a.server_name_of(d.site.scope).unwrap_or("(none)");
-        let mine = a.server_name_of(inst.scope).unwrap_or("(none)");
+        let mine = a.server_name_of(v.scope).unwrap_or("(none)");
         out.push(Issue::new(
             RULE.code,
             &m.site,
             format!(
                 "WSGI application {}{} selects daemon process group '{}' ({}), defined at {} in a <VirtualHost> of ServerName {owner}, while the app's ServerName is {mine}: every request fails with 500: Daemon process called '{}' cannot be accessed by this WSGI application",
                 describe(m),
-                ctx.where_text(m, inst.scope),
+                ctx.where_text(m, v.scope),
                 pg.value,
                 ctx.source_text(from, pg, GroupKind::Process),
                 ctx.at(from, &d.site),
