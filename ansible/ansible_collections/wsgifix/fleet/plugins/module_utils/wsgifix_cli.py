@@ -2,8 +2,9 @@
 # Copyright: wsgifix contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helpers for the wsgifix module: reading the CLI's JSON, feature detection,
-turning unified diffs into Ansible's before/after diffs, and the module's own
-checkpoints for wsgifix binaries that have none.
+turning unified diffs into Ansible's before/after diffs, and the hold file
+of a host whose smoke test failed. Checkpoints, the configtest and rollback
+are wsgifix's own.
 
 Kept free of AnsibleModule so that they can be unit-tested directly.
 """
@@ -15,8 +16,6 @@ __metaclass__ = type
 import json
 import os
 import re
-import tempfile
-import time
 
 # Flags and subcommands that newer wsgifix binaries have. The module asks the
 # binary (`--help`) instead of comparing versions, because each of them lands
@@ -30,10 +29,8 @@ FEATURES = {
     'exit_non_zero_on_fix': '--exit-non-zero-on-fix',
 }
 
-# Where the module keeps its own checkpoints (only used with a binary that
-# has no --state-dir), below state_dir.
-MODULE_CHECKPOINTS = 'ansible-checkpoints'
-MODULE_CHECKPOINT_PREFIX = 'ansible-'
+# What the module cannot work without.
+REQUIRED = {'verify', 'state_dir', 'rollback'}
 
 
 def features_from_help(text):
@@ -168,106 +165,6 @@ def read_text(path):
 def diff_entry(path, before, after):
     return {'before_header': path, 'after_header': path,
             'before': before, 'after': after}
-
-
-def atomic_write(path, data):
-    """Replaces `path` by `data` the way wsgifix does: a temp file in the
-    same directory whose name no `Include dir/` glob for *.conf takes, the
-    same mode and owner, fsync, rename."""
-    path = os.path.realpath(path)
-    st = os.stat(path)
-    d = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix='.wsgifix-', suffix='.tmp', dir=d)
-    try:
-        with os.fdopen(fd, 'wb') as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, st.st_mode & 0o7777)
-        try:
-            os.chown(tmp, st.st_uid, st.st_gid)
-        except OSError:
-            pass
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def checkpoint_root(state_dir):
-    return os.path.join(state_dir, MODULE_CHECKPOINTS)
-
-
-def save_checkpoint(state_dir, originals, command_line):
-    """Keeps `originals` ({real path: bytes}) under a new checkpoint id and
-    returns the id. Written before anything is changed, so a run killed
-    half-way can still be rolled back."""
-    root = checkpoint_root(state_dir)
-    os.makedirs(root, mode=0o700, exist_ok=True)
-    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
-    base = MODULE_CHECKPOINT_PREFIX + stamp
-    n = 0
-    while True:
-        cid = base if n == 0 else '%s-%d' % (base, n)
-        d = os.path.join(root, cid)
-        try:
-            os.mkdir(d, 0o700)
-            break
-        except OSError:
-            n += 1
-    files = []
-    for i, (path, data) in enumerate(sorted(originals.items())):
-        name = '%04d.orig' % i
-        with open(os.path.join(d, name), 'wb') as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        files.append({'path': path, 'saved': name})
-    manifest = {'id': cid, 'created': stamp, 'command_line': command_line,
-                'files': files}
-    tmp = os.path.join(d, 'manifest.json.tmp')
-    with open(tmp, 'w') as fh:
-        json.dump(manifest, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.rename(tmp, os.path.join(d, 'manifest.json'))
-    return cid
-
-
-def list_checkpoints(state_dir):
-    """The module's checkpoints, oldest first (ids sort by time)."""
-    root = checkpoint_root(state_dir)
-    if not os.path.isdir(root):
-        return []
-    return sorted(c for c in os.listdir(root)
-                  if os.path.isfile(os.path.join(root, c, 'manifest.json')))
-
-
-def load_checkpoint(state_dir, cid):
-    d = os.path.join(checkpoint_root(state_dir), cid)
-    with open(os.path.join(d, 'manifest.json')) as fh:
-        manifest = json.load(fh)
-    saved = {}
-    for f in manifest['files']:
-        with open(os.path.join(d, f['saved']), 'rb') as fh:
-            saved[f['path']] = fh.read()
-    return manifest, saved
-
-
-def rollback_plan(saved):
-    """Which files of a checkpoint differ from what is on disk now:
-    [(path, current bytes, saved bytes)]."""
-    plan = []
-    for path, data in sorted(saved.items()):
-        try:
-            with open(path, 'rb') as fh:
-                current = fh.read()
-        except (IOError, OSError):
-            current = None
-        if current != data:
-            plan.append((path, current, data))
-    return plan
 
 
 HOLD_FILE = 'ansible-hold'

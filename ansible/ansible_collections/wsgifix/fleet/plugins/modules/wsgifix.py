@@ -69,17 +69,8 @@ options:
   verify_cmd:
     description:
       - The configtest command, run by C(/bin/sh -c).
-      - By default, what wsgifix picks for the server; with a wsgifix
-        without C(--verify), C(apache2ctl -t -f CONFIG) (else apachectl,
-        apache2 or httpd).
+      - By default, what wsgifix picks for the server.
     type: str
-  checkpoint:
-    description:
-      - Keep a checkpoint of the originals before writing, so that
-        C(state=rolled_back) can restore them. wsgifix binaries with
-        checkpoints of their own always keep one.
-    type: bool
-    default: true
   checkpoint_id:
     description: With C(state=rolled_back), the checkpoint to restore (default the newest).
     type: str
@@ -174,7 +165,6 @@ summary:
 '''
 
 import os
-import shlex
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wsgifix.fleet.plugins.module_utils import wsgifix_cli as W
@@ -190,7 +180,6 @@ ARGUMENT_SPEC = dict(
     state=dict(type='str', default='fixed', choices=['checked', 'fixed', 'rolled_back']),
     verify=dict(type='bool', default=True),
     verify_cmd=dict(type='str'),
-    checkpoint=dict(type='bool', default=True),
     checkpoint_id=dict(type='str'),
     hold=dict(type='bool', default=False),
     hold_reason=dict(type='str'),
@@ -221,7 +210,14 @@ class Runner(object):
         rc, out, err = self.m.run_command([self.bin, '--help'])
         if rc != 0:
             self.m.fail_json(msg='%s --help failed: %s' % (self.bin, err.strip()))
-        return W.features_from_help(out)
+        features = W.features_from_help(out)
+        # Checkpoints, the configtest and rollback are wsgifix's own; a
+        # binary without them is older than this collection.
+        missing = sorted(W.REQUIRED - features)
+        if missing:
+            self.m.fail_json(msg='%s is too old for this module: it lacks %s'
+                             % (self.bin, ', '.join(W.FEATURES[f] for f in missing)))
+        return features
 
     def common_args(self):
         p = self.p
@@ -289,27 +285,6 @@ def check_mode_diff(doc):
     return out
 
 
-def default_verify_cmd(module, config):
-    """The configtest for a wsgifix that has none of its own: the control
-    script first, because it reads Debian's envvars (APACHE_RUN_DIR, ...)
-    that the configs use, then the bare binary."""
-    for name in ('apache2ctl', 'apachectl', 'apache2', 'httpd'):
-        path = module.get_bin_path(name, opt_dirs=['/usr/sbin'])
-        if path:
-            cmd = [path, '-t'] + (['-f', config] if config else [])
-            return ' '.join(shlex.quote(c) for c in cmd)
-    return None
-
-
-def restore(module, plan):
-    for path, _current, data in plan:
-        if os.path.exists(path):
-            W.atomic_write(path, data)
-        else:
-            with open(path, 'wb') as fh:
-                fh.write(data)
-
-
 def fix(module, r):
     p = module.params
     rc, doc, err = r.run_json(r.common_args() + ['--dry-run'])
@@ -336,16 +311,10 @@ def fix(module, r):
         with open(W.real_path(f), 'rb') as fh:
             originals[W.real_path(f)] = fh.read()
 
-    native = 'state_dir' in r.features and 'verify' in r.features
-    args = r.common_args() + ['--write']
-    cid = None
-    if native:
-        args += ['--state-dir', p['state_dir']]
-        args += ['--verify'] if p['verify'] else ['--no-verify']
-        if p['verify'] and p['verify_cmd']:
-            args += ['--verify-cmd', p['verify_cmd']]
-    elif p['checkpoint']:
-        cid = W.save_checkpoint(p['state_dir'], originals, args)
+    args = r.common_args() + ['--write', '--state-dir', p['state_dir']]
+    args += ['--verify'] if p['verify'] else ['--no-verify']
+    if p['verify'] and p['verify_cmd']:
+        args += ['--verify-cmd', p['verify_cmd']]
 
     rc, wdoc, err = r.run_json(args)
     result = base_result(wdoc)
@@ -354,11 +323,8 @@ def fix(module, r):
     if written is None:
         written = [W.real_path(f) for f in wdoc.get('files') or [] if f.get('written')]
     result['written'] = written
-    result['checkpoint'] = wdoc.get('checkpoint', cid)
+    result['checkpoint'] = wdoc.get('checkpoint')
     result['verify'] = wdoc.get('verify')
-
-    if not native and written and p['verify']:
-        result['verify'] = module_verify(module, originals, result)
     verify = result['verify'] or {}
     if verify.get('result') == 'failed':
         result['rolled_back'] = True
@@ -374,20 +340,6 @@ def fix(module, r):
     module.exit_json(**result)
 
 
-def module_verify(module, originals, result):
-    """The configtest for a wsgifix without one; on failure the originals are
-    put back, as wsgifix's own --verify does."""
-    cmd = module.params['verify_cmd'] or default_verify_cmd(module, module.params['config'])
-    if not cmd:
-        return {'command': None, 'result': 'skipped',
-                'message': 'no apache2/httpd/apachectl found to run a configtest'}
-    rc, out, err = module.run_command(cmd, use_unsafe_shell=True)
-    if rc == 0:
-        return {'command': cmd, 'result': 'passed', 'message': (err or out).strip()}
-    restore(module, W.rollback_plan(originals))
-    return {'command': cmd, 'result': 'failed', 'message': (err or out).strip()}
-
-
 def checked(module, r):
     rc, doc, err = r.run_json(r.common_args() + ['--check'])
     result = base_result(doc)
@@ -396,37 +348,11 @@ def checked(module, r):
 
 
 def rolled_back(module, r):
-    p = module.params
-    result = base_result(None)
-    cid = p['checkpoint_id']
-    own = W.list_checkpoints(p['state_dir'])
-    if cid is None and own:
-        cid = own[-1]
-    if cid and cid in own:
-        manifest, saved = W.load_checkpoint(p['state_dir'], cid)
-        plan = W.rollback_plan(saved)
-        result.update(checkpoint=cid, changed=bool(plan), rolled_back=bool(plan),
-                      written=[] if module.check_mode else [x[0] for x in plan])
-        if module._diff:
-            result['diff'] = [W.diff_entry(path, (cur or b'').decode('utf-8', 'replace'),
-                                           data.decode('utf-8', 'replace'))
-                              for path, cur, data in plan]
-        if not module.check_mode:
-            restore(module, plan)
-            if p['hold']:
-                W.write_hold(p['state_dir'], 'rolled back to %s: %s'
-                             % (cid, p['hold_reason'] or 'no reason given'))
-        module.exit_json(**result)
-    if 'rollback' not in r.features:
-        module.fail_json(msg='no checkpoint %s in %s' % (cid or '(any)', p['state_dir']),
-                         **result)
-    native_rollback(module, r, cid, result)
-
-
-def native_rollback(module, r, cid, result):
     """`wsgifix rollback [ID]`. Its checkpoint's files are read before and
     after, so that `changed` and the diff say what really happened."""
     p = module.params
+    result = base_result(None)
+    cid = p['checkpoint_id']
     rc, out, err = module.run_command([r.bin, 'checkpoints', '--state-dir', p['state_dir'],
                                        '--format', 'json'])
     listed = (W.parse_document(out) or {}).get('checkpoints') or []
