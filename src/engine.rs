@@ -333,6 +333,10 @@ fn fix_loop(
     let mut state: Option<(analysis::Analysis, Vec<Issue>)> = None;
     let mut fixed_any = false;
     let mut refused: HashSet<IssueKey> = HashSet::new();
+    // Edits that failed the checks in this state: the instances of one
+    // server-level mount (one per vhost) often get the very same fix, and
+    // it fails the same way for each of them.
+    let mut refused_edits: Vec<Vec<FixEdit>> = Vec::new();
     loop {
         let (a, issues) = match &state {
             Some((a, i)) => (a, i.as_slice()),
@@ -355,14 +359,23 @@ fn fix_loop(
                 continue;
             }
             match fixer.fix(issue) {
+                Some(edits) if refused_edits.contains(&edits) => {
+                    refused.insert(key);
+                }
                 Some(edits) => {
                     let lines: Vec<_> = edits.iter().filter_map(edited_line).collect();
                     if lines.iter().any(|l| touched.contains(l)) {
                         continue;
                     }
                     touched.extend(lines);
+                    // A main-server fix reaches every vhost: it goes first,
+                    // to be checked on its own when the batch fails.
+                    if unit.is_none() {
+                        batch.insert(0, (issue, edits));
+                    } else {
+                        batch.push((issue, edits));
+                    }
                     units.insert(unit);
-                    batch.push((issue, edits));
                 }
                 None => {
                     refused.insert(key);
@@ -379,22 +392,14 @@ fn fix_loop(
             let after_issues = enabled_issues(&after, names, options, ext, &w.suppressions());
             accept(&before, fixes, &after, &after_issues).then_some((w, after, after_issues))
         };
-        let mut next = None;
-        if batch.len() > 1 {
-            let edits: Vec<FixEdit> = batch.iter().flat_map(|(_, e)| e.clone()).collect();
-            let fixes: Vec<&Issue> = batch.iter().map(|(i, _)| *i).collect();
-            next = check(&edits, &fixes);
-        }
-        if next.is_none() {
-            // One at a time: the first fix that verifies on its own.
-            for (issue, edits) in &batch {
-                next = check(edits, &[issue]);
-                if next.is_some() {
-                    break;
-                }
-                refused.insert(issue_key(issue));
-            }
-        }
+        let lone = (units.contains(&None) && batch.len() > 1).then_some(1);
+        let next = verified_part(&batch, 0, lone, &check, &mut refused).map(|(a, _)| a);
+        refused_edits.extend(
+            batch
+                .iter()
+                .filter(|(i, _)| refused.contains(&issue_key(i)))
+                .map(|(_, e)| e.clone()),
+        );
         if let Some((w, after, after_issues)) = next {
             current = w;
             state = Some((after, after_issues));
@@ -403,10 +408,63 @@ fn fix_loop(
             // keeps a second run from finding more to do. The loop still
             // ends: every accepted pass lowers the number of findings.
             refused.clear();
+            refused_edits.clear();
         }
     }
     let remaining = state.map_or_else(|| original.to_vec(), |(_, i)| i);
     (fixed_any.then_some(current), remaining)
+}
+
+/// A fixed server that passed the checks, its analysis and its issues.
+type Accepted = (Work, analysis::Analysis, Vec<Issue>);
+
+/// Applies a set of fixes and checks the result on the whole server.
+type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Option<Accepted> + 'c;
+
+/// The largest part of `part` (at `offset` in its batch) whose fixes pass
+/// the checks together, and which fixes (batch indexes) those are. Found by
+/// halving (the first split at `split_at` when given), so that one bad fix among n costs about 2·log2(n) analyses of
+/// the server instead of one pass per good fix. A fix that fails on its own
+/// is refused for the pass; one left out only because it does not go with
+/// the others comes back in the next pass.
+fn verified_part(
+    part: &[(&Issue, Vec<FixEdit>)],
+    offset: usize,
+    split_at: Option<usize>,
+    check: &Check,
+    refused: &mut HashSet<IssueKey>,
+) -> Option<(Accepted, Vec<usize>)> {
+    let members: Vec<usize> = (offset..offset + part.len()).collect();
+    let together = |members: &[usize], all: &[(&Issue, Vec<FixEdit>)]| {
+        let edits: Vec<FixEdit> = members
+            .iter()
+            .flat_map(|&k| all[k - offset].1.iter().cloned())
+            .collect();
+        let fixes: Vec<&Issue> = members.iter().map(|&k| all[k - offset].0).collect();
+        check(&edits, &fixes)
+    };
+    if let Some(a) = together(&members, part) {
+        return Some((a, members));
+    }
+    if part.len() == 1 {
+        refused.insert(issue_key(part[0].0));
+        return None;
+    }
+    let mid = split_at.unwrap_or(part.len() / 2);
+    let left = verified_part(&part[..mid], offset, None, check, refused);
+    let right = verified_part(&part[mid..], offset + mid, None, check, refused);
+    match (left, right) {
+        (Some(l), Some(r)) => {
+            let both: Vec<usize> = l.1.iter().chain(&r.1).copied().collect();
+            match together(&both, part) {
+                Some(a) => Some((a, both)),
+                None if l.1.len() >= r.1.len() => Some(l),
+                None => Some(r),
+            }
+        }
+        (Some(x), None) | (None, Some(x)) => Some(x),
+        (None, None) => None,
+    }
 }
 
 /// Apps a suppression of a per-app rule covers: the user keeps them as they

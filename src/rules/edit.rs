@@ -5,7 +5,7 @@
 use crate::analysis::NodePath;
 use crate::syntax::{visit_lines, Line, LineKind, Node, Section, SyntaxTree};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
     /// Insert `nodes` into the children of the section at `parent` (the
     /// file's top level when empty), before position `index`.

@@ -19,7 +19,7 @@ mod insert;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// An edit to one file of the server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixEdit {
     pub file: FileId,
     pub edit: Edit,
