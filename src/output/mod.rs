@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use clap::ColorChoice;
 use rayon::prelude::*;
 
-use crate::analysis::ServerContext;
 use crate::cli::{Cli, Format, Mode};
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
@@ -45,9 +44,6 @@ pub struct Settings {
     pub color: bool,
     /// Colour on stderr, which may be a terminal when stdout is not.
     pub color_err: bool,
-    /// For files of a server (a main config and its Includes): what the
-    /// server's other files define and select, by canonical path.
-    pub servers: Arc<BTreeMap<PathBuf, ServerContext>>,
     /// `--statistics`, `--show-fixes`.
     pub extras: Extras,
     /// `-q`: no summary line, no notes.
@@ -239,7 +235,6 @@ pub fn run(cli: &Cli) -> i32 {
         );
     }
     let settings = Settings {
-        servers: Arc::default(),
         max_file_size: cli.max_file_size,
         write,
         units: Arc::new(units::commit_units(&plan)),
@@ -646,13 +641,9 @@ pub fn process_bytes(
     file: Option<&PathBuf>,
     settings: &Settings,
 ) -> Outcome {
-    let ctx = file
-        .and_then(|p| p.canonicalize().ok())
-        .and_then(|p| settings.servers.get(&p));
-    let result = match ctx {
-        Some(ctx) => engine::process_in(source, &settings.options, ctx),
-        None => engine::process(source, &settings.options),
-    };
+    // A file of a server never comes here: servers are units of their own
+    // (units::process_server), so a file read alone is its own server.
+    let result = engine::process(source, &settings.options);
     finish(path, source, file, result, settings)
 }
 
@@ -719,7 +710,6 @@ mod tests {
             options: Options::default(),
             color: false,
             color_err: false,
-            servers: Arc::default(),
             extras: Extras::default(),
             quiet: false,
             verbose: false,
