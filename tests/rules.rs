@@ -2,6 +2,8 @@
 //! "findings + unified diff", plus the properties every fix must keep
 //! (re-parses, idempotent, touches only the lines it must).
 
+mod common;
+
 use wsgifix::analysis::{analyse, GroupKind};
 use wsgifix::engine::{process, FileResult, Options};
 use wsgifix::syntax::{self, LineKind, Node};
@@ -548,29 +550,6 @@ fn syntax_errors_are_reported_and_nothing_is_fixed() {
     assert_eq!(e, "1:1: <VirtualHost> was not closed.");
 }
 
-fn corpus(dir: &str) -> Option<Vec<std::path::PathBuf>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
-        .join(dir);
-    if !root.is_dir() {
-        assert!(
-            std::env::var("WSGIFIX_REQUIRE_CORPUS").as_deref() != Ok("1"),
-            "corpus {} is absent and WSGIFIX_REQUIRE_CORPUS=1",
-            root.display()
-        );
-        eprintln!("skipped: {} not found", root.display());
-        return None;
-    }
-    let mut files: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| !p.to_string_lossy().ends_with(".tsv"))
-        .collect();
-    files.sort();
-    Some(files)
-}
-
 /// Lines a fix may rewrite in place: the group and alias directives whose
 /// values it sets. Everything else is only ever inserted around.
 const REWRITABLE: &[&str] = &[
@@ -583,7 +562,9 @@ const REWRITABLE: &[&str] = &[
 
 #[test]
 fn every_wsgi_corpus_file_fixes_cleanly() {
-    let Some(files) = corpus("wsgi") else { return };
+    let Some(files) = common::corpus::files("wsgi") else {
+        return;
+    };
     let mut fixed_files = 0;
     for path in &files {
         let input = std::fs::read(path).unwrap();
@@ -628,7 +609,7 @@ fn every_wsgi_corpus_file_fixes_cleanly() {
 
 #[test]
 fn every_apache_corpus_file_is_processed_without_surprises() {
-    let Some(files) = corpus("apache") else {
+    let Some(files) = common::corpus::files("apache") else {
         return;
     };
     for path in &files {

@@ -4,6 +4,7 @@
 //! `raw()` one by one, and the reference splitter is httpd's reader replayed
 //! in `syntax_support`. Checked on random input, random edits and the corpus.
 
+mod common;
 mod syntax_support;
 
 use proptest::prelude::*;
@@ -147,31 +148,18 @@ proptest! {
 
 #[test]
 fn corpus_fast_paths_equal_the_references() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let Ok(subdirs) = std::fs::read_dir(&dir) else {
-        assert!(
-            std::env::var_os("WSGIFIX_REQUIRE_CORPUS").is_none(),
-            "corpus {} missing and WSGIFIX_REQUIRE_CORPUS is set",
-            dir.display()
-        );
-        eprintln!("SKIP: corpus {} absent", dir.display());
+    let Some(files) = common::corpus::files("") else {
         return;
     };
     let mut parsed = 0;
-    for sub in subdirs.flatten() {
-        for f in std::fs::read_dir(sub.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let Ok(lf) = std::fs::read(f.path()) else {
-                continue;
-            };
-            for input in [to_crlf(&lf), lf] {
-                parsed += usize::from(parse(&input).is_ok());
-                check(&input, &[(0, 0), (3, 1), (7, 2), (1, 3), (11, 0)])
-                    .unwrap_or_else(|e| panic!("{}: {e}", f.path().display()));
-            }
+    for f in files {
+        let Ok(lf) = std::fs::read(&f) else {
+            continue;
+        };
+        for input in [to_crlf(&lf), lf] {
+            parsed += usize::from(parse(&input).is_ok());
+            check(&input, &[(0, 0), (3, 1), (7, 2), (1, 3), (11, 0)])
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         }
     }
     assert!(parsed > 100, "the corpus parses");

@@ -4,3 +4,4 @@
 
 pub mod apache;
 pub mod cli;
+pub mod corpus;
