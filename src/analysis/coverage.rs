@@ -44,33 +44,67 @@ pub fn is_windows_path(p: &str) -> bool {
     b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'/' || b[2] == b'\\')
 }
 
-fn normalize(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    for c in url.chars() {
-        if c == '/' && out.ends_with('/') {
-            continue;
-        }
-        out.push(c);
+/// The bytes of a URL with each run of slashes read as one slash, which is
+/// how httpd compares URL prefixes. No allocation: this runs for every
+/// (section, app) pair the analysis looks at.
+fn collapsed(url: &str) -> impl Iterator<Item = u8> + Clone + '_ {
+    let b = url.as_bytes();
+    b.iter()
+        .enumerate()
+        .filter(move |&(i, &c)| !(c == b'/' && i > 0 && b[i - 1] == b'/'))
+        .map(|(_, &c)| c)
+}
+
+/// `url` collapsed, without its trailing slash: the key under which a
+/// literal `<Location>` is found by the URLs below it.
+pub fn location_key(url: &str) -> String {
+    let bytes: Vec<u8> = collapsed(url).collect();
+    let end = bytes.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Every [`location_key`] whose `<Location>` covers `url` ([`url_under`]):
+/// the empty key (`/`), each whole-component prefix, and the URL itself.
+pub fn covering_location_keys(url: &str) -> Vec<String> {
+    let u = location_key(url);
+    let mut keys = vec![String::new()];
+    keys.extend(
+        u.bytes()
+            .enumerate()
+            .filter(|&(i, c)| c == b'/' && i > 0)
+            .map(|(i, _)| u[..i].to_string()),
+    );
+    if !u.is_empty() {
+        keys.push(u);
     }
-    out
+    keys
 }
 
 /// URL equality as httpd compares prefixes (runs of slashes match each other,
 /// a trailing slash does not matter).
 pub fn same_url(a: &str, b: &str) -> bool {
-    let (a, b) = (normalize(a), normalize(b));
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+    trimmed(a).eq(trimmed(b))
+}
+
+/// The collapsed URL without its trailing slashes.
+fn trimmed(url: &str) -> impl Iterator<Item = u8> + Clone + '_ {
+    collapsed(url.trim_end_matches('/'))
 }
 
 /// True when every URL below `url` is also below `prefix` (whole path
 /// components: `/XMLRPC` does not cover `/XMLRPC_REDIRECT`).
 pub fn url_under(url: &str, prefix: &str) -> bool {
-    let (url, prefix) = (normalize(url), normalize(prefix));
-    if prefix == "/" || prefix.is_empty() {
+    let mut p = trimmed(prefix).peekable();
+    if p.peek().is_none() {
         return true;
     }
-    let p = prefix.trim_end_matches('/');
-    url == p || url.starts_with(&format!("{p}/"))
+    let mut u = collapsed(url);
+    for c in p {
+        if u.next() != Some(c) {
+            return false;
+        }
+    }
+    matches!(u.next(), None | Some(b'/'))
 }
 
 /// The literal start of a URL pattern (`^/cblr/svc/([^/]*)` → `/cblr/svc/`).
@@ -255,6 +289,31 @@ mod tests {
         assert!(url_under("/anything", "/"));
         assert!(!url_under("/ipa", "/ipa/session"));
         assert!(url_under("//a//b", "/a"));
+        assert!(url_under("/a//", "/a/"));
+        assert!(url_under("/a", "///"));
+        assert!(!url_under("/", "/a"));
+        assert!(same_url("/a//b/", "/a/b"));
+        assert!(same_url("///", ""));
+        assert!(!same_url("/a/b", "/a/c"));
+    }
+
+    /// The keys stand for url_under exactly: a literal Location covers a URL
+    /// iff its key is one of the URL's covering keys.
+    #[test]
+    fn covering_keys_agree_with_url_under() {
+        let urls = [
+            "", "/", "//", "/a", "/a/", "/a//b", "/a/b/", "/ab", "a", "a/b", "/a/bc/d",
+        ];
+        for url in urls {
+            let keys = covering_location_keys(url);
+            for prefix in urls {
+                assert_eq!(
+                    keys.contains(&location_key(prefix)),
+                    url_under(url, prefix),
+                    "{url:?} under {prefix:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -20,8 +20,29 @@ pub(crate) struct Index {
     daemons_by_name: HashMap<String, Vec<usize>>,
     /// Vhosts by the ServerName their requests carry.
     vhosts_by_name: HashMap<Option<String>, Vec<usize>>,
+    /// Per scope and kind, the group directives inside sections, split so
+    /// that resolving an app looks only at the `<Location>`s above its URL.
+    per_dir: Vec<[PerDirGroups; 2]>,
     /// Effective (process, application) group of each instance.
     effective: OnceLock<Vec<(Resolved, Resolved)>>,
+}
+
+/// One scope's group directives of one kind that sit inside sections.
+#[derive(Debug, Clone, Default)]
+struct PerDirGroups {
+    /// Those whose only section is a literal `<Location>`, by
+    /// [`coverage::location_key`]: a vhost whose fix gave each of its
+    /// thousands of apps a `<Location>` is resolved without a scan.
+    by_location: HashMap<String, Vec<usize>>,
+    /// All the others, in read order.
+    rest: Vec<usize>,
+}
+
+fn kind_slot(kind: GroupKind) -> usize {
+    match kind {
+        GroupKind::Process => 0,
+        GroupKind::Application => 1,
+    }
 }
 
 impl Analysis {
@@ -44,6 +65,7 @@ impl Analysis {
             instances_by_scope: vec![Vec::new(); n],
             daemons_by_name: HashMap::new(),
             vhosts_by_name: HashMap::new(),
+            per_dir: vec![Default::default(); n],
             effective: OnceLock::new(),
         };
         for (i, d) in self.daemons.iter().enumerate() {
@@ -54,6 +76,16 @@ impl Analysis {
         }
         for (i, g) in self.groups.iter().enumerate() {
             ix.groups_by_scope[g.site.scope].push(i);
+            let slot = &mut ix.per_dir[g.site.scope][kind_slot(g.kind)];
+            match g.site.sections.as_slice() {
+                [] => {}
+                [s] if s.kind == coverage::SectionKind::Location && !s.regex => slot
+                    .by_location
+                    .entry(coverage::location_key(&s.arg))
+                    .or_default()
+                    .push(i),
+                _ => slot.rest.push(i),
+            }
         }
         for (i, d) in self.daemons.iter().enumerate() {
             ix.daemons_by_scope[d.site.scope].push(i);
@@ -189,22 +221,15 @@ impl Analysis {
         }
         // Only the main server's directives and the request's vhost's apply.
         let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
-        let candidates = || {
-            levels
-                .iter()
-                .flat_map(|&l| &self.index.groups_by_scope[l])
-                .copied()
-                .filter(move |&i| self.groups[i].kind == kind)
-        };
+        let candidates = levels
+            .iter()
+            .flat_map(|&l| self.per_dir_candidates(mount, l, kind));
         // Per-directory sections, in httpd's merge order; the last one that
         // applies wins.
         let mut best: Option<(coverage::MergeRank, usize)> = None;
         let mut unknown: Vec<(coverage::MergeRank, usize)> = Vec::new();
-        for i in candidates() {
+        for i in candidates {
             let g = &self.groups[i];
-            if g.site.at_scope_level() {
-                continue;
-            }
             let rank = coverage::merge_rank(&g.site);
             match coverage::covers_all(&g.site.sections, mount) {
                 Decision::Yes => {
@@ -252,6 +277,25 @@ impl Analysis {
             source: Source::Default,
             undecided,
         }
+    }
+
+    /// The group directives of `kind` in sections of scope `level` that may
+    /// cover `mount`, in read order: every one, except that of the literal
+    /// `<Location>`s a plain alias gets only those above its URL (the others
+    /// cannot cover it).
+    pub fn per_dir_candidates(&self, mount: &Mount, level: usize, kind: GroupKind) -> Vec<usize> {
+        let groups = &self.index.per_dir[level][kind_slot(kind)];
+        let mut out = groups.rest.clone();
+        match (&mount.url, mount.kind, &mount.handler_section) {
+            (Some(url), MountKind::Alias, None) => {
+                for key in coverage::covering_location_keys(url) {
+                    out.extend(groups.by_location.get(&key).into_iter().flatten());
+                }
+            }
+            _ => out.extend(groups.by_location.values().flatten()),
+        }
+        out.sort_unstable();
+        out
     }
 
     /// Group directives in the request's scopes that sit in sections which
