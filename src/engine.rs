@@ -344,18 +344,31 @@ fn fix_loop(
         };
         let fixer = Fixer::new(&current.trees, names, a, ext)
             .with_pinned(pinned_apps(a, &current.suppressions()));
-        // The first fixable issue of each independent unit (a group of
-        // vhosts sharing a ServerName, or the main server): their fixes touch
-        // disjoint parts of the server and can be applied in one pass.
-        let mut units: HashSet<Option<String>> = HashSet::new();
+        // Every fixable issue whose edits fit beside the others' goes into
+        // one pass; the checks below judge the whole batch on the whole
+        // server, and halve it when it fails. Fixes computed on the same state
+        // can clash (two apps picking one free daemon); the halving keeps the
+        // largest part that passes and the rest comes back next pass.
         // Lines an edit of this pass replaces or removes: a second fix that
         // edits one of them waits for the next pass.
         let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::new();
-        let mut batch: Vec<(&Issue, Vec<FixEdit>)> = Vec::new();
+        // One fix per app in each unit (a ServerName's vhosts, or the main
+        // server): the :80 and :443 copies of an app must share the daemon
+        // the first fix creates, which the second sees only next pass.
+        let mut apps_fixed: HashSet<(usize, Option<String>)> = HashSet::new();
+        // A main-server fix reaches every vhost: those go first, to be
+        // checked apart from the vhosts' when the batch fails.
+        let mut batch: [Vec<Fix>; 2] = [Vec::new(), Vec::new()];
+        // Entries by the place of their first edit, to find an equal one.
+        let mut by_place: HashMap<EditPlace, Vec<(usize, usize)>> = HashMap::new();
         for issue in issues.iter().filter(|i| i.is_fixable_kind()) {
             let key = issue_key(issue);
+            if refused.contains(&key) {
+                continue;
+            }
             let unit = unit_of(issue, a);
-            if refused.contains(&key) || units.contains(&unit) {
+            let app = issue.mount().map(|m| (a.mounts[m].app, unit.clone()));
+            if app.as_ref().is_some_and(|k| apps_fixed.contains(k)) {
                 continue;
             }
             match fixer.fix(issue) {
@@ -363,25 +376,45 @@ fn fix_loop(
                     refused.insert(key);
                 }
                 Some(edits) => {
+                    // One `WSGIApplicationGroup %{GLOBAL}` for a whole vhost is
+                    // the fix of each of its apps: made once, for all of them.
+                    let place = edits.first().map(edit_place);
+                    let same = place
+                        .as_ref()
+                        .and_then(|p| by_place.get(p))
+                        .into_iter()
+                        .flatten()
+                        .find(|&&(side, k)| batch[side][k].edits == edits);
+                    if let Some(&(side, k)) = same {
+                        batch[side][k].issues.push(issue);
+                        continue;
+                    }
                     let lines: Vec<_> = edits.iter().filter_map(edited_line).collect();
                     if lines.iter().any(|l| touched.contains(l)) {
                         continue;
                     }
                     touched.extend(lines);
-                    // A main-server fix reaches every vhost: it goes first,
-                    // to be checked on its own when the batch fails.
-                    if unit.is_none() {
-                        batch.insert(0, (issue, edits));
-                    } else {
-                        batch.push((issue, edits));
+                    apps_fixed.extend(app);
+                    let fix = Fix {
+                        issues: vec![issue],
+                        edits,
+                    };
+                    let side = usize::from(unit.is_some());
+                    if let Some(p) = place {
+                        by_place
+                            .entry(p)
+                            .or_default()
+                            .push((side, batch[side].len()));
                     }
-                    units.insert(unit);
+                    batch[side].push(fix);
                 }
                 None => {
                     refused.insert(key);
                 }
             }
         }
+        let main_server_fixes = batch[0].len();
+        let batch: Vec<Fix> = batch.into_iter().flatten().collect();
         if batch.is_empty() {
             break;
         }
@@ -392,13 +425,14 @@ fn fix_loop(
             let after_issues = enabled_issues(&after, names, options, ext, &w.suppressions());
             accept(&before, fixes, &after, &after_issues).then_some((w, after, after_issues))
         };
-        let lone = (units.contains(&None) && batch.len() > 1).then_some(1);
-        let next = verified_part(&batch, 0, lone, &check, &mut refused).map(|(a, _)| a);
+        let split =
+            (main_server_fixes > 0 && main_server_fixes < batch.len()).then_some(main_server_fixes);
+        let next = verified_part(&batch, 0, split, &check, &mut refused).map(|(a, _)| a);
         refused_edits.extend(
             batch
                 .iter()
-                .filter(|(i, _)| refused.contains(&issue_key(i)))
-                .map(|(_, e)| e.clone()),
+                .filter(|f| f.issues.iter().any(|i| refused.contains(&issue_key(i))))
+                .map(|f| f.edits.clone()),
         );
         if let Some((w, after, after_issues)) = next {
             current = w;
@@ -421,33 +455,53 @@ type Accepted = (Work, analysis::Analysis, Vec<Issue>);
 /// Applies a set of fixes and checks the result on the whole server.
 type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Option<Accepted> + 'c;
 
+/// One fix of a pass: its edits, and the issues they fix (several when the
+/// same edits fix several apps).
+struct Fix<'i> {
+    issues: Vec<&'i Issue>,
+    edits: Vec<FixEdit>,
+}
+
 /// The largest part of `part` (at `offset` in its batch) whose fixes pass
 /// the checks together, and which fixes (batch indexes) those are. Found by
-/// halving (the first split at `split_at` when given), so that one bad fix among n costs about 2·log2(n) analyses of
-/// the server instead of one pass per good fix. A fix that fails on its own
-/// is refused for the pass; one left out only because it does not go with
-/// the others comes back in the next pass.
+/// halving (the first split at `split_at` when given), so that one bad fix
+/// among n costs about 2·log2(n) analyses of the server instead of one pass
+/// per good fix. A fix that fails on its own is refused for the pass; one
+/// left out only because it does not go with the others comes back in the
+/// next pass.
 fn verified_part(
-    part: &[(&Issue, Vec<FixEdit>)],
+    part: &[Fix],
     offset: usize,
     split_at: Option<usize>,
     check: &Check,
     refused: &mut HashSet<IssueKey>,
 ) -> Option<(Accepted, Vec<usize>)> {
     let members: Vec<usize> = (offset..offset + part.len()).collect();
-    let together = |members: &[usize], all: &[(&Issue, Vec<FixEdit>)]| {
-        let edits: Vec<FixEdit> = members
+    let together = |members: &[usize], all: &[Fix]| {
+        let mut edits: Vec<FixEdit> = Vec::new();
+        let mut at: HashMap<EditPlace, Vec<usize>> = HashMap::new();
+        for &k in members {
+            for e in &all[k - offset].edits {
+                // Fixes of one pass may share an edit (the same vhost-wide
+                // line): it is made once.
+                let same = at.entry(edit_place(e)).or_default();
+                if !same.iter().any(|&j| edits[j] == *e) {
+                    same.push(edits.len());
+                    edits.push(e.clone());
+                }
+            }
+        }
+        let fixes: Vec<&Issue> = members
             .iter()
-            .flat_map(|&k| all[k - offset].1.iter().cloned())
+            .flat_map(|&k| all[k - offset].issues.iter().copied())
             .collect();
-        let fixes: Vec<&Issue> = members.iter().map(|&k| all[k - offset].0).collect();
         check(&edits, &fixes)
     };
     if let Some(a) = together(&members, part) {
         return Some((a, members));
     }
     if part.len() == 1 {
-        refused.insert(issue_key(part[0].0));
+        refused.extend(part[0].issues.iter().map(|i| issue_key(i)));
         return None;
     }
     let mid = split_at.unwrap_or(part.len() / 2);
@@ -488,6 +542,18 @@ fn edited_line(e: &FixEdit) -> Option<(FileId, analysis::NodePath)> {
             Some((e.file, path.clone()))
         }
         edit::Edit::Insert { .. } => None,
+    }
+}
+
+/// Where an edit applies: the file, the line or section list, the position.
+type EditPlace = (FileId, analysis::NodePath, usize);
+
+fn edit_place(e: &FixEdit) -> EditPlace {
+    match &e.edit {
+        edit::Edit::Insert { parent, index, .. } => (e.file, parent.clone(), *index),
+        edit::Edit::Replace { path, .. } | edit::Edit::Remove { path } => {
+            (e.file, path.clone(), usize::MAX)
+        }
     }
 }
 

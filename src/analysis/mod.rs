@@ -135,7 +135,7 @@ pub struct Instance {
     pub scope: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GroupKind {
     Process,
     Application,

@@ -4,6 +4,7 @@
 
 use crate::analysis::NodePath;
 use crate::syntax::{visit_lines, Line, LineKind, Node, Section, SyntaxTree};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
@@ -13,6 +14,7 @@ pub enum Edit {
         parent: NodePath,
         index: usize,
         nodes: Vec<Node>,
+        sticks: Sticks,
     },
     /// Replace the raw text of the line at `path` (a directive, or the
     /// opening line of a section).
@@ -21,40 +23,68 @@ pub enum Edit {
     Remove { path: NodePath },
 }
 
-impl Edit {
-    /// Edits are applied from the end of the file backwards so that earlier
-    /// paths stay valid; at one position a replacement goes before an insert.
-    fn order_key(&self) -> (NodePath, u8) {
-        match self {
-            Edit::Insert { parent, index, .. } => {
-                let mut p = parent.clone();
-                p.push(*index);
-                (p, 0)
-            }
-            Edit::Replace { path, .. } => (path.clone(), 1),
-            Edit::Remove { path } => (path.clone(), 2),
-        }
+/// Which neighbour inserted lines belong with. Fixes of several apps made in
+/// one pass can insert into the same gap: the `<Location>` that follows the
+/// alias above it goes first, then the daemon that precedes the alias below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Sticks {
+    ToPrevious,
+    ToNext,
+}
+
+/// The structural edits of one child list, in the order they were given.
+#[derive(Default)]
+struct ListEdits {
+    inserts: Vec<(usize, Sticks, Vec<Node>)>,
+    removes: Vec<usize>,
+}
+
+impl ListEdits {
+    /// Where the child now at `index` ends up.
+    fn moved(&self, index: usize) -> usize {
+        let added: usize = self
+            .inserts
+            .iter()
+            .filter(|(at, _, _)| *at <= index)
+            .map(|(_, _, n)| n.len())
+            .sum();
+        let removed = self.removes.iter().filter(|&&r| r < index).count();
+        index + added - removed
     }
 
-    /// Moves `path` (a node elsewhere in the same file) to where it is once
-    /// this edit is applied: inserts and removals shift later siblings.
-    fn shift(&self, path: &mut [usize]) {
-        let (parent, index, delta) = match self {
-            Edit::Insert {
-                parent,
-                index,
-                nodes,
-            } => (parent.as_slice(), *index, nodes.len() as isize),
-            Edit::Remove { path: removed } => match removed.split_last() {
-                Some((last, parent)) => (parent, *last + 1, -1),
-                None => return,
-            },
-            Edit::Replace { .. } => return,
-        };
-        let depth = parent.len();
-        if path.len() > depth && path.starts_with(parent) && path[depth] >= index {
-            path[depth] = (path[depth] as isize + delta) as usize;
+    /// Rebuilds `children` with every insert and removal in one sweep (a
+    /// splice per edit is quadratic when a fix touches thousands of apps).
+    fn apply(mut self, children: &mut Vec<Node>) -> Option<()> {
+        let len = children.len();
+        if self.inserts.iter().any(|(at, _, _)| *at > len)
+            || self
+                .removes
+                .iter()
+                .any(|&r| !matches!(children.get(r), Some(Node::Line(_))))
+        {
+            return None;
         }
+        // Stable: in one gap, lines sticking to the previous node first, each
+        // group in the order given.
+        self.inserts.sort_by_key(|(at, sticks, _)| (*at, *sticks));
+        self.removes.sort_unstable();
+        let added: usize = self.inserts.iter().map(|(_, _, n)| n.len()).sum();
+        let mut out = Vec::with_capacity(len + added);
+        let mut inserts = self.inserts.into_iter().peekable();
+        let mut removes = self.removes.into_iter().peekable();
+        for (j, child) in std::mem::take(children).into_iter().enumerate() {
+            while let Some((_, _, nodes)) = inserts.next_if(|(at, _, _)| *at == j) {
+                out.extend(nodes);
+            }
+            if removes.next_if(|&r| r == j).is_some() {
+                while removes.next_if(|&r| r == j).is_some() {}
+                continue;
+            }
+            out.push(child);
+        }
+        out.extend(inserts.flat_map(|(_, _, nodes)| nodes));
+        *children = out;
+        Some(())
     }
 }
 
@@ -99,43 +129,55 @@ pub fn apply(tree: &SyntaxTree, edits: Vec<Edit>) -> Option<SyntaxTree> {
 
 /// Like [`apply`], and moves each of `paths` (nodes the edits keep, such as
 /// Include directives a server model maps) to its place in the result.
+///
+/// Every path in `edits` is in the coordinates of `tree`. Replacements come
+/// first (they change no path); then each child list is rebuilt once, the
+/// deepest lists first, so the lists above keep their original numbering
+/// until their own turn.
 pub fn apply_tracking(
     tree: &SyntaxTree,
-    mut edits: Vec<Edit>,
+    edits: Vec<Edit>,
     paths: &mut [NodePath],
 ) -> Option<SyntaxTree> {
     let had_final_eol = last_line(&tree.nodes).is_none_or(|l| !l.eol().is_empty());
     let eol = tree.dominant_eol();
     let mut out = tree.clone();
-    edits.sort_by_key(|e| std::cmp::Reverse(e.order_key()));
+    let mut lists: HashMap<NodePath, ListEdits> = HashMap::new();
     for e in edits {
-        for p in paths.iter_mut() {
-            e.shift(p);
-        }
         match e {
             Edit::Insert {
                 parent,
                 index,
                 nodes,
-            } => {
-                let children = children_mut(&mut out.nodes, &parent)?;
-                if index > children.len() {
-                    return None;
-                }
-                children.splice(index..index, nodes);
-            }
-            Edit::Replace { path, raw } => {
-                line_at_mut(&mut out.nodes, &path)?.set_raw(raw);
-            }
+                sticks,
+            } => lists
+                .entry(parent)
+                .or_default()
+                .inserts
+                .push((index, sticks, nodes)),
+            Edit::Replace { path, raw } => line_at_mut(&mut out.nodes, &path)?.set_raw(raw),
             Edit::Remove { path } => {
                 let (last, parent) = path.split_last()?;
-                let children = children_mut(&mut out.nodes, parent)?;
-                if !matches!(children.get(*last), Some(Node::Line(_))) {
-                    return None;
-                }
-                children.remove(*last);
+                lists
+                    .entry(parent.to_vec())
+                    .or_default()
+                    .removes
+                    .push(*last);
             }
         }
+    }
+    for p in paths.iter_mut() {
+        let original = p.clone();
+        for depth in 0..original.len() {
+            if let Some(list) = lists.get(&original[..depth]) {
+                p[depth] = list.moved(original[depth]);
+            }
+        }
+    }
+    let mut lists: Vec<(NodePath, ListEdits)> = lists.into_iter().collect();
+    lists.sort_by_key(|(parent, _)| std::cmp::Reverse(parent.len()));
+    for (parent, list) in lists {
+        list.apply(children_mut(&mut out.nodes, &parent)?)?;
     }
     fix_line_ends(&mut out.nodes, eol, had_final_eol);
     Some(out)
@@ -290,4 +332,97 @@ fn replace_at(raw: &[u8], at: usize, len: usize, new: &[u8]) -> Option<Vec<u8>> 
     out.extend_from_slice(new);
     out.extend_from_slice(&raw[at + len..]);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse;
+
+    fn line(text: &str) -> Node {
+        Node::Line(make_line(b"", text, b"\n"))
+    }
+
+    fn insert(index: usize, text: &str, sticks: Sticks) -> Edit {
+        Edit::Insert {
+            parent: Vec::new(),
+            index,
+            nodes: vec![line(text)],
+            sticks,
+        }
+    }
+
+    fn print(tree: &SyntaxTree) -> String {
+        String::from_utf8(tree.to_bytes()).unwrap()
+    }
+
+    /// Fixes of two apps meet in the gap between their aliases: what follows
+    /// the first alias stays with it, what precedes the second stays with it,
+    /// whatever order the fixes came in.
+    #[test]
+    fn one_gap_keeps_each_insert_with_its_neighbour() {
+        let tree = parse(b"A\nB\n").unwrap();
+        let edits = vec![
+            insert(1, "before B", Sticks::ToNext),
+            insert(1, "after A", Sticks::ToPrevious),
+            insert(1, "before B, second", Sticks::ToNext),
+            insert(1, "after A, second", Sticks::ToPrevious),
+        ];
+        let out = apply(&tree, edits).unwrap();
+        assert_eq!(
+            print(&out),
+            "A\nafter A\nafter A, second\nbefore B\nbefore B, second\nB\n"
+        );
+    }
+
+    /// Thousands of inserts, removals and replacements in one list, given in
+    /// any order, all in the original numbering; tracked paths follow.
+    #[test]
+    fn many_edits_in_one_list_use_the_original_numbering() {
+        let text: String = (0..1000).map(|i| format!("L{i}\n")).collect();
+        let tree = parse(text.as_bytes()).unwrap();
+        let mut edits = Vec::new();
+        for i in (0..1000).rev() {
+            match i % 3 {
+                0 => edits.push(insert(i, &format!("new{i}"), Sticks::ToNext)),
+                1 => edits.push(Edit::Remove { path: vec![i] }),
+                _ => edits.push(Edit::Replace {
+                    path: vec![i],
+                    raw: format!("R{i}\n").into_bytes(),
+                }),
+            }
+        }
+        let mut tracked = vec![vec![998], vec![0]];
+        let out = apply_tracking(&tree, edits, &mut tracked).unwrap();
+        let expected: String = (0..1000)
+            .map(|i| match i % 3 {
+                0 => format!("new{i}\nL{i}\n"),
+                1 => String::new(),
+                _ => format!("R{i}\n"),
+            })
+            .collect();
+        assert_eq!(print(&out), expected);
+        let at = |p: &NodePath| match node_at(&out.nodes, p) {
+            Some(Node::Line(l)) => String::from_utf8_lossy(l.raw()).into_owned(),
+            _ => String::new(),
+        };
+        assert_eq!(at(&tracked[0]), "R998\n");
+        assert_eq!(at(&tracked[1]), "L0\n");
+    }
+
+    #[test]
+    fn an_edit_that_does_not_fit_refuses_the_whole_set() {
+        let tree = parse(b"<S>\nA\n</S>\n").unwrap();
+        assert!(apply(&tree, vec![insert(5, "x", Sticks::ToNext)]).is_none());
+        // Only directive lines may be removed, never a section.
+        assert!(apply(&tree, vec![Edit::Remove { path: vec![0] }]).is_none());
+        let nested = Edit::Insert {
+            parent: vec![0],
+            index: 1,
+            nodes: vec![line("  B")],
+            sticks: Sticks::ToPrevious,
+        };
+        let out = apply(&tree, vec![nested, insert(0, "top", Sticks::ToNext)]).unwrap();
+        assert_eq!(print(&out), "top\n<S>\nA\n  B\n</S>\n");
+    }
 }

@@ -16,6 +16,7 @@ use crate::syntax::{Line, LineKind, Node, SyntaxTree};
 use std::cell::RefCell;
 
 mod insert;
+mod lookup;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// An edit to one file of the server.
@@ -65,10 +66,14 @@ pub struct Fixer<'a> {
     definitions: HashMap<&'a str, usize>,
     /// Per base name, the next number to try when the name is taken.
     next_suffix: RefCell<HashMap<String, usize>>,
+    /// Free daemons a fix of this pass gave to an app (name → app): another
+    /// app's fix in the same pass must not take the same one.
+    claimed: RefCell<HashMap<String, usize>>,
     ext: &'a ServerContext,
     /// Apps a suppression keeps as they are: a fix for another app must not
     /// move them, so it takes a narrower place (a <Location>, an option).
     pinned: HashSet<usize>,
+    lookups: lookup::Lookups,
 }
 
 impl<'a> Fixer<'a> {
@@ -104,6 +109,7 @@ impl<'a> Fixer<'a> {
             units: trees.iter().map(|_| std::cell::OnceCell::new()).collect(),
             taken: RefCell::new(taken_names(a)),
             next_suffix: RefCell::default(),
+            claimed: RefCell::default(),
             users,
             definitions: a.daemons.iter().fold(HashMap::new(), |mut m, d| {
                 *m.entry(d.name.as_str()).or_insert(0) += 1;
@@ -111,6 +117,7 @@ impl<'a> Fixer<'a> {
             }),
             ext,
             pinned: HashSet::new(),
+            lookups: lookup::Lookups::default(),
         }
     }
 
@@ -227,8 +234,9 @@ impl<'a> Fixer<'a> {
         name
     }
 
-    fn users_of(&self, name: &str) -> BTreeSet<usize> {
-        self.users.get(name).cloned().unwrap_or_default()
+    /// The apps whose process group is daemon `name` (none when unused).
+    fn users_of(&self, name: &str) -> impl Iterator<Item = usize> + '_ {
+        self.users.get(name).into_iter().flatten().copied()
     }
 
     /// A daemon this mount may select without sharing it: one its context
@@ -250,23 +258,30 @@ impl<'a> Fixer<'a> {
             {
                 continue;
             }
-            let users = self.users_of(&d.name);
+            let mut users = self.users_of(&d.name).peekable();
             // Selected somewhere yet used by no app we can resolve (a section
             // whose coverage is undecided): not free either.
-            if users.is_empty() && self.selected.contains(d.name.as_str()) {
+            if users.peek().is_none() && self.selected.contains(d.name.as_str()) {
                 continue;
             }
-            if users.iter().all(|u| *u == key) {
+            let claimed_by_other = self
+                .claimed
+                .borrow()
+                .get(&d.name)
+                .is_some_and(|&app| app != key);
+            if users.all(|u| u == key) && !claimed_by_other {
                 candidates.push(&d.name);
             }
         }
         // Prefer a daemon this same app already uses (the other vhost of an
         // 80/443 pair), then the first unused one.
-        candidates
+        let chosen = candidates
             .iter()
-            .find(|n| !self.users_of(n).is_empty())
+            .find(|n| self.users_of(n).next().is_some())
             .or(candidates.first())
-            .map(|s| s.to_string())
+            .map(|s| s.to_string())?;
+        self.claimed.borrow_mut().insert(chosen.clone(), key);
+        Some(chosen)
     }
 
     /// A new daemon for an app that ran embedded: bare, plus the server's
@@ -320,13 +335,7 @@ impl<'a> Fixer<'a> {
         if kind == GroupKind::Application && !self.scope_holds_pinned(m) {
             return Some(vec![self.add_to_scope(m, &directive)]);
         }
-        let apps_here: BTreeSet<usize> = self
-            .a
-            .mounts_reaching(m.site.scope)
-            .into_iter()
-            .map(|o| self.a.mounts[o].app)
-            .collect();
-        if apps_here.len() == 1 && current.source == Source::Default {
+        if self.only_app_in_scope(m) && current.source == Source::Default {
             return Some(vec![self.after_last_mount(m, &directive)]);
         }
         // A <Location> for this mount would also cover another app mounted
@@ -349,15 +358,7 @@ impl<'a> Fixer<'a> {
     ) -> Option<FixEdit> {
         let g = &self.a.groups[gi];
         let bare_server = g.site.scope == 0 && g.site.at_scope_level();
-        // A vhost's directive reaches only that vhost's instances.
-        let reached: Vec<usize> = match g.site.scope {
-            0 => (0..self.a.instances.len()).collect(),
-            s => self.a.instances_in_scope(s).to_vec(),
-        };
-        let only_this_app = reached.into_iter().all(|oi| {
-            self.a.mounts[self.a.instances[oi].mount].app == m.app
-                || self.a.effective_of(oi, kind).source != Source::Directive(gi)
-        });
+        let only_this_app = self.directive_only_for(gi, kind, m.app);
         if bare_server || !(only_this_app || kind == GroupKind::Application) {
             return None;
         }

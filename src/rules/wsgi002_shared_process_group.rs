@@ -1,6 +1,6 @@
 //! WSGI002 shared-process-group: several apps in one daemon.
 
-use super::edit::{self, Edit};
+use super::edit::{self, Edit, Sticks};
 use super::issue::{accessible_daemon, describe, CheckCtx, Issue, IssueKind};
 use super::placement::{quote_if_needed, reindent, FixEdit, Fixer};
 use super::registry::RuleInfo;
@@ -143,6 +143,7 @@ impl Fixer<'_> {
                         parent,
                         index,
                         nodes: vec![Node::Line(Line::inserted(raw))],
+                        sticks: Sticks::ToNext,
                     },
                 });
                 name

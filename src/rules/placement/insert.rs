@@ -5,7 +5,7 @@
 use super::{is_grouping, quote_if_needed, split, FixEdit, Fixer};
 use crate::analysis::coverage::{self, Decision};
 use crate::analysis::{GroupKind, Mount, MountKind, NodePath};
-use crate::rules::edit::{make_line, make_section, node_at, Edit};
+use crate::rules::edit::{make_line, make_section, node_at, Edit, Sticks};
 use crate::server::FileId;
 use crate::syntax::{LineKind, Node};
 
@@ -95,56 +95,8 @@ impl<'a> Fixer<'a> {
                 parent,
                 index: index + 1,
                 nodes: vec![block],
+                sticks: Sticks::ToPrevious,
             },
-        })
-    }
-
-    /// Would a `<Location>` (`<LocationMatch>`) for `m`'s URL also cover,
-    /// or possibly cover, a mount of another app in the same context?
-    pub(super) fn location_would_capture_others(&self, m: &Mount) -> bool {
-        let Some(url) = &m.url else { return false };
-        let section = crate::analysis::SectionContext {
-            kind: coverage::SectionKind::Location,
-            arg: url.clone(),
-            regex: m.kind == MountKind::AliasMatch,
-            file: m.site.file,
-            path: Vec::new(),
-            order: usize::MAX,
-            line: 0,
-        };
-        self.a
-            .mounts_reaching(m.site.scope)
-            .into_iter()
-            .map(|o| &self.a.mounts[o])
-            .any(|o| o.app != m.app && coverage::covers(&section, o) != Decision::No)
-    }
-
-    /// An existing `<Location>` (`<LocationMatch>` for a pattern) for exactly
-    /// this mount, in the mount's container.
-    pub(super) fn exact_location(&self, m: &Mount) -> Option<NodePath> {
-        let url = m.url.as_ref()?;
-        let section_name = match m.kind {
-            MountKind::Alias => "Location",
-            MountKind::AliasMatch => "LocationMatch",
-            MountKind::Handler => return None,
-        };
-        let matches = |arg: &str| match m.kind {
-            MountKind::Alias => coverage::same_url(arg, url),
-            _ => arg == url,
-        };
-        let (parent, _) = split(&m.site.path);
-        let children = self.children(m.site.file, &parent)?;
-        children.iter().enumerate().find_map(|(i, c)| match c {
-            Node::Section(s)
-                if s.name_is(section_name)
-                    && s.args().len() == 1
-                    && matches(&String::from_utf8_lossy(&s.args()[0])) =>
-            {
-                let mut p = parent.clone();
-                p.push(i);
-                Some(p)
-            }
-            _ => None,
         })
     }
 
@@ -168,8 +120,9 @@ impl<'a> Fixer<'a> {
     ) -> Option<NodePath> {
         let (parent, _) = split(anchor);
         self.a
-            .groups_in(m.site.scope)
-            .filter(|g| g.kind == kind)
+            .per_dir_candidates(m, m.site.scope, kind)
+            .into_iter()
+            .map(|g| &self.a.groups[g])
             .filter(|g| g.site.file == m.site.file)
             .filter(|g| coverage::covers_all(&g.site.sections, m) == Decision::Yes)
             .filter_map(|g| g.site.sections.first().map(|s| s.path.clone()))
@@ -191,6 +144,7 @@ impl<'a> Fixer<'a> {
                     text,
                     &self.eol_near(file, path),
                 ))],
+                sticks: Sticks::ToNext,
             },
         }
     }
@@ -217,6 +171,7 @@ impl<'a> Fixer<'a> {
                     text,
                     &eol,
                 ))],
+                sticks: Sticks::ToPrevious,
             },
         }
     }
@@ -247,6 +202,7 @@ impl<'a> Fixer<'a> {
                     text,
                     &self.eol_near(file, section),
                 ))],
+                sticks: Sticks::ToPrevious,
             },
         }
     }
@@ -281,9 +237,12 @@ impl<'a> Fixer<'a> {
         };
         let indent = self.indent_of(file, &anchor);
         let mut e = self.insert_after(file, &after, text);
-        if let Edit::Insert { nodes, .. } = &mut e.edit {
+        if let Edit::Insert { nodes, sticks, .. } = &mut e.edit {
             let eol = nodes[0].first_line().eol().to_vec();
             nodes[0] = Node::Line(make_line(&indent, text, &eol));
+            // A vhost-wide line closes the vhost's WSGI part: what other fixes
+            // of the same pass add after the same last directive goes above it.
+            *sticks = Sticks::ToNext;
         }
         e
     }
