@@ -7,7 +7,7 @@ mod verify;
 use crate::analysis::{self, AppInstance, ServerContext, View};
 use crate::rules::placement::{FixEdit, Fixer};
 use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppressions};
-use crate::rules::{check, edit, CheckCtx, Finding, Issue};
+use crate::rules::{check, edit, CheckCtx, Finding, Issue, IssueKind};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
 use std::collections::{HashMap, HashSet};
@@ -234,6 +234,7 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
             .collect(),
         includes: model.includes.clone(),
     };
+    let initial = work.trees.clone();
     let first = work.analyse();
     result.instances = analysis::apps::instances_of(&first, model);
     let suppressions = work.suppressions();
@@ -288,10 +289,12 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     let Some(done) = fixed else {
         return result;
     };
-    let parsed: Vec<&SyntaxTree> = model.files.iter().map(|f| &f.tree).collect();
-    match verify::written(&done, &parsed, &final_issues, &names, options, ext) {
+    match verify::written(&done, &initial, &final_issues, &names, options, ext) {
         Ok(()) => {
             for (i, tree) in done.trees.iter().enumerate() {
+                if Arc::ptr_eq(tree, &initial[i]) {
+                    continue;
+                }
                 let bytes = tree.to_bytes();
                 if bytes != model.files[i].source {
                     result.files[i].fixed = Some(bytes);
@@ -352,10 +355,11 @@ fn fix_loop(
         // Lines an edit of this pass replaces or removes: a second fix that
         // edits one of them waits for the next pass.
         let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::new();
-        // One fix per app in each unit (a ServerName's vhosts, or the main
-        // server): the :80 and :443 copies of an app must share the daemon
-        // the first fix creates, which the second sees only next pass.
-        let mut apps_fixed: HashSet<(usize, Option<String>)> = HashSet::new();
+        // One process-group fix per app in each unit (a ServerName's vhosts,
+        // or the main server): the :80 and :443 copies of an app must share
+        // the daemon the first fix creates, which the second sees only next
+        // pass. Application-group fixes of the copies are independent.
+        let mut apps_given_daemons: HashSet<(usize, Option<String>)> = HashSet::new();
         // A main-server fix reaches every vhost: those go first, to be
         // checked apart from the vhosts' when the batch fails.
         let mut batch: [Vec<Fix>; 2] = [Vec::new(), Vec::new()];
@@ -367,8 +371,15 @@ fn fix_loop(
                 continue;
             }
             let unit = unit_of(issue, a);
-            let app = issue.mount().map(|m| (a.mounts[m].app, unit.clone()));
-            if app.as_ref().is_some_and(|k| apps_fixed.contains(k)) {
+            let picks_daemon = matches!(
+                issue.kind,
+                IssueKind::Embedded { .. } | IssueKind::Shared { .. }
+            );
+            let app = issue
+                .mount()
+                .filter(|_| picks_daemon)
+                .map(|m| (a.mounts[m].app, unit.clone()));
+            if app.as_ref().is_some_and(|k| apps_given_daemons.contains(k)) {
                 continue;
             }
             match fixer.fix(issue) {
@@ -394,7 +405,7 @@ fn fix_loop(
                         continue;
                     }
                     touched.extend(lines);
-                    apps_fixed.extend(app);
+                    apps_given_daemons.extend(app);
                     let fix = Fix {
                         issues: vec![issue],
                         edits,

@@ -102,7 +102,9 @@ pub fn plan(
     let mut trees: Vec<PathBuf> = Vec::new();
     for (k, d) in discoveries.iter().enumerate() {
         for f in &d.model.files {
-            reached.entry(canon(&f.real)).or_insert(k);
+            // `real` is already resolved, by the reader that opened the file:
+            // canonicalizing it again cost a readlink per path component.
+            reached.entry(f.real.clone()).or_insert(k);
         }
         let tree =
             d.fs.locate(&server::default_server_root(&d.main))
