@@ -11,14 +11,58 @@
 use super::{literal_prefix, Decision};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Which question a remembered answer is for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Question {
+    Matches,
+    LocationMatchCoversUrl,
+    LocationCoversPattern,
+    LocationMatchCoversPattern,
+}
+
+thread_local! {
+    /// Answers already worked out: every analysis of a fix loop asks the same
+    /// (section, mount) questions again, and each answer compiles a regex or
+    /// a DFA (a server-level pattern reaching 2 000 vhosts asked them
+    /// thousands of times per analysis).
+    static ANSWERS: RefCell<HashMap<(Question, String, String), Decision>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Bounds the memory the answers may take on configs with many patterns.
+const MAX_ANSWERS: usize = 1 << 16;
+
+fn remembered(q: Question, a: &str, b: &str, work: impl FnOnce() -> Decision) -> Decision {
+    let key = (q, a.to_string(), b.to_string());
+    if let Some(d) = ANSWERS.with(|m| m.borrow().get(&key).copied()) {
+        return d;
+    }
+    let d = work();
+    ANSWERS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_ANSWERS {
+            m.clear();
+        }
+        m.insert(key, d);
+    });
+    d
+}
 
 /// A regex tested against one exact text (a script's directory or name).
 pub fn matches(pattern: &str, text: &str) -> Decision {
-    match ::regex::Regex::new(pattern) {
-        Ok(r) if r.is_match(text) => Decision::Yes,
-        Ok(_) => Decision::No,
-        Err(_) => Decision::Unknown,
-    }
+    remembered(
+        Question::Matches,
+        pattern,
+        text,
+        || match ::regex::Regex::new(pattern) {
+            Ok(r) if r.is_match(text) => Decision::Yes,
+            Ok(_) => Decision::No,
+            Err(_) => Decision::Unknown,
+        },
+    )
 }
 
 /// What an anchored pattern can do with URLs that start with a given text.
@@ -185,6 +229,12 @@ fn end_sensitive(p: &str) -> bool {
 /// `<LocationMatch R>` for `WSGIScriptAlias u`: the app serves `u` and
 /// everything below it (`u/...`).
 pub fn location_match_covers_url(section: &str, url: &str) -> Decision {
+    remembered(Question::LocationMatchCoversUrl, section, url, || {
+        location_match_covers_url_uncached(section, url)
+    })
+}
+
+fn location_match_covers_url_uncached(section: &str, url: &str) -> Decision {
     if matches_everything(section) {
         return Decision::Yes;
     }
@@ -233,6 +283,12 @@ pub fn location_match_covers_url(section: &str, url: &str) -> Decision {
 
 /// `<Location L>` for `WSGIScriptAliasMatch P`.
 pub fn location_covers_pattern(location: &str, pattern: &str) -> Decision {
+    remembered(Question::LocationCoversPattern, location, pattern, || {
+        location_covers_pattern_uncached(location, pattern)
+    })
+}
+
+fn location_covers_pattern_uncached(location: &str, pattern: &str) -> Decision {
     let l = location.trim_end_matches('/');
     if l.is_empty() {
         return Decision::Yes;
@@ -269,6 +325,15 @@ pub fn location_covers_pattern(location: &str, pattern: &str) -> Decision {
 
 /// `<LocationMatch R>` for `WSGIScriptAliasMatch P`.
 pub fn location_match_covers_pattern(section: &str, pattern: &str) -> Decision {
+    remembered(
+        Question::LocationMatchCoversPattern,
+        section,
+        pattern,
+        || location_match_covers_pattern_uncached(section, pattern),
+    )
+}
+
+fn location_match_covers_pattern_uncached(section: &str, pattern: &str) -> Decision {
     if section == pattern || matches_everything(section) {
         return Decision::Yes;
     }
