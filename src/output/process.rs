@@ -1,0 +1,351 @@
+//! Running the units of a run: servers and standalone files, `jobs` at a
+//! time, each reported in order as soon as every earlier one is; then the
+//! summary and the exit status.
+
+use super::*;
+
+/// Processes `items`, each on its own, `jobs` at a time and reports each in
+/// order. Returns the exit status.
+pub fn process_all(
+    items: &[Item],
+    settings: &Settings,
+    jobs: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let units: Vec<units::Unit> = items.iter().cloned().map(units::Unit::Item).collect();
+    process_units(&units, settings, jobs, out, err)
+}
+
+/// Processes `units` (servers and standalone files) `jobs` at a time and
+/// reports each in order. Returns the exit status.
+pub fn process_units(
+    units: &[units::Unit],
+    settings: &Settings,
+    jobs: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "wsgifix: error: cannot start {jobs} worker threads: {e}"
+            );
+            return 2;
+        }
+    };
+    // Read before the workers start: only one `-` is allowed and it must not
+    // be read from a worker while another is reporting.
+    let stdin_bytes = if units
+        .iter()
+        .any(|u| matches!(u, units::Unit::Item(Item::Stdin)))
+    {
+        let mut buf = Vec::new();
+        Some(io::stdin().lock().read_to_end(&mut buf).map(|_| buf))
+    } else {
+        None
+    };
+
+    let mut summary = Summary {
+        mode: settings.mode.as_str(),
+        ..Summary::default()
+    };
+    let mut stdout_ok = true;
+    let mut machine = formats::reporter(settings.format, settings.mode, settings.extras, out)
+        .unwrap_or_else(|_| {
+            stdout_ok = false;
+            None
+        });
+    let mut statistics = Statistics::default();
+    // With --write, changed files go through safe commits, a server's
+    // files together (crate::writing::units).
+    let mut queue = settings
+        .write
+        .as_ref()
+        .map(|w| crate::writing::units::Queue::new(Arc::clone(w), Arc::clone(&settings.units)));
+    let mut report = |outcomes: Vec<Outcome>, summary: &mut Summary, err: &mut dyn Write| {
+        for o in &outcomes {
+            summary.add(o);
+            statistics.add(o);
+            if stdout_ok {
+                let r = match &mut machine {
+                    Some(w) => w.file(out, o),
+                    None => report_text(o, settings, out),
+                };
+                // On a terminal, what a file came to reads in order: its diff,
+                // then (on stderr) what the diff does not show.
+                let r = r.and_then(|()| out.flush());
+                // Keep going after stdout closes (`| head`): files must still
+                // be written and errors still reported.
+                stdout_ok = r.is_ok();
+            }
+            report_stderr(o, settings, err);
+        }
+    };
+    let mut progress = progress::Progress::new(
+        units.iter().map(units::Unit::file_count).sum::<usize>() as u64,
+        settings.quiet,
+    );
+    for batch in units.chunks(jobs.max(1) * BATCH_PER_JOB) {
+        let results: Vec<units::UnitResult> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|unit| units::process_unit(unit, stdin_bytes.as_ref(), settings))
+                .collect()
+        });
+        progress.advance(batch.iter().map(units::Unit::file_count).sum::<usize>() as u64);
+        for r in results {
+            progress.suspend(|| {
+                units::write_notes(&r, err);
+                let mut outcomes = r.outcomes;
+                if let Some(q) = &mut queue {
+                    outcomes = q.take(outcomes, err);
+                }
+                report(outcomes, &mut summary, err);
+            });
+        }
+        // A signal stops the run: nothing more is read or written.
+        if queue.as_ref().is_some_and(|q| q.interrupted.is_some()) {
+            break;
+        }
+    }
+    progress.finish();
+    if let Some(q) = &mut queue {
+        let rest = q.finish(err);
+        report(rest, &mut summary, err);
+    }
+    let mut code = exit_code(&summary, settings.mode);
+    if settings.exit_non_zero_on_fix && summary.written > 0 && code == 0 {
+        code = 1;
+    }
+    let interrupted = queue.as_ref().and_then(|q| q.interrupted);
+    if let Some(sig) = interrupted {
+        code = 128 + sig;
+    }
+    summary.exit_code = code;
+    let writes = queue.map(|q| q.writes).unwrap_or_default();
+    if let Some(v) = writes.verify.as_ref().filter(|v| v.result == "skipped") {
+        let _ = writeln!(err, "wsgifix: configtest skipped: {}", v.message);
+    }
+    if let (Some(w), true) = (&mut machine, stdout_ok) {
+        stdout_ok = w.end(out, &summary, &writes).is_ok();
+    }
+    if settings.extras.statistics && settings.format == Format::Text {
+        // --check's stdout is a report, where the table belongs; a diff's
+        // stdout must stay a patch.
+        if settings.mode == Mode::Check {
+            if stdout_ok {
+                stdout_ok = statistics.write_text(out).is_ok();
+            }
+        } else {
+            let _ = statistics.write_text(err);
+        }
+    }
+    if stdout_ok {
+        stdout_ok = out.flush().is_ok();
+    }
+    if !stdout_ok {
+        code = 2;
+    }
+    if !settings.quiet {
+        let _ = writeln!(err, "{}", summary.line());
+    }
+    code
+}
+
+pub(super) fn exit_code(s: &Summary, mode: Mode) -> i32 {
+    if s.errors > 0 {
+        return 2;
+    }
+    let something = match mode {
+        // Unfixable findings count too: "nothing found" is what 0 promises.
+        Mode::DryRun => s.changed > 0 || s.findings > 0,
+        Mode::Check => s.findings > 0,
+        // What --write could not fix is still there.
+        Mode::Write => s.remaining > 0,
+    };
+    i32::from(something)
+}
+
+/// Errors, and in diff/write mode what the diff cannot show, go to stderr
+/// whatever the format and whether or not stdout is still open.
+fn report_stderr(o: &Outcome, settings: &Settings, err: &mut dyn Write) {
+    if let Some(e) = &o.error {
+        let _ = writeln!(err, "{}", e.render(&o.path, settings.color_err));
+    }
+    if settings.format == Format::Text && settings.mode != Mode::Check {
+        // Findings the diff does not fix would otherwise go unseen.
+        for f in o.findings.iter().filter(|f| !f.fixable || !o.changed) {
+            let _ = writeln!(
+                err,
+                "{}",
+                report::finding_line(&o.path, f, settings.color_err)
+            );
+        }
+        if o.written {
+            let shown = crate::writing::escape_bytes(o.path.as_bytes());
+            // Through a symlink (Debian's sites-enabled/) the file written
+            // is the target: say which.
+            match o.real_path.as_deref().filter(|r| *r != o.path) {
+                Some(real) => {
+                    let real = crate::writing::escape_bytes(real.as_bytes());
+                    let _ = writeln!(err, "fixed {shown} (wrote {real})");
+                }
+                None => {
+                    let _ = writeln!(err, "fixed {shown}");
+                }
+            }
+        }
+        if settings.extras.show_fixes {
+            let _ = formats::fixes::write_text(o, err);
+        }
+    }
+    if settings.verbose {
+        let _ = writeln!(err, "{}", report::verbose_line(o));
+    }
+}
+
+fn report_text(o: &Outcome, settings: &Settings, out: &mut dyn Write) -> io::Result<()> {
+    match settings.mode {
+        Mode::Check => {
+            for f in &o.findings {
+                writeln!(out, "{}", report::finding_line(&o.path, f, settings.color))?;
+            }
+        }
+        Mode::DryRun | Mode::Write => {
+            if let Some(d) = &o.diff {
+                out.write_all(d)?;
+            }
+            if let Some(bytes) = &o.stdout {
+                out.write_all(bytes)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads, processes and (with `--write`) writes one item.
+pub fn process_item(
+    item: &Item,
+    stdin: Option<&io::Result<Vec<u8>>>,
+    settings: &Settings,
+) -> Outcome {
+    match item {
+        Item::Error { path, message } => Outcome {
+            path: display(path),
+            error: Some(FileError::io("io", message.clone())),
+            ..Outcome::default()
+        },
+        Item::Stdin => {
+            let path = STDIN_NAME.to_string();
+            match stdin {
+                Some(Ok(bytes)) => process_bytes(path, bytes, None, settings),
+                Some(Err(e)) => Outcome {
+                    path,
+                    error: Some(FileError::io("io", walk::strip_os_error(e))),
+                    ..Outcome::default()
+                },
+                None => Outcome {
+                    path,
+                    error: Some(FileError::io("io", "standard input was not read")),
+                    ..Outcome::default()
+                },
+            }
+        }
+        Item::File(p) => {
+            let mut o = match crate::writing::read_config(p, settings.max_file_size) {
+                Ok((bytes, identity)) => {
+                    let mut o = process_bytes(display(p), &bytes, Some(p), settings);
+                    o.real_path = Some(identity.real.to_string_lossy().into_owned());
+                    if let Some(c) = &mut o.pending {
+                        c.old = bytes;
+                        c.identity = Some(identity);
+                    }
+                    o
+                }
+                Err(e) => Outcome {
+                    path: display(p),
+                    error: Some(FileError::io("io", e.to_string())),
+                    ..Outcome::default()
+                },
+            };
+            use std::os::unix::ffi::OsStrExt;
+            let raw = p.as_os_str().as_bytes();
+            if std::str::from_utf8(raw).is_err() {
+                o.path_bytes = Some(raw.to_vec());
+            }
+            o
+        }
+    }
+}
+
+pub(super) fn display(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The engine, then the diff and the write. `file` is None for stdin.
+pub fn process_bytes(
+    path: String,
+    source: &[u8],
+    file: Option<&PathBuf>,
+    settings: &Settings,
+) -> Outcome {
+    // A file of a server never comes here: servers are units of their own
+    // (units::process_server), so a file read alone is its own server.
+    let result = engine::process(source, &settings.options);
+    finish(path, source, file, result, settings)
+}
+
+/// What the engine made of one file, reported and diffed; with `--write`
+/// the change is left pending for the unit's commit.
+pub fn finish(
+    path: String,
+    source: &[u8],
+    file: Option<&PathBuf>,
+    result: engine::FileResult,
+    settings: &Settings,
+) -> Outcome {
+    let mut o = Outcome {
+        path,
+        findings: result.findings,
+        error: result.error.as_ref().map(FileError::from_engine),
+        ..Outcome::default()
+    };
+    // Nothing that failed to parse, or whose fixes were discarded, is ever
+    // fixed, even if the engine handed back bytes.
+    let fixed = result
+        .fixed
+        .filter(|f| f.as_slice() != source && result.error.is_none());
+    o.changed = fixed.is_some();
+    let want_diff = settings.format.carries_diff() || settings.mode == Mode::DryRun;
+    if let (Some(new), true) = (&fixed, want_diff) {
+        o.diff = Some(diff::unified(&o.path, source, new, settings.color));
+    }
+    if let (Some(new), true) = (&fixed, settings.extras.show_fixes) {
+        o.fix_notes = formats::fixes::describe(source, new);
+    }
+    if settings.mode == Mode::Write {
+        match (file, &fixed) {
+            // Committed by the run loop (crate::writing::units); `old` and
+            // `identity` are filled in by the caller, which read the file.
+            (Some(p), Some(new)) if settings.write.is_some() => {
+                o.pending = Some(crate::writing::FileChange {
+                    path: p.clone(),
+                    old: Vec::new(),
+                    new: new.clone(),
+                    identity: None,
+                });
+            }
+            // Standard input is a filter: out comes the fixed config, or the
+            // input unchanged when there is nothing (or nothing safe) to fix.
+            (None, _) if settings.format == Format::Text => {
+                o.in_place = o.changed;
+                o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    o
+}
