@@ -227,11 +227,7 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     }
     let names = display_names(model);
     let work = Work {
-        trees: model
-            .files
-            .iter()
-            .map(|f| Arc::new(f.tree.clone()))
-            .collect(),
+        trees: model.files.iter().map(|f| f.tree.clone()).collect(),
         includes: model.includes.clone(),
     };
     let initial = work.trees.clone();

@@ -21,7 +21,9 @@ fn model(files: &[(&str, &str)]) -> ServerModel {
             path: PathBuf::from(name),
             real: PathBuf::from(name),
             source: text.as_bytes().to_vec(),
-            tree: syntax::parse(text.as_bytes()).expect("fixture parses"),
+            tree: syntax::parse(text.as_bytes())
+                .expect("fixture parses")
+                .into(),
         });
     }
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();

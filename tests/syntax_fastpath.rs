@@ -9,7 +9,7 @@ mod syntax_support;
 
 use proptest::prelude::*;
 use syntax_support::{check_tree, to_crlf};
-use wsgifix::syntax::{parse, Line, Node, SyntaxTree};
+use wsgifix::syntax::{parse, parse_in_chunks, Line, Node, SyntaxTree};
 
 /// Appends each line's bytes, in file order, with no shortcut.
 fn reference_print(nodes: &[Node], out: &mut Vec<u8>) {
@@ -135,8 +135,29 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
 }
 
+/// The grammar runs on pieces of about 1 MiB cut at line ends; the
+/// reference runs it once on the whole input. Tiny pieces put a cut after
+/// nearly every line, next to continuations, CRs and NULs.
+fn chunks_agree(input: &[u8]) -> Result<(), String> {
+    let whole = parse_in_chunks(input, usize::MAX);
+    for chunk in [0, 1, 5, 64] {
+        let pieces = parse_in_chunks(input, chunk);
+        match (&whole, &pieces) {
+            (Ok(w), Ok(p)) if w == p => {}
+            (Err(w), Err(p)) if w.to_string() == p.to_string() => {}
+            _ => return Err(format!("pieces of {chunk}: {pieces:?}, whole: {whole:?}")),
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn parsing_in_pieces_equals_one_parse(input in input()) {
+        chunks_agree(&input).map_err(TestCaseError::fail)?;
+    }
+
     #[test]
     fn fast_paths_equal_the_references(
         input in input(),
@@ -158,6 +179,7 @@ fn corpus_fast_paths_equal_the_references() {
         };
         for input in [to_crlf(&lf), lf] {
             parsed += usize::from(parse(&input).is_ok());
+            chunks_agree(&input).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             check(&input, &[(0, 0), (3, 1), (7, 2), (1, 3), (11, 0)])
                 .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         }

@@ -28,7 +28,7 @@ impl<'a> View<'a> {
 
     pub fn of(model: &'a ServerModel) -> View<'a> {
         View {
-            trees: model.files.iter().map(|f| &f.tree).collect(),
+            trees: model.files.iter().map(|f| &*f.tree).collect(),
             includes: Some(&model.includes),
         }
     }

@@ -419,7 +419,7 @@ impl Walker<'_> {
             path: l.path,
             real: l.identity.real.clone(),
             source: l.source,
-            tree,
+            tree: std::sync::Arc::new(tree),
         });
         self.events.push(events);
         self.by_identity.insert(key, id);

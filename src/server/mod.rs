@@ -33,7 +33,9 @@ pub struct ServerFile {
     /// Where the bytes really are (symlinks resolved); what a write replaces.
     pub real: PathBuf,
     pub source: Vec<u8>,
-    pub tree: SyntaxTree,
+    /// Shared with the engine's copy of the server, which edits a tree only
+    /// by replacing it: an unedited file is held once.
+    pub tree: std::sync::Arc<SyntaxTree>,
 }
 
 /// A whole server as httpd reads it.
@@ -55,7 +57,7 @@ impl ServerModel {
                 real: path.clone(),
                 path,
                 source,
-                tree,
+                tree: std::sync::Arc::new(tree),
             }],
             includes: HashMap::new(),
         }

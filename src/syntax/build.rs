@@ -38,6 +38,14 @@ fn is_one_of(name: &[u8], set: &[&str]) -> bool {
 }
 
 pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
+    parse_in_chunks(input, CHUNK)
+}
+
+/// [`parse`], with the grammar run on pieces of about `chunk` bytes (cut at
+/// line ends). Public so that tests can check small pieces against one
+/// piece for the whole input.
+#[doc(hidden)]
+pub fn parse_in_chunks(input: &[u8], chunk: usize) -> Result<SyntaxTree, SyntaxError> {
     if u32::try_from(input.len()).is_err() {
         return Err(SyntaxError::new(
             1,
@@ -45,40 +53,49 @@ pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
             "file of 4 GiB or more; wsgifix refuses such input".to_string(),
         ));
     }
-    let lines = split_lines(input)?;
+    let lines = split_lines(input, chunk)?;
     nest(lines)
+}
+
+/// How much input one run of the grammar reads: pest queues two tokens per
+/// pair for the whole text it parses, so a 30 MB file parsed at once needed
+/// several times its size just for them.
+const CHUNK: usize = 1 << 20;
+
+/// Where the chunk starting at `from` should end: after the first line end
+/// past `from + CHUNK` that no grammar rule can read through. Every line rule
+/// ends at the first `\n` that is not part of a `\`-newline continuation,
+/// and starts fresh at a line start, so parsing the chunks one after another
+/// gives exactly the pairs of one parse of the whole input. (A line with NUL
+/// may end earlier than this test sees; then the cut is just later.)
+fn chunk_end(input: &[u8], from: usize, chunk: usize) -> usize {
+    let mut i = from.saturating_add(chunk);
+    while i < input.len() {
+        match input[i..].iter().position(|&b| b == b'\n') {
+            None => break,
+            Some(k) => {
+                let nl = i + k;
+                let before = &input[..nl];
+                let continued = before.ends_with(b"\\") || before.ends_with(b"\\\r");
+                if !continued {
+                    return nl + 1;
+                }
+                i = nl + 1;
+            }
+        }
+    }
+    input.len()
 }
 
 /// Runs the grammar and returns the logical lines, each a range of one
 /// shared copy of the input.
-fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
+fn split_lines(input: &[u8], chunk: usize) -> Result<Vec<Line>, SyntaxError> {
     // pest reads `&str`. A file that is not UTF-8 is read as Latin-1 instead
     // (one char per byte, every byte >= 0x80 an ordinary non-space char, which
     // is all httpd makes of it), and each line is mapped back to its bytes.
-    let latin1: String;
-    let (text, is_latin1) = match std::str::from_utf8(input) {
-        Ok(s) => (s, false),
-        Err(_) => {
-            latin1 = input.iter().map(|&b| b as char).collect();
-            (latin1.as_str(), true)
-        }
-    };
-    let pairs = HttpdGrammar::parse(Rule::file, text).map_err(|e| {
-        // The grammar accepts every input; reaching this is a bug, reported
-        // as an error rather than a panic.
-        let (line, column) = match e.line_col {
-            pest::error::LineColLocation::Pos(p) => p,
-            pest::error::LineColLocation::Span(p, _) => p,
-        };
-        SyntaxError::new(line as u32, column as u32, format!("unparsable input: {e}"))
-    })?;
-    let file = pairs
-        .into_iter()
-        .next()
-        .expect("file rule always yields one pair");
-    let pairs = file.into_inner();
+    let is_latin1 = std::str::from_utf8(input).is_err();
     let buf: Arc<[u8]> = Arc::from(input);
-    let mut lines: Vec<Line> = Vec::with_capacity(pairs.len());
+    let mut lines: Vec<Line> = Vec::new();
     let mut line_no = 1u32;
     // Where the next pair starts in `input`: pairs cover the input in order.
     let mut at = 0usize;
@@ -86,6 +103,72 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
     // lines belong to it. Kept apart, with the reader's state, so that a long
     // chain of such lines is joined in linear time: (start, first line, reader).
     let mut pending: Option<(usize, u32, logical::Joiner)> = None;
+    let mut chunk_start = 0;
+    while chunk_start < input.len() || chunk_start == 0 {
+        let chunk_stop = chunk_end(input, chunk_start, chunk);
+        let bytes = &input[chunk_start..chunk_stop];
+        chunk_start = chunk_stop;
+        let latin1: String;
+        let text = if is_latin1 {
+            latin1 = bytes.iter().map(|&b| b as char).collect();
+            latin1.as_str()
+        } else {
+            std::str::from_utf8(bytes).expect("cut at a line end of UTF-8 input")
+        };
+        let chunk_first_line = line_no;
+        let pairs = HttpdGrammar::parse(Rule::file, text).map_err(|e| {
+            // The grammar accepts every input; reaching this is a bug, reported
+            // as an error rather than a panic.
+            let (line, column) = match e.line_col {
+                pest::error::LineColLocation::Pos(p) => p,
+                pest::error::LineColLocation::Span(p, _) => p,
+            };
+            SyntaxError::new(
+                chunk_first_line + line as u32 - 1,
+                column as u32,
+                format!("unparsable input: {e}"),
+            )
+        })?;
+        let file = pairs
+            .into_iter()
+            .next()
+            .expect("file rule always yields one pair");
+        let pairs = file.into_inner();
+        lines.reserve(pairs.len());
+        split_chunk(
+            pairs,
+            input,
+            is_latin1,
+            &buf,
+            &mut lines,
+            &mut line_no,
+            &mut at,
+            &mut pending,
+        );
+        if chunk_stop == input.len() {
+            break;
+        }
+    }
+    if let Some((from, first, joiner)) = pending {
+        lines.push(shared(classify(joiner.text()), &buf, from, at, first));
+    }
+    debug_assert_eq!(at, input.len(), "the grammar's pairs cover the input");
+    Ok(lines)
+}
+
+/// Turns one chunk's pairs into lines, carrying the line number, the
+/// position and a continued line over to the next chunk.
+#[allow(clippy::too_many_arguments)]
+fn split_chunk(
+    pairs: pest::iterators::Pairs<Rule>,
+    input: &[u8],
+    is_latin1: bool,
+    buf: &Arc<[u8]>,
+    lines: &mut Vec<Line>,
+    line_no: &mut u32,
+    at: &mut usize,
+    pending: &mut Option<(usize, u32, logical::Joiner)>,
+) {
     for pair in pairs {
         let rule = pair.as_rule();
         let kind = match rule {
@@ -98,17 +181,18 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
             Rule::file => unreachable!("file is never nested"),
         };
         let span = pair.as_span();
-        let start = at;
-        at = if is_latin1 {
+        let start = *at;
+        *at = if is_latin1 {
             start + span.as_str().chars().count()
         } else {
-            span.end()
+            start + span.end() - span.start()
         };
+        let at = *at;
         let raw = &input[start..at];
-        let first = line_no;
+        let first = *line_no;
         // Only a continuation puts a newline anywhere but at the end.
         let has_backslash = raw.contains(&b'\\');
-        line_no += if has_backslash {
+        *line_no += if has_backslash {
             raw.iter().filter(|&&b| b == b'\n').count() as u32
         } else {
             u32::from(raw.last() == Some(&b'\n'))
@@ -116,7 +200,7 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         if let Some((_, _, joiner)) = pending.as_mut() {
             if !joiner.feed(raw) {
                 let (from, first, joiner) = pending.take().expect("pending line");
-                lines.push(shared(classify(joiner.text()), &buf, from, at, first));
+                lines.push(shared(classify(joiner.text()), buf, from, at, first));
             }
             continue;
         }
@@ -144,17 +228,12 @@ fn split_lines(input: &[u8]) -> Result<Vec<Line>, SyntaxError> {
         if has_backslash && may_continue(raw) {
             let mut joiner = logical::Joiner::default();
             if joiner.feed(raw) {
-                pending = Some((start, first, joiner));
+                *pending = Some((start, first, joiner));
                 continue;
             }
         }
-        lines.push(shared(kind, &buf, start, at, first));
+        lines.push(shared(kind, buf, start, at, first));
     }
-    if let Some((from, first, joiner)) = pending {
-        lines.push(shared(classify(joiner.text()), &buf, from, at, first));
-    }
-    debug_assert_eq!(at, input.len(), "the grammar's pairs cover the input");
-    Ok(lines)
 }
 
 fn shared(kind: LineKind, buf: &Arc<[u8]>, start: usize, end: usize, line: u32) -> Line {
