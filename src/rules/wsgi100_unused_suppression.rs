@@ -95,15 +95,16 @@ impl Suppressions {
     }
 }
 
-/// Walks `nodes`; `section` is the enclosing section's line range.
-fn collect(file: FileId, nodes: &[Node], section: Option<(u32, u32)>, out: &mut Vec<Suppression>) {
+/// Walks `nodes`; `section` is the enclosing section, whose line range a
+/// suppression on its first line covers (worked out only then: it means a
+/// walk over all the section's lines).
+fn collect(file: FileId, nodes: &[Node], section: Option<&Node>, out: &mut Vec<Suppression>) {
     let mut first_content = true;
     for (k, node) in nodes.iter().enumerate() {
         match node {
             Node::Section(s) => {
                 first_content = false;
-                let range = span(node);
-                collect(file, &s.children, Some(range), out);
+                collect(file, &s.children, Some(node), out);
             }
             Node::Line(l) if l.kind == LineKind::Comment => {
                 let inside_first = first_content;
@@ -111,7 +112,7 @@ fn collect(file: FileId, nodes: &[Node], section: Option<(u32, u32)>, out: &mut 
                     continue;
                 };
                 sup.lines = match (inside_first, section) {
-                    (true, Some(range)) => range,
+                    (true, Some(section)) => span(section),
                     _ => target(&nodes[k + 1..]).unwrap_or((sup.line, sup.line)),
                 };
                 out.push(sup);
