@@ -7,7 +7,7 @@ mod verify;
 use crate::analysis::{self, AppInstance, ServerContext, View};
 use crate::rules::placement::{FixEdit, Fixer};
 use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppressions};
-use crate::rules::{check, edit, CheckCtx, Finding, Issue, IssueKind};
+use crate::rules::{check, edit, CheckCtx, Finding, Issue};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
 use std::collections::{HashMap, HashSet};
@@ -351,34 +351,43 @@ fn fix_loop(
         // Lines an edit of this pass replaces or removes: a second fix that
         // edits one of them waits for the next pass.
         let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::new();
-        // One process-group fix per app in each unit (a ServerName's vhosts,
-        // or the main server): the :80 and :443 copies of an app must share
-        // the daemon the first fix creates, which the second sees only next
-        // pass. Application-group fixes of the copies are independent.
-        let mut apps_given_daemons: HashSet<(usize, Option<String>)> = HashSet::new();
         // A main-server fix reaches every vhost: those go first, to be
         // checked apart from the vhosts' when the batch fails.
         let mut batch: [Vec<Fix>; 2] = [Vec::new(), Vec::new()];
         // Entries by the place of their first edit, to find an equal one.
         let mut by_place: HashMap<EditPlace, Vec<(usize, usize)>> = HashMap::new();
+        // One fix per mount (alias directive) and pass: two fixes of one
+        // mount computed on the same state would each add their own
+        // <Location> for it, or, for a server-level mount reaching many
+        // vhosts, each its own daemon.
+        let mut mounts_fixed: HashSet<usize> = HashSet::new();
         for issue in issues.iter().filter(|i| i.is_fixable_kind()) {
             let key = issue_key(issue);
-            if refused.contains(&key) {
+            if refused.contains(&key) || issue.mount().is_some_and(|m| mounts_fixed.contains(&m)) {
                 continue;
             }
             let unit = unit_of(issue, a);
-            let picks_daemon = matches!(
-                issue.kind,
-                IssueKind::Embedded { .. } | IssueKind::Shared { .. }
-            );
-            let app = issue
-                .mount()
-                .filter(|_| picks_daemon)
-                .map(|m| (a.mounts[m].app, unit.clone()));
-            if app.as_ref().is_some_and(|k| apps_given_daemons.contains(k)) {
-                continue;
+            let fixed = fixer.fix(issue);
+            let taken = fixed.as_ref().is_some_and(|edits| {
+                !refused_edits.contains(edits)
+                    && (edits
+                        .first()
+                        .and_then(|e| by_place.get(&edit_place(e)))
+                        .into_iter()
+                        .flatten()
+                        .any(|&(side, k)| batch[side][k].edits == *edits)
+                        || !edits
+                            .iter()
+                            .filter_map(edited_line)
+                            .any(|l| touched.contains(&l)))
+            });
+            // What the fixer set aside for a fix (a daemon it defines) holds
+            // only if the fix is in the pass.
+            fixer.settle(taken);
+            if taken {
+                mounts_fixed.extend(issue.mount());
             }
-            match fixer.fix(issue) {
+            match fixed {
                 Some(edits) if refused_edits.contains(&edits) => {
                     refused.insert(key);
                 }
@@ -401,7 +410,6 @@ fn fix_loop(
                         continue;
                     }
                     touched.extend(lines);
-                    apps_given_daemons.extend(app);
                     let fix = Fix {
                         issues: vec![issue],
                         edits,

@@ -667,3 +667,42 @@ fn a_location_match_for_the_mounts_own_url_counts_and_its_daemon_is_not_reused()
     assert_ne!(delete.process_group.value, "");
     assert_pymongo_server(&after);
 }
+
+/// A server-level pattern mount reaches one vhost where it runs embedded and
+/// one where the vhost's daemon takes it. Its fixes in the two vhosts are
+/// both fixes of the one directive: they must not each add a daemon and a
+/// <LocationMatch> (the second would shadow the first), but give the app
+/// one daemon and one section that also holds its %{GLOBAL}.
+#[test]
+fn a_server_level_mount_reaching_several_vhosts_gets_one_daemon_and_one_section() {
+    let api = "WSGIScriptAliasMatch ^/api/(.*) /srv/api/api.wsgi\n";
+    let right = vhost(
+        "a.example.com",
+        "    WSGIDaemonProcess a python-path=/srv/a\n    WSGIProcessGroup a\n    WSGIApplicationGroup %{GLOBAL}\n    WSGIScriptAlias / /srv/a/app.wsgi\n",
+    );
+    let bare = vhost("b.example.com", "    DocumentRoot /srv/b\n");
+    let m = model(&[
+        ("apache2.conf", DEBIAN_MAIN),
+        ("conf-enabled/api.conf", api),
+        ("sites-enabled/a.conf", &right),
+        ("sites-enabled/b.conf", &bare),
+    ]);
+    let r = process_server(&m, &Options::default());
+    assert!(
+        all_findings(&r).iter().all(|(_, f)| f.fixable),
+        "{:?}",
+        all_findings(&r)
+    );
+    let after = fixed_model(&m, &r);
+    let text = text_of(&after, "conf-enabled/api.conf");
+    assert_eq!(text.matches("WSGIDaemonProcess").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("<LocationMatch ^/api/(.*)>").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("WSGIApplicationGroup %{GLOBAL}"), "{text}");
+    // The vhosts' own files are left alone: the right app stays as it is.
+    assert_eq!(text_of(&after, "sites-enabled/a.conf"), right);
+    assert_pymongo_server(&after);
+}

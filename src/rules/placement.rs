@@ -49,6 +49,9 @@ fn taken_names(a: &Analysis) -> BTreeSet<String> {
     names
 }
 
+/// An app (index into `Analysis::apps`) in the vhosts of one ServerName.
+type AppInServerName = (usize, Option<String>);
+
 pub struct Fixer<'a> {
     pub trees: &'a [std::sync::Arc<SyntaxTree>],
     pub a: &'a Analysis,
@@ -69,6 +72,12 @@ pub struct Fixer<'a> {
     /// Free daemons a fix of this pass gave to an app (name → app): another
     /// app's fix in the same pass must not take the same one.
     claimed: RefCell<HashMap<String, usize>>,
+    /// Daemons a fix of this pass defines in a vhost, by (app, ServerName):
+    /// the other vhost of an 80/443 pair selects the same one in the same pass.
+    created: RefCell<HashMap<AppInServerName, String>>,
+    /// What the last fix would add to `created`, until the engine says
+    /// whether that fix is in the pass ([`Fixer::settle`]).
+    created_pending: RefCell<Vec<(AppInServerName, String)>>,
     ext: &'a ServerContext,
     /// Apps a suppression keeps as they are: a fix for another app must not
     /// move them, so it takes a narrower place (a <Location>, an option).
@@ -110,6 +119,8 @@ impl<'a> Fixer<'a> {
             taken: RefCell::new(taken_names(a)),
             next_suffix: RefCell::default(),
             claimed: RefCell::default(),
+            created: RefCell::default(),
+            created_pending: RefCell::default(),
             users,
             definitions: a.daemons.iter().fold(HashMap::new(), |mut m, d| {
                 *m.entry(d.name.as_str()).or_insert(0) += 1;
@@ -282,6 +293,43 @@ impl<'a> Fixer<'a> {
             .map(|s| s.to_string())?;
         self.claimed.borrow_mut().insert(chosen.clone(), key);
         Some(chosen)
+    }
+
+    /// The daemon a fix of this pass defines for `m`'s app in a vhost of the
+    /// same ServerName, which `m` may select (a vhost's daemon serves the
+    /// vhosts of its ServerName).
+    pub fn created_for(&self, m: &Mount) -> Option<String> {
+        if m.site.scope == 0 {
+            return None;
+        }
+        let key = (
+            m.app,
+            self.a.server_name_of(m.site.scope).map(str::to_string),
+        );
+        self.created.borrow().get(&key).cloned()
+    }
+
+    /// Notes that the fix being made defines daemon `name` for `m`'s app in
+    /// `m`'s vhost.
+    pub fn record_created(&self, m: &Mount, name: &str) {
+        if m.site.scope != 0 {
+            let key = (
+                m.app,
+                self.a.server_name_of(m.site.scope).map(str::to_string),
+            );
+            self.created_pending
+                .borrow_mut()
+                .push((key, name.to_string()));
+        }
+    }
+
+    /// Called after each fix: `taken` when its edits are in the pass, so
+    /// the daemons it defines may be selected by later fixes of the pass.
+    pub fn settle(&self, taken: bool) {
+        let pending = std::mem::take(&mut *self.created_pending.borrow_mut());
+        if taken {
+            self.created.borrow_mut().extend(pending);
+        }
     }
 
     /// A new daemon for an app that ran embedded: bare, plus the server's

@@ -83,12 +83,16 @@ impl Fixer<'_> {
         let mi = self.a.instances[inst].mount;
         let m = &self.a.mounts[mi];
         let mut edits = Vec::new();
-        let name = match self.reusable_daemon(m, None) {
+        let name = match self
+            .created_for(m)
+            .or_else(|| self.reusable_daemon(m, None))
+        {
             Some(n) => n,
             None => {
                 let name = self.new_name(m);
                 let anchor = self.anchor(m);
                 edits.push(self.insert_before(m.site.file, &anchor, &self.bare_daemon(&name)));
+                self.record_created(m, &name);
                 name
             }
         };

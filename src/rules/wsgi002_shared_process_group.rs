@@ -123,7 +123,10 @@ impl Fixer<'_> {
         let i = self.a.instances[inst];
         let m = &self.a.mounts[i.mount];
         let mut edits = Vec::new();
-        let name = match self.reusable_daemon(m, Some(daemon)) {
+        let reused = self
+            .created_for(m)
+            .or_else(|| self.reusable_daemon(m, Some(daemon)));
+        let name = match reused {
             Some(n) => n,
             None => {
                 let original = accessible_daemon(self.a, daemon, i.scope)?;
@@ -146,6 +149,7 @@ impl Fixer<'_> {
                         sticks: Sticks::ToNext,
                     },
                 });
+                self.record_created(m, &name);
                 name
             }
         };
