@@ -7,7 +7,7 @@ mod verify;
 use crate::analysis::{self, AppInstance, ServerContext, View};
 use crate::rules::placement::{FixEdit, Fixer};
 use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppressions};
-use crate::rules::{check, edit, CheckCtx, Finding, Issue};
+use crate::rules::{check, edit, CheckCtx, Finding, Issue, IssueKind};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
 use std::collections::{HashMap, HashSet};
@@ -356,77 +356,75 @@ fn fix_loop(
         let mut batch: [Vec<Fix>; 2] = [Vec::new(), Vec::new()];
         // Entries by the place of their first edit, to find an equal one.
         let mut by_place: HashMap<EditPlace, Vec<(usize, usize)>> = HashMap::new();
-        // One fix per mount (alias directive) and pass: two fixes of one
-        // mount computed on the same state would each add their own
-        // <Location> for it, or, for a server-level mount reaching many
-        // vhosts, each its own daemon.
-        let mut mounts_fixed: HashSet<usize> = HashSet::new();
+        // Per mount (alias directive), the fix this pass has for it: its
+        // kind (process or application group) and whether it adds a section.
+        // A second fix of the same kind, computed on the same state, would
+        // give a server-level mount a second daemon; two fixes that both
+        // add a <Location> for one mount would add two.
+        let mut mounts_fixed: HashMap<usize, (u8, bool)> = HashMap::new();
         for issue in issues.iter().filter(|i| i.is_fixable_kind()) {
             let key = issue_key(issue);
-            if refused.contains(&key) || issue.mount().is_some_and(|m| mounts_fixed.contains(&m)) {
+            let class = group_class(issue);
+            let earlier = issue.mount().and_then(|m| mounts_fixed.get(&m).copied());
+            if refused.contains(&key) || earlier.is_some_and(|(c, _)| c == class) {
                 continue;
             }
             let unit = unit_of(issue, a);
-            let fixed = fixer.fix(issue);
-            let taken = fixed.as_ref().is_some_and(|edits| {
-                !refused_edits.contains(edits)
-                    && (edits
-                        .first()
-                        .and_then(|e| by_place.get(&edit_place(e)))
-                        .into_iter()
-                        .flatten()
-                        .any(|&(side, k)| batch[side][k].edits == *edits)
-                        || !edits
-                            .iter()
-                            .filter_map(edited_line)
-                            .any(|l| touched.contains(&l)))
+            // What the fixer sets aside for a fix (a daemon it defines) holds
+            // only if the fix is in the pass: each path below settles it.
+            let Some(edits) = fixer.fix(issue) else {
+                fixer.settle(false);
+                refused.insert(key);
+                continue;
+            };
+            if refused_edits.contains(&edits) {
+                fixer.settle(false);
+                refused.insert(key);
+                continue;
+            }
+            let adds_section = edits.iter().any(adds_a_section);
+            if earlier.is_some_and(|(_, earlier_adds)| earlier_adds || adds_section) {
+                fixer.settle(false);
+                continue;
+            }
+            let take = |mounts_fixed: &mut HashMap<usize, (u8, bool)>| {
+                fixer.settle(true);
+                if let Some(m) = issue.mount() {
+                    mounts_fixed.entry(m).or_insert((class, adds_section));
+                }
+            };
+            // One `WSGIApplicationGroup %{GLOBAL}` for a whole vhost is the
+            // fix of each of its apps: made once, for all of them.
+            let place = edits.first().map(edit_place);
+            let same = place
+                .as_ref()
+                .and_then(|p| by_place.get(p))
+                .into_iter()
+                .flatten()
+                .find(|&&(side, k)| batch[side][k].edits == edits);
+            if let Some(&(side, k)) = same {
+                batch[side][k].issues.push(issue);
+                take(&mut mounts_fixed);
+                continue;
+            }
+            let lines: Vec<_> = edits.iter().filter_map(edited_line).collect();
+            if lines.iter().any(|l| touched.contains(l)) {
+                fixer.settle(false);
+                continue;
+            }
+            touched.extend(lines);
+            take(&mut mounts_fixed);
+            let side = usize::from(unit.is_some());
+            if let Some(p) = place {
+                by_place
+                    .entry(p)
+                    .or_default()
+                    .push((side, batch[side].len()));
+            }
+            batch[side].push(Fix {
+                issues: vec![issue],
+                edits,
             });
-            // What the fixer set aside for a fix (a daemon it defines) holds
-            // only if the fix is in the pass.
-            fixer.settle(taken);
-            if taken {
-                mounts_fixed.extend(issue.mount());
-            }
-            match fixed {
-                Some(edits) if refused_edits.contains(&edits) => {
-                    refused.insert(key);
-                }
-                Some(edits) => {
-                    // One `WSGIApplicationGroup %{GLOBAL}` for a whole vhost is
-                    // the fix of each of its apps: made once, for all of them.
-                    let place = edits.first().map(edit_place);
-                    let same = place
-                        .as_ref()
-                        .and_then(|p| by_place.get(p))
-                        .into_iter()
-                        .flatten()
-                        .find(|&&(side, k)| batch[side][k].edits == edits);
-                    if let Some(&(side, k)) = same {
-                        batch[side][k].issues.push(issue);
-                        continue;
-                    }
-                    let lines: Vec<_> = edits.iter().filter_map(edited_line).collect();
-                    if lines.iter().any(|l| touched.contains(l)) {
-                        continue;
-                    }
-                    touched.extend(lines);
-                    let fix = Fix {
-                        issues: vec![issue],
-                        edits,
-                    };
-                    let side = usize::from(unit.is_some());
-                    if let Some(p) = place {
-                        by_place
-                            .entry(p)
-                            .or_default()
-                            .push((side, batch[side].len()));
-                    }
-                    batch[side].push(fix);
-                }
-                None => {
-                    refused.insert(key);
-                }
-            }
         }
         let main_server_fixes = batch[0].len();
         let batch: Vec<Fix> = batch.into_iter().flatten().collect();
@@ -558,6 +556,22 @@ fn edited_line(e: &FixEdit) -> Option<(FileId, analysis::NodePath)> {
         }
         edit::Edit::Insert { .. } => None,
     }
+}
+
+/// Which group an issue's fix sets: 0 the process group, 1 the application
+/// group, 2 neither (a daemon's name).
+fn group_class(issue: &Issue) -> u8 {
+    match issue.kind {
+        IssueKind::Embedded { .. } | IssueKind::Shared { .. } => 0,
+        IssueKind::NotGlobal { .. } => 1,
+        _ => 2,
+    }
+}
+
+/// Does the edit add a section (a `<Location>` for an app)?
+fn adds_a_section(e: &FixEdit) -> bool {
+    matches!(&e.edit, edit::Edit::Insert { nodes, .. }
+        if nodes.iter().any(|n| matches!(n, syntax::Node::Section(_))))
 }
 
 /// Where an edit applies: the file, the line or section list, the position.
