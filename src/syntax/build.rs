@@ -90,32 +90,31 @@ fn chunk_end(input: &[u8], from: usize, chunk: usize) -> usize {
 /// Runs the grammar and returns the logical lines, each a range of one
 /// shared copy of the input.
 fn split_lines(input: &[u8], chunk: usize) -> Result<Vec<Line>, SyntaxError> {
-    // pest reads `&str`. A file that is not UTF-8 is read as Latin-1 instead
-    // (one char per byte, every byte >= 0x80 an ordinary non-space char, which
-    // is all httpd makes of it), and each line is mapped back to its bytes.
-    let is_latin1 = std::str::from_utf8(input).is_err();
-    let buf: Arc<[u8]> = Arc::from(input);
-    let mut lines: Vec<Line> = Vec::new();
-    let mut line_no = 1u32;
-    // Where the next pair starts in `input`: pairs cover the input in order.
-    let mut at = 0usize;
-    // The last line while httpd's reader says it goes on: the grammar's next
-    // lines belong to it. Kept apart, with the reader's state, so that a long
-    // chain of such lines is joined in linear time: (start, first line, reader).
-    let mut pending: Option<(usize, u32, logical::Joiner)> = None;
+    let mut splitter = Splitter {
+        input,
+        // pest reads `&str`. A file that is not UTF-8 is read as Latin-1
+        // instead (one char per byte, every byte >= 0x80 an ordinary
+        // non-space char, which is all httpd makes of it), and each line is
+        // mapped back to its bytes.
+        is_latin1: std::str::from_utf8(input).is_err(),
+        buf: Arc::from(input),
+        lines: Vec::new(),
+        line_no: 1,
+        at: 0,
+        pending: None,
+    };
     let mut chunk_start = 0;
-    while chunk_start < input.len() || chunk_start == 0 {
+    loop {
         let chunk_stop = chunk_end(input, chunk_start, chunk);
         let bytes = &input[chunk_start..chunk_stop];
-        chunk_start = chunk_stop;
         let latin1: String;
-        let text = if is_latin1 {
+        let text = if splitter.is_latin1 {
             latin1 = bytes.iter().map(|&b| b as char).collect();
             latin1.as_str()
         } else {
             std::str::from_utf8(bytes).expect("cut at a line end of UTF-8 input")
         };
-        let chunk_first_line = line_no;
+        let chunk_first_line = splitter.line_no;
         let pairs = HttpdGrammar::parse(Rule::file, text).map_err(|e| {
             // The grammar accepts every input; reaching this is a bug, reported
             // as an error rather than a panic.
@@ -133,106 +132,115 @@ fn split_lines(input: &[u8], chunk: usize) -> Result<Vec<Line>, SyntaxError> {
             .into_iter()
             .next()
             .expect("file rule always yields one pair");
-        let pairs = file.into_inner();
-        lines.reserve(pairs.len());
-        split_chunk(
-            pairs,
-            input,
-            is_latin1,
-            &buf,
-            &mut lines,
-            &mut line_no,
-            &mut at,
-            &mut pending,
-        );
+        splitter.feed(file.into_inner());
         if chunk_stop == input.len() {
             break;
         }
+        chunk_start = chunk_stop;
     }
-    if let Some((from, first, joiner)) = pending {
-        lines.push(shared(classify(joiner.text()), &buf, from, at, first));
-    }
-    debug_assert_eq!(at, input.len(), "the grammar's pairs cover the input");
-    Ok(lines)
+    Ok(splitter.finish())
 }
 
-/// Turns one chunk's pairs into lines, carrying the line number, the
-/// position and a continued line over to the next chunk.
-#[allow(clippy::too_many_arguments)]
-fn split_chunk(
-    pairs: pest::iterators::Pairs<Rule>,
-    input: &[u8],
+/// Turns the grammar's pairs into lines, one chunk after another: the line
+/// number, the position and a line still going on carry over.
+struct Splitter<'a> {
+    input: &'a [u8],
     is_latin1: bool,
-    buf: &Arc<[u8]>,
-    lines: &mut Vec<Line>,
-    line_no: &mut u32,
-    at: &mut usize,
-    pending: &mut Option<(usize, u32, logical::Joiner)>,
-) {
-    for pair in pairs {
-        let rule = pair.as_rule();
-        let kind = match rule {
-            Rule::blank | Rule::blank_any => LineKind::Blank,
-            Rule::comment | Rule::comment_any => LineKind::Comment,
-            Rule::directive | Rule::directive_any => LineKind::Directive,
-            Rule::open | Rule::open_any => LineKind::Open,
-            Rule::close | Rule::close_any => LineKind::Close,
-            Rule::EOI => continue,
-            Rule::file => unreachable!("file is never nested"),
-        };
-        let span = pair.as_span();
-        let start = *at;
-        *at = if is_latin1 {
-            start + span.as_str().chars().count()
-        } else {
-            start + span.end() - span.start()
-        };
-        let at = *at;
-        let raw = &input[start..at];
-        let first = *line_no;
-        // Only a continuation puts a newline anywhere but at the end.
-        let has_backslash = raw.contains(&b'\\');
-        *line_no += if has_backslash {
-            raw.iter().filter(|&&b| b == b'\n').count() as u32
-        } else {
-            u32::from(raw.last() == Some(&b'\n'))
-        };
-        if let Some((_, _, joiner)) = pending.as_mut() {
-            if !joiner.feed(raw) {
-                let (from, first, joiner) = pending.take().expect("pending line");
-                lines.push(shared(classify(joiner.text()), buf, from, at, first));
-            }
-            continue;
-        }
-        // The grammar decides the kind by the line's first bytes; httpd
-        // decides on the joined line's first word. A continuation can join
-        // bytes into a different start (`<\`-newline `/Directory>` is a
-        // closer), and the grammar sees a quoted first word as a directive
-        // while httpd strips the quotes (`"<Directory" /tmp>`).
-        let kind = match kind {
-            _ if has_backslash => classify(&logical::join(raw).text),
-            // The grammar's first tier takes only directives that start with
-            // a letter; a quote can come first only in the full reading.
-            LineKind::Directive if rule == Rule::directive_any => {
-                let text = logical::join(raw).text;
-                if matches!(text.first(), Some(b'"' | b'\'')) {
-                    classify(&text)
-                } else {
-                    kind
+    /// The one shared copy of the input every line is a range of.
+    buf: Arc<[u8]>,
+    lines: Vec<Line>,
+    line_no: u32,
+    /// Where the next pair starts in `input`: pairs cover the input in order.
+    at: usize,
+    /// The last line while httpd's reader says it goes on: the grammar's next
+    /// lines belong to it. Kept apart, with the reader's state, so that a long
+    /// chain of such lines is joined in linear time: (start, first line, reader).
+    pending: Option<(usize, u32, logical::Joiner)>,
+}
+
+impl Splitter<'_> {
+    fn feed(&mut self, pairs: pest::iterators::Pairs<Rule>) {
+        self.lines.reserve(pairs.len());
+        for pair in pairs {
+            let rule = pair.as_rule();
+            let kind = match rule {
+                Rule::blank | Rule::blank_any => LineKind::Blank,
+                Rule::comment | Rule::comment_any => LineKind::Comment,
+                Rule::directive | Rule::directive_any => LineKind::Directive,
+                Rule::open | Rule::open_any => LineKind::Open,
+                Rule::close | Rule::close_any => LineKind::Close,
+                Rule::EOI => continue,
+                Rule::file => unreachable!("file is never nested"),
+            };
+            let span = pair.as_span();
+            let start = self.at;
+            self.at = if self.is_latin1 {
+                start + span.as_str().chars().count()
+            } else {
+                start + span.end() - span.start()
+            };
+            let at = self.at;
+            let raw = &self.input[start..at];
+            let first = self.line_no;
+            // Only a continuation puts a newline anywhere but at the end.
+            let has_backslash = raw.contains(&b'\\');
+            self.line_no += if has_backslash {
+                raw.iter().filter(|&&b| b == b'\n').count() as u32
+            } else {
+                u32::from(raw.last() == Some(&b'\n'))
+            };
+            if let Some((_, _, joiner)) = self.pending.as_mut() {
+                if !joiner.feed(raw) {
+                    let (from, first, joiner) = self.pending.take().expect("pending line");
+                    let line = shared(classify(joiner.text()), &self.buf, from, at, first);
+                    self.lines.push(line);
                 }
-            }
-            _ => kind,
-        };
-        // Only a line that holds a continuation and ends in a blank physical
-        // line can continue further than the grammar saw.
-        if has_backslash && may_continue(raw) {
-            let mut joiner = logical::Joiner::default();
-            if joiner.feed(raw) {
-                *pending = Some((start, first, joiner));
                 continue;
             }
+            // The grammar decides the kind by the line's first bytes; httpd
+            // decides on the joined line's first word. A continuation can join
+            // bytes into a different start (`<\`-newline `/Directory>` is a
+            // closer), and the grammar sees a quoted first word as a directive
+            // while httpd strips the quotes (`"<Directory" /tmp>`).
+            let kind = match kind {
+                _ if has_backslash => classify(&logical::join(raw).text),
+                // The grammar's first tier takes only directives that start with
+                // a letter; a quote can come first only in the full reading.
+                LineKind::Directive if rule == Rule::directive_any => {
+                    let text = logical::join(raw).text;
+                    if matches!(text.first(), Some(b'"' | b'\'')) {
+                        classify(&text)
+                    } else {
+                        kind
+                    }
+                }
+                _ => kind,
+            };
+            // Only a line that holds a continuation and ends in a blank physical
+            // line can continue further than the grammar saw.
+            if has_backslash && may_continue(raw) {
+                let mut joiner = logical::Joiner::default();
+                if joiner.feed(raw) {
+                    self.pending = Some((start, first, joiner));
+                    continue;
+                }
+            }
+            let line = shared(kind, &self.buf, start, at, first);
+            self.lines.push(line);
         }
-        lines.push(shared(kind, buf, start, at, first));
+    }
+
+    fn finish(mut self) -> Vec<Line> {
+        if let Some((from, first, joiner)) = self.pending.take() {
+            let line = shared(classify(joiner.text()), &self.buf, from, self.at, first);
+            self.lines.push(line);
+        }
+        debug_assert_eq!(
+            self.at,
+            self.input.len(),
+            "the grammar's pairs cover the input"
+        );
+        self.lines
     }
 }
 
