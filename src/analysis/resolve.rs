@@ -354,13 +354,6 @@ impl Analysis {
             .map(|&i| (i, &self.daemons[i]))
     }
 
-    /// The group directives of `scope` (only its own), in read order.
-    pub fn groups_in(&self, scope: usize) -> impl Iterator<Item = &GroupDirective> {
-        self.index.groups_by_scope[scope]
-            .iter()
-            .map(|&i| &self.groups[i])
-    }
-
     /// The mounts of `scope` (only its own).
     pub fn mounts_in(&self, scope: usize) -> &[usize] {
         &self.index.mounts_by_scope[scope]
