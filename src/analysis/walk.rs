@@ -8,6 +8,8 @@ use super::*;
 use crate::syntax::{logical, Line, LineKind, Node, Section};
 use std::collections::HashMap;
 
+mod merge;
+
 /// httpd refuses Include nesting deeper than this (and it ends cycles).
 const MAX_INCLUDE_DEPTH: usize = 128;
 
@@ -39,7 +41,21 @@ impl<'a> View<'a> {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// The analysis of the server. The files one Include of the main
+    /// server reads (`sites-enabled/*.conf`) are walked in parallel and
+    /// joined in read order: the result is the walk's, file after file.
     pub fn analyse(&self) -> Analysis {
+        self.analyse_with(true)
+    }
+
+    /// The same walk on one thread, file after file: the reference the
+    /// parallel walk is checked against.
+    #[doc(hidden)]
+    pub fn analyse_in_order(&self) -> Analysis {
+        self.analyse_with(false)
+    }
+
+    fn analyse_with(&self, parallel: bool) -> Analysis {
         let mut a = Analysis {
             scopes: vec![Scope::default()],
             ..Analysis::default()
@@ -54,12 +70,24 @@ impl<'a> View<'a> {
                 path: Vec::new(),
                 order: 0,
                 depth: 0,
+                handlers: Vec::new(),
+                parallel,
             };
             ctx.walk(&tree.nodes, &mut a);
+            a.resolve_handlers(&ctx.handlers);
         }
         a.finish();
         a
     }
+}
+
+/// A handler mount whose URL and script come from the `Alias`es read before
+/// it, which a walk of one file among several does not all see: resolved
+/// once the walk is joined.
+struct PendingHandler {
+    mount: usize,
+    /// How many entries of `Analysis::aliases` precede it in read order.
+    aliases_seen: usize,
 }
 
 struct Walk<'v, 'a> {
@@ -72,6 +100,10 @@ struct Walk<'v, 'a> {
     /// Counts lines in read order.
     order: usize,
     depth: usize,
+    handlers: Vec<PendingHandler>,
+    /// Whether an Include of several files may walk them in parallel (not
+    /// inside such a walk: one level of parallelism is plenty).
+    parallel: bool,
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -114,6 +146,13 @@ impl Walk<'_, '_> {
         }
         if self.depth >= MAX_INCLUDE_DEPTH {
             a.too_deep = true;
+            return;
+        }
+        // Only at the main server's level: there, what one file sets for the
+        // scope it stands in (ServerName, WSGIPythonPath) is one value
+        // whose last setting wins, which the join can replay in order.
+        if self.parallel && self.scope == 0 && files.len() > 1 && rayon::current_num_threads() > 1 {
+            self.include_in_parallel(files, a);
             return;
         }
         for &f in files {
@@ -336,29 +375,15 @@ impl Walk<'_, '_> {
         let Some(section) = self.sections.last().cloned() else {
             return;
         };
-        let scope = self.scope;
-        let (url, target) = match section.kind {
-            SectionKind::Location if !section.regex => {
-                let target = a
-                    .alias_visible(scope, |url, _| coverage::same_url(url, &section.arg))
-                    .map(|(_, target)| target.to_string())
-                    .unwrap_or_else(|| section.arg.clone());
-                (Some(section.arg.clone()), target)
-            }
-            SectionKind::Directory if !section.regex => {
-                // The URL is the one an Alias maps onto this directory.
-                let url = a
-                    .alias_visible(scope, |_, target| coverage::same_url(target, &section.arg))
-                    .map(|(url, _)| url.to_string());
-                (url, section.arg.clone())
-            }
-            _ => (None, section.arg.clone()),
-        };
+        self.handlers.push(PendingHandler {
+            mount: a.mounts.len(),
+            aliases_seen: a.aliases.len(),
+        });
         a.mounts.push(Mount {
             kind: MountKind::Handler,
             site: self.site(line),
-            url,
-            target,
+            url: None,
+            target: String::new(),
             args: WsgiArgs::default(),
             handler_section: Some(section),
             app: 0,
@@ -389,17 +414,60 @@ const RELEVANT: &[&str] = &[
 ];
 
 impl Analysis {
-    /// The last `Alias` seen so far in `scope` or the main server (which
-    /// vhosts inherit) whose (URL, target) satisfies `pred`.
-    fn alias_visible(
-        &self,
-        scope: usize,
-        pred: impl Fn(&str, &str) -> bool,
-    ) -> Option<(&str, &str)> {
-        self.aliases
-            .iter()
-            .rev()
-            .find(|(s, u, t)| (*s == scope || *s == 0) && pred(u, t))
-            .map(|(_, u, t)| (u.as_str(), t.as_str()))
+    /// Fills in each handler mount's URL and script from the `Alias`es read
+    /// before it.
+    fn resolve_handlers(&mut self, pending: &[PendingHandler]) {
+        for p in pending {
+            let m = &self.mounts[p.mount];
+            let Some(section) = &m.handler_section else {
+                continue;
+            };
+            let seen = &self.aliases[..p.aliases_seen];
+            let (url, target) = handler_target(seen, m.site.scope, section);
+            let m = &mut self.mounts[p.mount];
+            m.url = url;
+            m.target = target;
+        }
     }
+}
+
+/// The URL and script of a wsgi-script handler set in `section`.
+fn handler_target(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    section: &SectionContext,
+) -> (Option<String>, String) {
+    match section.kind {
+        SectionKind::Location if !section.regex => {
+            let target = alias_visible(aliases, scope, |url, _| {
+                coverage::same_url(url, &section.arg)
+            })
+            .map(|(_, target)| target.to_string())
+            .unwrap_or_else(|| section.arg.clone());
+            (Some(section.arg.clone()), target)
+        }
+        SectionKind::Directory if !section.regex => {
+            // The URL is the one an Alias maps onto this directory.
+            let url = alias_visible(aliases, scope, |_, target| {
+                coverage::same_url(target, &section.arg)
+            })
+            .map(|(url, _)| url.to_string());
+            (url, section.arg.clone())
+        }
+        _ => (None, section.arg.clone()),
+    }
+}
+
+/// The last of `aliases` in `scope` or the main server (which vhosts
+/// inherit) whose (URL, target) satisfies `pred`.
+fn alias_visible(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    pred: impl Fn(&str, &str) -> bool,
+) -> Option<(&str, &str)> {
+    aliases
+        .iter()
+        .rev()
+        .find(|(s, u, t)| (*s == scope || *s == 0) && pred(u, t))
+        .map(|(_, u, t)| (u.as_str(), t.as_str()))
 }

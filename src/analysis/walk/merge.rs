@@ -1,0 +1,152 @@
+//! The files of one Include walked in parallel, each into an analysis of
+//! its own, then joined in read order so that the result is the one walk
+//! of the server file after file would give.
+//!
+//! A part walks its file from the Include's context with its own numbering:
+//! scope 0 is the main server (shared), read order starts at 0. Joining
+//! shifts each part's vhosts and read order behind the parts before it.
+
+use super::{PendingHandler, Walk};
+use crate::analysis::{Analysis, FileId, Scope, Site};
+use rayon::prelude::*;
+
+/// The walk of a run of files.
+struct Part {
+    analysis: Analysis,
+    handlers: Vec<PendingHandler>,
+    /// Nodes walked, Includes expanded: how far it moves the read order.
+    nodes: usize,
+}
+
+/// How a part's numbering maps into the joined analysis.
+struct Shift {
+    /// Read order of the last node before the part.
+    order: usize,
+    /// Added to a part's vhost scopes (its scope 0 is the main server).
+    scopes: usize,
+    /// Sections around the Include: every site of the part is inside them,
+    /// and they already carry the joined read order.
+    enclosing: usize,
+}
+
+impl Shift {
+    fn scope(&self, scope: usize) -> usize {
+        if scope == 0 {
+            0
+        } else {
+            scope + self.scopes
+        }
+    }
+
+    fn site(&self, site: &mut Site) {
+        site.scope = self.scope(site.scope);
+        site.order += self.order;
+        for s in site.sections.iter_mut().skip(self.enclosing) {
+            s.order += self.order;
+        }
+    }
+}
+
+impl Walk<'_, '_> {
+    /// Walks `files` in a few runs of consecutive files, one per task: a
+    /// part per file would cost more to join than its walk saves.
+    pub(super) fn include_in_parallel(&mut self, files: &[FileId], a: &mut Analysis) {
+        let run = files.len().div_ceil(4 * rayon::current_num_threads());
+        let parts: Vec<Part> = files.par_chunks(run.max(1)).map(|r| self.part(r)).collect();
+        for part in parts {
+            self.join(part, a);
+        }
+    }
+
+    fn part(&self, files: &[FileId]) -> Part {
+        let mut analysis = Analysis {
+            scopes: vec![Scope::default()],
+            ..Analysis::default()
+        };
+        let mut walk = Walk {
+            view: self.view,
+            file: 0,
+            scope: 0,
+            sections: self.sections.clone(),
+            defines: self.defines.clone(),
+            path: Vec::new(),
+            order: 0,
+            depth: self.depth + 1,
+            handlers: Vec::new(),
+            parallel: false,
+        };
+        for &file in files {
+            if let Some(tree) = self.view.trees.get(file) {
+                walk.file = file;
+                walk.walk(&tree.nodes, &mut analysis);
+            }
+        }
+        Part {
+            analysis,
+            handlers: walk.handlers,
+            nodes: walk.order,
+        }
+    }
+
+    fn join(&mut self, part: Part, a: &mut Analysis) {
+        let p = part.analysis;
+        let shift = Shift {
+            order: self.order,
+            scopes: a.scopes.len() - 1,
+            enclosing: self.sections.len(),
+        };
+        self.order += part.nodes;
+        self.handlers
+            .extend(part.handlers.into_iter().map(|h| PendingHandler {
+                mount: h.mount + a.mounts.len(),
+                aliases_seen: h.aliases_seen + a.aliases.len(),
+            }));
+        let mut scopes = p.scopes.into_iter();
+        if let Some(name) = scopes.next().and_then(|main| main.server_name) {
+            a.scopes[0].server_name = Some(name);
+        }
+        a.scopes.extend(scopes);
+        a.daemons.extend(p.daemons.into_iter().map(|mut d| {
+            shift.site(&mut d.site);
+            d
+        }));
+        a.mounts.extend(p.mounts.into_iter().map(|mut m| {
+            // The handler's section is the innermost around it: the part's
+            // own when the site has more sections than the Include has.
+            if m.site.sections.len() > shift.enclosing {
+                if let Some(s) = &mut m.handler_section {
+                    s.order += shift.order;
+                }
+            }
+            shift.site(&mut m.site);
+            m
+        }));
+        a.groups.extend(p.groups.into_iter().map(|mut g| {
+            shift.site(&mut g.site);
+            g
+        }));
+        a.imports.extend(p.imports.into_iter().map(|mut i| {
+            shift.site(&mut i.site);
+            i
+        }));
+        a.errors.extend(p.errors.into_iter().map(|mut e| {
+            shift.site(&mut e.site);
+            e
+        }));
+        a.aliases.extend(
+            p.aliases
+                .into_iter()
+                .map(|(scope, url, target)| (shift.scope(scope), url, target)),
+        );
+        a.listen_ports.extend(p.listen_ports);
+        if p.python_path.is_some() {
+            a.python_path = p.python_path;
+        }
+        if p.python_home.is_some() {
+            a.python_home = p.python_home;
+        }
+        a.windows |= p.windows;
+        a.too_deep |= p.too_deep;
+        a.templates.extend(p.templates);
+    }
+}
