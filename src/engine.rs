@@ -341,6 +341,14 @@ fn fix_loop(
             Some((a, i)) => (a, i.as_slice()),
             None => (first, original),
         };
+        // A pass with nothing left to try would only build the fixer's
+        // lookups of the whole server to find that out.
+        if !issues
+            .iter()
+            .any(|i| i.is_fixable_kind() && !refused.contains(&issue_key(i)))
+        {
+            break;
+        }
         let fixer = Fixer::new(&current.trees, names, a, ext)
             .with_pinned(pinned_apps(a, &current.suppressions()));
         // Every fixable issue whose edits fit beside the others' goes into
