@@ -1,5 +1,8 @@
 use clap::{CommandFactory, FromArgMatches};
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     // clap exits with status 2 on usage errors, 0 for --help and --version.
     let matches = wsgifix::cli::Cli::command().get_matches();
