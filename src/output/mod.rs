@@ -61,6 +61,8 @@ pub struct Settings {
     pub units: Arc<BTreeMap<PathBuf, PathBuf>>,
     /// `--exit-non-zero-on-fix`.
     pub exit_non_zero_on_fix: bool,
+    /// The directories this run has read files from.
+    pub dirs: Arc<crate::writing::DirCache>,
 }
 
 /// Runs the command line and returns the exit status.
@@ -242,6 +244,7 @@ pub fn run(cli: &Cli) -> i32 {
         write,
         units: Arc::new(units::commit_units(&plan)),
         exit_non_zero_on_fix: cli.exit_non_zero_on_fix,
+        dirs: Arc::default(),
         mode: cli.mode(),
         format: cli.format,
         options: Options {
@@ -375,6 +378,7 @@ mod tests {
             write: None,
             units: Arc::default(),
             exit_non_zero_on_fix: false,
+            dirs: Arc::default(),
         }
     }
 

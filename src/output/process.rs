@@ -255,7 +255,9 @@ pub fn process_item(
             }
         }
         Item::File(p) => {
-            let mut o = match crate::writing::read_config(p, settings.max_file_size) {
+            let read =
+                crate::writing::read_config_in(p, settings.max_file_size, Some(&settings.dirs));
+            let mut o = match read {
                 Ok((bytes, identity)) => {
                     let mut o = process_bytes(display(p), &bytes, Some(p), settings);
                     o.real_path = Some(identity.real.to_string_lossy().into_owned());

@@ -18,7 +18,7 @@ use super::vars::{envvars, Vars};
 use super::{FileId, ServerFile, ServerModel};
 use crate::analysis::NodePath;
 use crate::syntax::{self, logical, LineKind, Node};
-use crate::writing::{read_config, FileIdentity, ReadError};
+use crate::writing::{read_config_in, DirCache, FileIdentity, ReadError};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -213,6 +213,7 @@ pub fn discover_server(main: &Path, opts: &DiscoverOptions) -> Discovery {
         reads: Vec::new(),
         warnings: Vec::new(),
         identities: Vec::new(),
+        dirs: DirCache::default(),
     };
     let error = w.run(&main_server, &shown).err().map(|f| match f {
         Fail::Here(message) => Diagnostic {
@@ -343,6 +344,8 @@ struct Loaded {
     identity: FileIdentity,
     source: Vec<u8>,
     tree: Result<syntax::SyntaxTree, syntax::SyntaxError>,
+    /// The directives discovery acts on, found with the parse (in parallel).
+    events: Vec<Event>,
 }
 
 struct Walker<'a> {
@@ -359,6 +362,8 @@ struct Walker<'a> {
     reads: Vec<Read>,
     warnings: Vec<Diagnostic>,
     identities: Vec<FileIdentity>,
+    /// The directories the server's files are read from.
+    dirs: DirCache,
 }
 
 impl Walker<'_> {
@@ -382,19 +387,24 @@ impl Walker<'_> {
         })?;
         // Regular files only, never blocking on a FIFO, size-capped: the
         // same reader the writes check against.
-        let (source, identity) =
-            read_config(&host, self.opts.max_file_size).map_err(|e| match e {
-                ReadError::NotRegular(_) => {
-                    format!("Access to file {shown} denied by server: not a regular file")
-                }
-                e => format!("Could not open configuration file {shown}: {e}"),
-            })?;
+        let (source, identity) = read_config_in(&host, self.opts.max_file_size, Some(&self.dirs))
+            .map_err(|e| match e {
+            ReadError::NotRegular(_) => {
+                format!("Access to file {shown} denied by server: not a regular file")
+            }
+            e => format!("Could not open configuration file {shown}: {e}"),
+        })?;
         let tree = syntax::parse(&source);
+        let mut events = Vec::new();
+        if let Ok(t) = &tree {
+            collect_events(&t.nodes, &mut Vec::new(), false, &mut events);
+        }
         Ok(Loaded {
             path: path.to_path_buf(),
             identity,
             source,
             tree,
+            events,
         })
     }
 
@@ -412,8 +422,6 @@ impl Walker<'_> {
                 message: e.message,
             })
         })?;
-        let mut events = Vec::new();
-        collect_events(&tree.nodes, &mut Vec::new(), false, &mut events);
         let id = self.files.len();
         self.files.push(ServerFile {
             path: l.path,
@@ -421,7 +429,7 @@ impl Walker<'_> {
             source: l.source,
             tree: std::sync::Arc::new(tree),
         });
-        self.events.push(events);
+        self.events.push(l.events);
         self.by_identity.insert(key, id);
         self.identities.push(l.identity);
         Ok(id)

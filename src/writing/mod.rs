@@ -32,8 +32,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub use read::{read_config, FileIdentity, ReadError, DEFAULT_MAX_FILE_SIZE};
+pub use read::{read_config, read_config_in, FileIdentity, ReadError, DEFAULT_MAX_FILE_SIZE};
 pub use replace::WriteError;
+pub use resolve::DirCache;
 pub use state::DEFAULT_STATE_DIR;
 pub use verify::{VerifyMode, VerifyReport};
 

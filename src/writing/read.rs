@@ -6,6 +6,7 @@
 //! `O_NONBLOCK` (so even a FIFO swapped in after the check does not hang the
 //! open), checked with `fstat` on the open handle, and read up to the cap.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{fstat, openat, statat, AtFlags, FileType, Mode, OFlags, Stat};
 
-use super::resolve::{resolve, Resolved};
+use super::resolve::{resolve_with, DirCache};
 
 /// The default `--max-file-size`: far above any real config (Debian's whole
 /// `/etc/apache2` is ~200 KiB), far below what would hurt when `-j` files
@@ -113,8 +114,17 @@ pub fn kind_name(t: FileType) -> &'static str {
 /// Reads the regular file `path` (symlinks followed where they are safe, see
 /// [`super::resolve`]), at most `max_size` bytes.
 pub fn read_config(path: &Path, max_size: u64) -> Result<(Vec<u8>, FileIdentity), ReadError> {
-    let r = resolve(path)?;
-    let (fd, st) = open_regular(&r, max_size)?;
+    read_config_in(path, max_size, None)
+}
+
+/// [`read_config`], looking up the directories on the way in `cache`.
+pub fn read_config_in(
+    path: &Path,
+    max_size: u64,
+    cache: Option<&DirCache>,
+) -> Result<(Vec<u8>, FileIdentity), ReadError> {
+    let (dir, dir_path, name) = resolve_with(path, cache)?;
+    let (fd, st) = open_regular(&dir, &name, max_size)?;
     let mut buf = Vec::with_capacity(st.st_size as usize);
     // One byte more than allowed tells a file that grew past the cap.
     std::fs::File::from(fd)
@@ -126,18 +136,22 @@ pub fn read_config(path: &Path, max_size: u64) -> Result<(Vec<u8>, FileIdentity)
             max: max_size,
         });
     }
-    Ok((buf, FileIdentity::of(r.real(), &st)))
+    Ok((buf, FileIdentity::of(dir_path.join(&name), &st)))
 }
 
-/// Opens the last component of `r` for reading, never following a link
+/// Opens `name` in the directory `dir` for reading, never following a link
 /// there and never blocking, and checks what it is on the open handle.
-pub fn open_regular(r: &Resolved, max_size: u64) -> Result<(OwnedFd, Stat), ReadError> {
+pub fn open_regular(
+    dir: &OwnedFd,
+    name: &OsStr,
+    max_size: u64,
+) -> Result<(OwnedFd, Stat), ReadError> {
     // A look before opening: opening some devices has effects of its own.
-    let pre = statat(&r.dir.fd, &r.name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let pre = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     check_kind(&pre, max_size)?;
     let fd = openat(
-        &r.dir.fd,
-        &r.name,
+        dir,
+        name,
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )

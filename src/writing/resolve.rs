@@ -15,11 +15,13 @@
 //! rustix gives these `*at` calls safe, typed wrappers (owned fds, `Stat`,
 //! flags as bitflags) instead of raw libc and errno handling.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::{openat, readlinkat, statat, AtFlags, FileType, Mode, OFlags};
 
@@ -64,13 +66,7 @@ pub fn open_dir_nofollow(real: &Path) -> io::Result<HeldDir> {
         match c {
             Component::RootDir => {}
             Component::Normal(name) => {
-                fd = openat(
-                    &fd,
-                    name,
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| swapped(real, e.into()))?;
+                fd = open_component(&fd, name, real)?;
             }
             _ => {
                 return Err(err(
@@ -117,6 +113,71 @@ fn reopen_dir(fd: &OwnedFd) -> io::Result<OwnedFd> {
 /// component is followed when it is a (trusted) symlink, so the result names
 /// the real file.
 pub fn resolve(path: &Path) -> io::Result<Resolved> {
+    let (fd, path, name) = resolve_with(path, None)?;
+    Ok(Resolved {
+        dir: HeldDir {
+            fd: reopen_dir(&fd)?,
+            path,
+        },
+        name,
+    })
+}
+
+/// The directories one run has resolved, held open (`O_PATH`) by their real
+/// path: the 10 000 sites of a server sit in one directory, which is then
+/// looked up once instead of once per file. A directory found here is the
+/// one first resolved, even if its path has been swapped for a symlink
+/// since: reads go on in the directory they started in. Only reads use it;
+/// a write resolves its path afresh.
+#[derive(Default)]
+pub struct DirCache {
+    dirs: Mutex<HashMap<PathBuf, Arc<OwnedFd>>>,
+}
+
+/// File descriptors a cache may hold: far below the usual limit of 1024.
+const MAX_CACHED_DIRS: usize = 256;
+
+impl std::fmt::Debug for DirCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.dirs.lock().map_or(0, |d| d.len());
+        write!(f, "DirCache({held} directories)")
+    }
+}
+
+impl DirCache {
+    fn get(&self, real: &Path) -> Option<Arc<OwnedFd>> {
+        self.dirs.lock().ok()?.get(real).cloned()
+    }
+
+    fn keep(&self, real: &Path, fd: OwnedFd) -> Arc<OwnedFd> {
+        let fd = Arc::new(fd);
+        if let Ok(mut dirs) = self.dirs.lock() {
+            if dirs.len() < MAX_CACHED_DIRS {
+                dirs.insert(real.to_path_buf(), Arc::clone(&fd));
+            }
+        }
+        fd
+    }
+}
+
+/// Opens a directory component below `dirfd` without following a symlink.
+fn open_component(dirfd: &OwnedFd, comp: &OsStr, here: &Path) -> io::Result<OwnedFd> {
+    openat(
+        dirfd,
+        comp,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| swapped(here, e.into()))
+}
+
+/// Resolves `path` to (its directory's `O_PATH` handle, that directory's
+/// real path, the last component), looking directories up in `cache` when
+/// given.
+pub(crate) fn resolve_with(
+    path: &Path,
+    cache: Option<&DirCache>,
+) -> io::Result<(Arc<OwnedFd>, PathBuf, OsString)> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -124,12 +185,22 @@ pub fn resolve(path: &Path) -> io::Result<Resolved> {
     };
     let mut pending: Vec<OsString> = Vec::new(); // reversed: next is last
     push_components(&mut pending, &abs);
-    let root = rustix::fs::open(
-        "/",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut stack: Vec<(OwnedFd, PathBuf)> = vec![(root, PathBuf::from("/"))];
+    let slash = Path::new("/");
+    let root = match cache.and_then(|c| c.get(slash)) {
+        Some(fd) => fd,
+        None => {
+            let fd = rustix::fs::open(
+                "/",
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            match cache {
+                Some(c) => c.keep(slash, fd),
+                None => Arc::new(fd),
+            }
+        }
+    };
+    let mut stack: Vec<(Arc<OwnedFd>, PathBuf)> = vec![(root, slash.to_path_buf())];
     let mut links = 0;
     while let Some(comp) = pending.pop() {
         if comp == ".." {
@@ -140,11 +211,17 @@ pub fn resolve(path: &Path) -> io::Result<Resolved> {
         }
         let last = pending.is_empty();
         let (dirfd, dirpath) = stack.last().expect("root stays");
+        let here = dirpath.join(&comp);
+        if !last {
+            if let Some(fd) = cache.and_then(|c| c.get(&here)) {
+                stack.push((fd, here));
+                continue;
+            }
+        }
         let st = statat(dirfd, &comp, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| with_path(&dirpath.join(&comp), e.into()))?;
+            .map_err(|e| with_path(&here, e.into()))?;
         if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
             links += 1;
-            let here = dirpath.join(&comp);
             if links > MAX_LINKS {
                 return Err(err(
                     io::ErrorKind::Other,
@@ -162,22 +239,13 @@ pub fn resolve(path: &Path) -> io::Result<Resolved> {
         }
         if last {
             let (fd, dirpath) = stack.pop().expect("root stays");
-            return Ok(Resolved {
-                dir: HeldDir {
-                    fd: reopen_dir(&fd)?,
-                    path: dirpath,
-                },
-                name: comp,
-            });
+            return Ok((fd, dirpath, comp));
         }
-        let here = dirpath.join(&comp);
-        let fd = openat(
-            dirfd,
-            &comp,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| swapped(&here, e.into()))?;
+        let fd = open_component(dirfd, &comp, &here)?;
+        let fd = match cache {
+            Some(c) => c.keep(&here, fd),
+            None => Arc::new(fd),
+        };
         stack.push((fd, here));
     }
     Err(err(
@@ -266,6 +334,36 @@ mod tests {
         fs::set_permissions(root.join("open"), fs::Permissions::from_mode(0o777)).unwrap();
         symlink("../x.conf", root.join("open/x.conf")).unwrap();
         let e = resolve(&root.join("open/x.conf")).unwrap_err();
+        assert!(e.to_string().contains("refusing to follow"), "{e}");
+    }
+
+    #[test]
+    fn a_cached_lookup_names_the_same_file_and_still_checks_the_last_link() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        fs::create_dir_all(root.join("avail")).unwrap();
+        fs::create_dir_all(root.join("enabled")).unwrap();
+        fs::create_dir_all(root.join("open")).unwrap();
+        fs::set_permissions(root.join("open"), fs::Permissions::from_mode(0o777)).unwrap();
+        for n in ["x.conf", "y.conf"] {
+            fs::write(root.join("avail").join(n), n).unwrap();
+            symlink(format!("../avail/{n}"), root.join("enabled").join(n)).unwrap();
+        }
+        fs::write(root.join("open/plain.conf"), "p").unwrap();
+        let cache = DirCache::default();
+        for n in ["x.conf", "y.conf"] {
+            let p = root.join("enabled").join(n);
+            let (_, dir, name) = resolve_with(&p, Some(&cache)).unwrap();
+            assert_eq!(dir.join(&name), resolve(&p).unwrap().real());
+        }
+        // The second file found both directories in the cache.
+        assert!(cache.get(&root.join("avail")).is_some());
+        assert!(cache.get(&root.join("enabled")).is_some());
+        // A directory others may write is cached like any other, and a link
+        // planted in it is still refused.
+        assert!(resolve_with(&root.join("open/plain.conf"), Some(&cache)).is_ok());
+        symlink("../avail/x.conf", root.join("open/x.conf")).unwrap();
+        let e = resolve_with(&root.join("open/x.conf"), Some(&cache)).unwrap_err();
         assert!(e.to_string().contains("refusing to follow"), "{e}");
     }
 
