@@ -171,8 +171,13 @@ impl Analysis {
     /// Effective group of `kind` of instance number `inst`, worked out once.
     pub fn effective_of(&self, inst: usize, kind: GroupKind) -> &Resolved {
         let all = self.index.effective.get_or_init(|| {
+            use rayon::prelude::*;
+            // Every rule and every check of a fix reads these: a server of
+            // 10 000 vhosts resolves its instances on all cores, a small
+            // file on the one it runs on.
             self.instances
-                .iter()
+                .par_iter()
+                .with_min_len(1024)
                 .map(|i| {
                     let m = &self.mounts[i.mount];
                     (

@@ -209,13 +209,22 @@ pub fn describe(m: &Mount) -> String {
 
 /// Every problem of the server, in read order.
 pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
-    let mut issues = Vec::new();
-    issues.extend(super::wsgi001_embedded_mode::check(ctx));
-    issues.extend(super::wsgi002_shared_process_group::check(ctx));
-    issues.extend(super::wsgi003_not_global_interpreter::check(ctx));
-    issues.extend(super::wsgi004_undefined_process_group::check(ctx));
-    issues.extend(super::wsgi005_duplicate_daemon_name::check(ctx));
-    issues.extend(super::wsgi006_inaccessible_process_group::check(ctx));
+    use rayon::prelude::*;
+    let rules: [fn(&CheckCtx) -> Vec<Issue>; 6] = [
+        super::wsgi001_embedded_mode::check,
+        super::wsgi002_shared_process_group::check,
+        super::wsgi003_not_global_interpreter::check,
+        super::wsgi004_undefined_process_group::check,
+        super::wsgi005_duplicate_daemon_name::check,
+        super::wsgi006_inaccessible_process_group::check,
+    ];
+    // The rules read the analysis and nothing else: on a whole server they
+    // run side by side (the effective groups they share are resolved once).
+    let mut issues: Vec<Issue> = if ctx.a.instances.len() >= 1024 {
+        rules.par_iter().flat_map_iter(|rule| rule(ctx)).collect()
+    } else {
+        rules.iter().flat_map(|rule| rule(ctx)).collect()
+    };
     issues.sort_by_key(|i| (i.order, i.line, i.column, i.code));
     // One finding per place and rule: a server-level mount reached in many
     // vhosts is reported once, for the first instance that has the problem.
