@@ -11,6 +11,9 @@
 //! Rounds are interleaved, so a noisy neighbour slows all three alike; the
 //! report is the median of each and the ratios.
 //!
+//! `--check FILES` and `--check --config` run again with `-j 1`, against
+//! each other.
+//!
 //! `cargo bench --bench server` (env: SERVER_SITES=N, SERVER_ROUNDS=R,
 //! WSGIFIX_BIN=path; default target/release/wsgifix, built first).
 
@@ -169,20 +172,25 @@ fn main() {
     };
     // Without the main config: named on its own, apache2.conf would make
     // the list a server again.
-    let list = || {
+    // `jobs`: extra arguments (`-j 1`), or none for the default.
+    let list_with = |jobs: &[&str]| {
         let mut c = Command::new(&bin);
         c.env("WSGIFIX_STATE_DIR", &state)
+            .args(jobs)
             .arg("--check")
             .args(&files[1..]);
         c
     };
-    let server = || {
+    let server_with = |jobs: &[&str]| {
         let mut c = Command::new(&bin);
         c.env("WSGIFIX_STATE_DIR", &state)
+            .args(jobs)
             .args(["--check", "--config"])
             .arg(&main);
         c
     };
+    let list = || list_with(&[]);
+    let server = || server_with(&[]);
     // Both modes must see the same findings, or the comparison is moot.
     let count = |mut c: Command| {
         let out = c.output().unwrap();
@@ -200,7 +208,10 @@ fn main() {
     };
     let (mut t_cat, mut t_list, mut t_server) = (Vec::new(), Vec::new(), Vec::new());
     let (mut t_api_check, mut t_api_diff) = (Vec::new(), Vec::new());
+    let (mut t_list_1, mut t_server_1) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
+        t_list_1.push(time(&mut list_with(&["-j", "1"])));
+        t_server_1.push(time(&mut server_with(&["-j", "1"])));
         t_cat.push(time(&mut cat()));
         t_list.push(time(&mut list()));
         t_server.push(time(&mut server()));
@@ -238,4 +249,11 @@ fn main() {
         ac,
     );
     row("the same, --dry-run --config", ad);
+    let (l1, s1) = (median(t_list_1), median(t_server_1));
+    println!(
+        "with -j 1: --check FILES {:.0} ms, --check --config {:.0} ms ({:.2}x)",
+        ms(l1),
+        ms(s1),
+        ms(s1) / ms(l1)
+    );
 }
