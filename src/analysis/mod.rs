@@ -25,6 +25,11 @@ use crate::syntax::SyntaxTree;
 use coverage::SectionKind;
 use options::WsgiArgs;
 
+/// From this many app instances (a server of a thousand vhosts) the work
+/// done per instance is shared out over the cores; below it, the thread
+/// that analyses the file does it alone.
+pub const PARALLEL_INSTANCES: usize = 1024;
+
 /// Where a node sits: indices into `children` from the file's top level.
 pub type NodePath = Vec<usize>;
 

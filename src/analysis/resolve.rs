@@ -172,12 +172,10 @@ impl Analysis {
     pub fn effective_of(&self, inst: usize, kind: GroupKind) -> &Resolved {
         let all = self.index.effective.get_or_init(|| {
             use rayon::prelude::*;
-            // Every rule and every check of a fix reads these: a server of
-            // 10 000 vhosts resolves its instances on all cores, a small
-            // file on the one it runs on.
+            // Every rule and every check of a fix reads these.
             self.instances
                 .par_iter()
-                .with_min_len(1024)
+                .with_min_len(super::PARALLEL_INSTANCES)
                 .map(|i| {
                     let m = &self.mounts[i.mount];
                     (

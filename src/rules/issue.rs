@@ -220,7 +220,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     ];
     // The rules read the analysis and nothing else: on a whole server they
     // run side by side (the effective groups they share are resolved once).
-    let mut issues: Vec<Issue> = if ctx.a.instances.len() >= 1024 {
+    let mut issues: Vec<Issue> = if ctx.a.instances.len() >= crate::analysis::PARALLEL_INSTANCES {
         rules.par_iter().flat_map_iter(|rule| rule(ctx)).collect()
     } else {
         rules.iter().flat_map(|rule| rule(ctx)).collect()
