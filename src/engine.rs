@@ -87,7 +87,13 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
 /// Like [`process`], for a file of a server whose other files define and
 /// select the daemon names in `ctx`.
 pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> FileResult {
-    let tree = match syntax::parse(source) {
+    process_shared(Arc::from(source), options, ctx)
+}
+
+/// [`process_in`] of a buffer the caller keeps too (to write beside the
+/// fix): parsed in place, held once.
+pub fn process_shared(source: Arc<[u8]>, options: &Options, ctx: &ServerContext) -> FileResult {
+    let tree = match syntax::parse_shared(Arc::clone(&source)) {
         Ok(t) => t,
         Err(e) => {
             return FileResult {
@@ -96,7 +102,7 @@ pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> File
             }
         }
     };
-    let model = ServerModel::single(PathBuf::new(), source.to_vec(), tree);
+    let model = ServerModel::single(PathBuf::new(), source, tree);
     let mut r = run(&model, options, ctx);
     r.files.pop().unwrap_or_default()
 }
@@ -285,15 +291,12 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     let Some(done) = fixed else {
         return result;
     };
-    match verify::written(&done, &initial, &final_issues, &names, options, ext) {
-        Ok(()) => {
-            for (i, tree) in done.trees.iter().enumerate() {
-                if Arc::ptr_eq(tree, &initial[i]) {
-                    continue;
-                }
-                let bytes = tree.to_bytes();
-                if bytes != model.files[i].source {
-                    result.files[i].fixed = Some(bytes);
+    match verify::written(done, &initial, &final_issues, &names, options, ext) {
+        Ok(verified) => {
+            drop(initial);
+            for (i, bytes) in verified {
+                if *bytes != *model.files[i].source {
+                    result.files[i].fixed = Some(bytes.to_vec());
                 }
             }
         }

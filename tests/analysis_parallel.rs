@@ -60,7 +60,7 @@ fn file(name: &str, tree: SyntaxTree) -> ServerFile {
     ServerFile {
         path: PathBuf::from(name),
         real: PathBuf::from(name),
-        source,
+        source: source.into(),
         tree: Arc::new(tree),
     }
 }

@@ -20,7 +20,7 @@ fn model(files: &[(&str, &str)]) -> ServerModel {
         m.files.push(ServerFile {
             path: PathBuf::from(name),
             real: PathBuf::from(name),
-            source: text.as_bytes().to_vec(),
+            source: text.as_bytes().into(),
             tree: syntax::parse(text.as_bytes())
                 .expect("fixture parses")
                 .into(),
@@ -69,7 +69,7 @@ fn fixed_model(before: &ServerModel, r: &ServerResult) -> ServerModel {
         .iter()
         .zip(&r.files)
         .map(|(f, fr)| {
-            let bytes = fr.fixed.clone().unwrap_or_else(|| f.source.clone());
+            let bytes = fr.fixed.clone().unwrap_or_else(|| f.source.to_vec());
             (
                 f.path.display().to_string(),
                 String::from_utf8(bytes).expect("UTF-8 fixtures"),
@@ -85,7 +85,7 @@ fn fixed_model(before: &ServerModel, r: &ServerResult) -> ServerModel {
 
 fn text_of(m: &ServerModel, name: &str) -> String {
     let f = m.files.iter().find(|f| f.path.as_os_str() == name).unwrap();
-    String::from_utf8(f.source.clone()).unwrap()
+    String::from_utf8(f.source.to_vec()).unwrap()
 }
 
 fn all_findings(r: &ServerResult) -> Vec<(usize, &wsgifix::rules::Finding)> {

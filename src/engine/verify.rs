@@ -210,55 +210,57 @@ pub fn preload_problems(a: &Analysis) -> usize {
         .count()
 }
 
+/// An edited file (by id) and the bytes of it that passed [`written`].
+pub type Verified = (usize, std::sync::Arc<[u8]>);
+
 /// What is written must parse back into the same bytes and read the same:
-/// the same findings, nothing new for a second run.
+/// the same findings, nothing new for a second run. Returns the verified
+/// bytes of each edited file, by file: what is written is what was checked.
 pub fn written(
-    done: &Work,
+    mut done: Work,
     initial: &[std::sync::Arc<syntax::SyntaxTree>],
     final_issues: &[Issue],
     names: &[String],
     options: &Options,
     ext: &ServerContext,
-) -> Result<(), String> {
+) -> Result<Vec<Verified>, String> {
     use rayon::prelude::*;
+    use std::sync::Arc;
     // A tree no fix touched is still the very parse of the file (the same
     // Arc): parsing its print again would only repeat that. The edited ones
-    // (1 200 of a 2 000-site server, say) are parsed again in parallel.
-    let edited: Vec<usize> = (0..done.trees.len())
-        .filter(|&i| {
-            initial
-                .get(i)
-                .is_none_or(|t| !std::sync::Arc::ptr_eq(t, &done.trees[i]))
-        })
-        .collect();
-    let again: Vec<(usize, syntax::SyntaxTree)> = edited
-        .par_iter()
-        .map(|&i| {
-            let bytes = done.trees[i].to_bytes();
-            let again = syntax::parse(&bytes).map_err(|e| {
+    // (1 200 of a 2 000-site server, say) are parsed again in parallel, each
+    // in the place of the fixed tree it was printed from: that tree is
+    // dropped first, and the reparse shares the printed buffer, so a big
+    // file is held as its source, its print and two trees, never three.
+    let verified: Vec<Verified> = done
+        .trees
+        .par_iter_mut()
+        .enumerate()
+        .filter(|(i, t)| initial.get(*i).is_none_or(|first| !Arc::ptr_eq(first, t)))
+        .map(|(i, slot)| {
+            let bytes = slot.to_shared();
+            *slot = Arc::default();
+            let again = syntax::parse_shared(Arc::clone(&bytes)).map_err(|e| {
                 format!(
                     "the result of {} does not parse: {e}",
                     names.get(i).map_or("?", |s| s)
                 )
             })?;
-            if again.to_bytes() != bytes {
+            if !again.prints(&bytes) {
                 return Err("the result does not print back the same".to_string());
             }
-            Ok((i, again))
+            *slot = Arc::new(again);
+            Ok((i, bytes))
         })
         .collect::<Result<_, String>>()?;
-    let mut reparsed = done.clone();
-    for (i, tree) in again {
-        reparsed.trees[i] = std::sync::Arc::new(tree);
-    }
     let before: Vec<&str> = final_issues.iter().map(|i| i.code).collect();
-    let after_a = reparsed.analyse();
-    let after: Vec<&str> = enabled_issues(&after_a, names, options, ext, &reparsed.suppressions())
+    let after_a = done.analyse();
+    let after: Vec<&str> = enabled_issues(&after_a, names, options, ext, &done.suppressions())
         .iter()
         .map(|i| i.code)
         .collect();
     if before != after {
         return Err("the result reads differently once printed".to_string());
     }
-    Ok(())
+    Ok(verified)
 }

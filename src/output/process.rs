@@ -241,7 +241,7 @@ pub fn process_item(
         Item::Stdin => {
             let path = STDIN_NAME.to_string();
             match stdin {
-                Some(Ok(bytes)) => process_bytes(path, bytes, None, settings),
+                Some(Ok(bytes)) => process_bytes(path, bytes.as_slice().into(), None, settings),
                 Some(Err(e)) => Outcome {
                     path,
                     error: Some(FileError::io("io", walk::strip_os_error(e))),
@@ -259,7 +259,10 @@ pub fn process_item(
                 crate::writing::read_config_in(p, settings.max_file_size, Some(&settings.dirs));
             let mut o = match read {
                 Ok((bytes, identity)) => {
-                    let mut o = process_bytes(display(p), &bytes, Some(p), settings);
+                    // One copy of the file for the engine, its tree and the
+                    // write's check of what is replaced.
+                    let bytes: std::sync::Arc<[u8]> = bytes.into();
+                    let mut o = process_bytes(display(p), bytes.clone(), Some(p), settings);
                     o.real_path = Some(identity.real.to_string_lossy().into_owned());
                     if let Some(c) = &mut o.pending {
                         c.old = bytes;
@@ -290,14 +293,14 @@ pub(super) fn display(p: &Path) -> String {
 /// The engine, then the diff and the write. `file` is None for stdin.
 pub fn process_bytes(
     path: String,
-    source: &[u8],
+    source: std::sync::Arc<[u8]>,
     file: Option<&PathBuf>,
     settings: &Settings,
 ) -> Outcome {
     // A file of a server never comes here: servers are units of their own
     // (units::process_server), so a file read alone is its own server.
-    let result = engine::process(source, &settings.options);
-    finish(path, source, file, result, settings)
+    let result = engine::process_shared(source.clone(), &settings.options, &Default::default());
+    finish(path, &source, file, result, settings)
 }
 
 /// What the engine made of one file, reported and diffed; with `--write`
@@ -335,7 +338,7 @@ pub fn finish(
             (Some(p), Some(new)) if settings.write.is_some() => {
                 o.pending = Some(crate::writing::FileChange {
                     path: p.clone(),
-                    old: Vec::new(),
+                    old: Vec::new().into(),
                     new: new.clone(),
                     identity: None,
                 });

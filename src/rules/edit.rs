@@ -276,14 +276,14 @@ pub fn make_section(
     open.push(b'>');
     open.extend_from_slice(eol);
     let inner: Vec<u8> = [indent, unit].concat();
-    Node::Section(Section {
+    Node::Section(Box::new(Section {
         open: Line::inserted(open),
         children: body
             .iter()
             .map(|t| Node::Line(make_line(&inner, t, eol)))
             .collect(),
         close: Some(make_line(indent, &format!("</{name}>"), eol)),
-    })
+    }))
 }
 
 /// Where, in a line's raw bytes, the directive name ends (so searches for

@@ -342,7 +342,7 @@ enum Fail {
 struct Loaded {
     path: PathBuf,
     identity: FileIdentity,
-    source: Vec<u8>,
+    source: std::sync::Arc<[u8]>,
     tree: Result<syntax::SyntaxTree, syntax::SyntaxError>,
     /// The directives discovery acts on, found with the parse (in parallel).
     events: Vec<Event>,
@@ -394,7 +394,8 @@ impl Walker<'_> {
             }
             e => format!("Could not open configuration file {shown}: {e}"),
         })?;
-        let tree = syntax::parse(&source);
+        let source: std::sync::Arc<[u8]> = source.into();
+        let tree = syntax::parse_shared(std::sync::Arc::clone(&source));
         let mut events = Vec::new();
         if let Ok(t) = &tree {
             collect_events(&t.nodes, &mut Vec::new(), false, &mut events);

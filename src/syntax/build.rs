@@ -41,11 +41,21 @@ pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
     parse_in_chunks(input, CHUNK)
 }
 
+/// [`parse`] of a buffer the caller shares: the tree's lines are ranges of
+/// `input` itself, so the file is held once however many hold it.
+pub fn parse_shared(input: Arc<[u8]>) -> Result<SyntaxTree, SyntaxError> {
+    parse_buffer(input, CHUNK)
+}
+
 /// [`parse`], with the grammar run on pieces of about `chunk` bytes (cut at
 /// line ends). Public so that tests can check small pieces against one
 /// piece for the whole input.
 #[doc(hidden)]
 pub fn parse_in_chunks(input: &[u8], chunk: usize) -> Result<SyntaxTree, SyntaxError> {
+    parse_buffer(Arc::from(input), chunk)
+}
+
+fn parse_buffer(input: Arc<[u8]>, chunk: usize) -> Result<SyntaxTree, SyntaxError> {
     if u32::try_from(input.len()).is_err() {
         return Err(SyntaxError::new(
             1,
@@ -53,8 +63,7 @@ pub fn parse_in_chunks(input: &[u8], chunk: usize) -> Result<SyntaxTree, SyntaxE
             "file of 4 GiB or more; wsgifix refuses such input".to_string(),
         ));
     }
-    let lines = split_lines(input, chunk)?;
-    nest(lines)
+    split_lines(&input, chunk)?.finish()
 }
 
 /// How much input one run of the grammar reads: pest queues two tokens per
@@ -87,9 +96,10 @@ fn chunk_end(input: &[u8], from: usize, chunk: usize) -> usize {
     input.len()
 }
 
-/// Runs the grammar and returns the logical lines, each a range of one
-/// shared copy of the input.
-fn split_lines(input: &[u8], chunk: usize) -> Result<Vec<Line>, SyntaxError> {
+/// Runs the grammar and nests its logical lines as they come, each a range of
+/// one shared copy of the input.
+fn split_lines(shared: &Arc<[u8]>, chunk: usize) -> Result<Nester, SyntaxError> {
+    let input: &[u8] = shared;
     let mut splitter = Splitter {
         input,
         // pest reads `&str`. A file that is not UTF-8 is read as Latin-1
@@ -97,8 +107,8 @@ fn split_lines(input: &[u8], chunk: usize) -> Result<Vec<Line>, SyntaxError> {
         // non-space char, which is all httpd makes of it), and each line is
         // mapped back to its bytes.
         is_latin1: std::str::from_utf8(input).is_err(),
-        buf: Arc::from(input),
-        lines: Vec::new(),
+        buf: Arc::clone(shared),
+        nest: Nester::default(),
         line_no: 1,
         at: 0,
         pending: None,
@@ -148,7 +158,8 @@ struct Splitter<'a> {
     is_latin1: bool,
     /// The one shared copy of the input every line is a range of.
     buf: Arc<[u8]>,
-    lines: Vec<Line>,
+    /// Where each finished line goes.
+    nest: Nester,
     line_no: u32,
     /// Where the next pair starts in `input`: pairs cover the input in order.
     at: usize,
@@ -160,7 +171,6 @@ struct Splitter<'a> {
 
 impl Splitter<'_> {
     fn feed(&mut self, pairs: pest::iterators::Pairs<Rule>) {
-        self.lines.reserve(pairs.len());
         for pair in pairs {
             let rule = pair.as_rule();
             let kind = match rule {
@@ -193,7 +203,7 @@ impl Splitter<'_> {
                 if !joiner.feed(raw) {
                     let (from, first, joiner) = self.pending.take().expect("pending line");
                     let line = shared(classify(joiner.text()), &self.buf, from, at, first);
-                    self.lines.push(line);
+                    self.nest.push(line);
                 }
                 continue;
             }
@@ -226,21 +236,21 @@ impl Splitter<'_> {
                 }
             }
             let line = shared(kind, &self.buf, start, at, first);
-            self.lines.push(line);
+            self.nest.push(line);
         }
     }
 
-    fn finish(mut self) -> Vec<Line> {
+    fn finish(mut self) -> Nester {
         if let Some((from, first, joiner)) = self.pending.take() {
             let line = shared(classify(joiner.text()), &self.buf, from, self.at, first);
-            self.lines.push(line);
+            self.nest.push(line);
         }
         debug_assert_eq!(
             self.at,
             self.input.len(),
             "the grammar's pairs cover the input"
         );
-        self.lines
+        self.nest
     }
 }
 
@@ -263,13 +273,28 @@ struct Open {
     opaque_depth: Option<usize>,
 }
 
-fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
-    let mut root: Vec<Node> = Vec::new();
-    let mut stack: Vec<Open> = Vec::new();
+/// Nests lines into sections as the grammar hands them over, so that a
+/// file's lines are never held twice (as a list and as the tree). The first
+/// error stops it; later lines are ignored.
+#[derive(Default)]
+struct Nester {
+    root: Vec<Node>,
+    stack: Vec<Open>,
+    error: Option<SyntaxError>,
+}
 
-    for line in lines {
+impl Nester {
+    fn push(&mut self, line: Line) {
+        if self.error.is_none() {
+            if let Err(e) = self.take(line) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn take(&mut self, line: Line) -> Result<(), SyntaxError> {
         // Inside <Macro>/<Perl>, lines are text until the matching closer.
-        if let Some(top) = stack.last_mut() {
+        if let Some(top) = self.stack.last_mut() {
             if let Some(depth) = top.opaque_depth.as_mut() {
                 let section = &top.name;
                 let first = first_word(&line);
@@ -283,20 +308,24 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                     *depth += 1;
                 } else if closes_same {
                     if *depth == 0 {
-                        let open = stack.pop().expect("top exists");
-                        push_node(&mut stack, &mut root, section_node(open, Some(line)));
-                        continue;
+                        let open = self.stack.pop().expect("top exists");
+                        push_node(
+                            &mut self.stack,
+                            &mut self.root,
+                            section_node(open, Some(line)),
+                        );
+                        return Ok(());
                     }
                     *depth -= 1;
                 }
                 top.children.push(Node::Line(line));
-                continue;
+                return Ok(());
             }
         }
 
         match line.kind {
             LineKind::Blank | LineKind::Comment | LineKind::Directive => {
-                push_node(&mut stack, &mut root, Node::Line(line));
+                push_node(&mut self.stack, &mut self.root, Node::Line(line));
             }
             LineKind::Open => {
                 let text = line.logical();
@@ -314,7 +343,7 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                 if !rest.is_empty() && !rest.contains(&b'>') {
                     return Err(error("<{name}> directive missing closing '>'".to_string()));
                 }
-                if stack.len() >= MAX_DEPTH {
+                if self.stack.len() >= MAX_DEPTH {
                     return Err(error(format!(
                         "<{{name}}> nests sections more than {MAX_DEPTH} levels deep; wsgifix refuses such input"
                     )));
@@ -322,7 +351,7 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                 let conditional = is_one_of(&name, CONDITIONAL);
                 let opaque = is_one_of(&name, OPAQUE);
                 drop(text);
-                stack.push(Open {
+                self.stack.push(Open {
                     line,
                     name,
                     children: Vec::new(),
@@ -347,7 +376,7 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                         ),
                     )
                 };
-                let top = match stack.last() {
+                let top = match self.stack.last() {
                     None => return Err(orphan()),
                     // httpd builds the body of a read-time section as a tree
                     // of its own, ended only by a line that is exactly the
@@ -383,34 +412,45 @@ fn nest(lines: Vec<Line>) -> Result<SyntaxTree, SyntaxError> {
                         format!("Expected </{open_shown}> but saw {}", word()),
                     ));
                 }
-                let open = stack.pop().expect("top exists");
-                push_node(&mut stack, &mut root, section_node(open, Some(line)));
+                let open = self.stack.pop().expect("top exists");
+                push_node(
+                    &mut self.stack,
+                    &mut self.root,
+                    section_node(open, Some(line)),
+                );
             }
         }
+        Ok(())
     }
 
-    // End of file. httpd accepts a read-time conditional left open (and
-    // whatever is open inside it); a tree section open outside one is an
-    // error, reported for the innermost such section.
-    let outermost_conditional = stack.iter().position(|o| o.conditional);
-    let checked = &stack[..outermost_conditional.unwrap_or(stack.len())];
-    // mod_macro reads a <Macro> body itself and fails at its end wherever it
-    // is; an open opaque section is always the innermost one.
-    let opaque = stack.last().filter(|o| o.opaque_depth.is_some());
-    if let Some(unclosed) = opaque.or(checked.last()) {
-        let (line_no, col) = unclosed.line.content_position();
-        let name = String::from_utf8_lossy(&unclosed.name).into_owned();
-        let message = if unclosed.opaque_depth.is_some() {
-            format!("<{name}> was not closed (expected token not found: </{name}>)")
-        } else {
-            format!("<{name}> was not closed.")
-        };
-        return Err(SyntaxError::new(line_no, col, message));
+    fn finish(mut self) -> Result<SyntaxTree, SyntaxError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        // End of file. httpd accepts a read-time conditional left open (and
+        // whatever is open inside it); a tree section open outside one is an
+        // error, reported for the innermost such section.
+        let outermost_conditional = self.stack.iter().position(|o| o.conditional);
+        let checked = &self.stack[..outermost_conditional.unwrap_or(self.stack.len())];
+        // mod_macro reads a <Macro> body itself and fails at its end wherever it
+        // is; an open opaque section is always the innermost one.
+        let opaque = self.stack.last().filter(|o| o.opaque_depth.is_some());
+        if let Some(unclosed) = opaque.or(checked.last()) {
+            let (line_no, col) = unclosed.line.content_position();
+            let name = String::from_utf8_lossy(&unclosed.name).into_owned();
+            let message = if unclosed.opaque_depth.is_some() {
+                format!("<{name}> was not closed (expected token not found: </{name}>)")
+            } else {
+                format!("<{name}> was not closed.")
+            };
+            return Err(SyntaxError::new(line_no, col, message));
+        }
+        while let Some(open) = self.stack.pop() {
+            push_node(&mut self.stack, &mut self.root, section_node(open, None));
+        }
+        self.root.shrink_to_fit();
+        Ok(SyntaxTree { nodes: self.root })
     }
-    while let Some(open) = stack.pop() {
-        push_node(&mut stack, &mut root, section_node(open, None));
-    }
-    Ok(SyntaxTree { nodes: root })
 }
 
 fn first_word(line: &Line) -> Vec<u8> {
@@ -423,11 +463,15 @@ fn first_word(line: &Line) -> Vec<u8> {
 }
 
 fn section_node(open: Open, close: Option<Line>) -> Node {
-    Node::Section(Section {
+    let mut children = open.children;
+    // Grown by doubling; a tree lives as long as its run, so the slack
+    // would too.
+    children.shrink_to_fit();
+    Node::Section(Box::new(Section {
         open: open.line,
-        children: open.children,
+        children,
         close,
-    })
+    }))
 }
 
 fn push_node(stack: &mut [Open], root: &mut Vec<Node>, node: Node) {

@@ -17,7 +17,7 @@ pub mod grammar {
     pub struct HttpdGrammar;
 }
 
-pub use build::{parse, parse_in_chunks, MAX_DEPTH};
+pub use build::{parse, parse_in_chunks, parse_shared, MAX_DEPTH};
 pub use tree::{visit_lines, Line, LineKind, Node, Section, SyntaxTree};
 
 use std::fmt;

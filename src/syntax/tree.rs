@@ -274,10 +274,13 @@ impl Section {
     }
 }
 
+/// A section is boxed so that a node is no bigger than a line: most nodes
+/// are lines, and a tree is one node per line (a 10 MB redirect map is
+/// 200 000 of them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     Line(Line),
-    Section(Section),
+    Section(Box<Section>),
 }
 
 impl Node {
@@ -337,6 +340,37 @@ impl SyntaxTree {
         p.finish()
     }
 
+    /// The printed tree in a buffer that can be parsed again without a copy
+    /// ([`super::build::parse_shared`]).
+    pub fn to_shared(&self) -> Arc<[u8]> {
+        let mut len = 0;
+        visit_lines(&self.nodes, &mut |l| len += l.raw().len());
+        // Filled in place: a Vec turned into an Arc would be a second copy
+        // of a file that can be tens of MB, alive at once with the first.
+        let mut out: Arc<[u8]> = std::iter::repeat_n(0, len).collect();
+        let buf = Arc::get_mut(&mut out).expect("not shared yet");
+        let mut at = 0;
+        visit_lines(&self.nodes, &mut |l| {
+            let raw = l.raw();
+            buf[at..at + raw.len()].copy_from_slice(raw);
+            at += raw.len();
+        });
+        out
+    }
+
+    /// Does the tree print exactly `expected`? Compared line by line, with
+    /// no copy of the print.
+    pub fn prints(&self, expected: &[u8]) -> bool {
+        let mut at = 0usize;
+        let mut same = true;
+        visit_lines(&self.nodes, &mut |l| {
+            let raw = l.raw();
+            same = same && expected.get(at..at + raw.len()) == Some(raw);
+            at += raw.len();
+        });
+        same && at == expected.len()
+    }
+
     /// The line ending most lines use; `\n` when there is none.
     pub fn dominant_eol(&self) -> &'static [u8] {
         let (mut crlf, mut lf) = (0usize, 0usize);
@@ -368,3 +402,6 @@ pub fn visit_lines<'a>(nodes: &'a [Node], f: &mut impl FnMut(&'a Line)) {
         }
     }
 }
+
+// The point of boxing sections: a node costs what a line costs.
+const _: () = assert!(std::mem::size_of::<Node>() == std::mem::size_of::<Line>());
