@@ -2,14 +2,18 @@
 //! here: lines are ranges of one shared buffer and `to_bytes` copies runs of
 //! adjacent lines at once; the reference printer appends every line's
 //! `raw()` one by one, and the reference splitter is httpd's reader replayed
-//! in `syntax_support`. Checked on random input, random edits and the corpus.
+//! in `syntax_support`. `to_shared` (the print verify parses again in place)
+//! and `prints` (its comparison without a copy) are checked against the same
+//! reference print, and `parse_shared` against `parse`. Checked on random
+//! input, random edits and the corpus.
 
 mod common;
 mod syntax_support;
 
 use proptest::prelude::*;
+use std::sync::Arc;
 use syntax_support::{check_tree, to_crlf};
-use wsgifix::syntax::{parse, parse_in_chunks, Line, Node, SyntaxTree};
+use wsgifix::syntax::{parse, parse_in_chunks, parse_shared, Line, Node, SyntaxTree};
 
 /// Appends each line's bytes, in file order, with no shortcut.
 fn reference_print(nodes: &[Node], out: &mut Vec<u8>) {
@@ -100,9 +104,27 @@ fn check(input: &[u8], picks: &[(usize, u8)]) -> Result<(), TestCaseError> {
     check_tree(input, &tree).map_err(TestCaseError::fail)?;
     let copy = tree.clone();
     prop_assert_eq!(&copy, &tree);
+    let shared: Arc<[u8]> = Arc::from(input);
+    let in_place = parse_shared(Arc::clone(&shared)).expect("parse accepted it");
+    prop_assert_eq!(&in_place, &tree);
+    // Its lines are ranges of the caller's buffer, not of a copy.
+    prop_assert!(in_place.nodes.is_empty() || Arc::strong_count(&shared) > 1);
     let mut edited = tree.clone();
     edit(&mut edited, picks);
-    prop_assert_eq!(edited.to_bytes(), reference(&edited));
+    let printed = reference(&edited);
+    prop_assert_eq!(edited.to_bytes(), printed.clone());
+    prop_assert_eq!(&*edited.to_shared(), printed.as_slice());
+    prop_assert!(edited.prints(&printed));
+    if !printed.is_empty() {
+        let mut other = printed.clone();
+        let last = other.len() - 1;
+        other[last] ^= 1;
+        prop_assert!(!edited.prints(&other));
+        prop_assert!(!edited.prints(&printed[..last]));
+    }
+    let mut longer = printed.clone();
+    longer.push(b'\n');
+    prop_assert!(!edited.prints(&longer));
     // The original is untouched by edits to its clone.
     prop_assert_eq!(tree.to_bytes(), input.to_vec());
     Ok(())
