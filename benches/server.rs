@@ -15,7 +15,8 @@
 //! each other.
 //!
 //! `cargo bench --bench server` (env: SERVER_SITES=N, SERVER_ROUNDS=R,
-//! WSGIFIX_BIN=path; default target/release/wsgifix, built first).
+//! WSGIFIX_BIN=path; default target/release/wsgifix, built first;
+//! SERVER_DIR=DIR keeps the generated servers there, for profiling).
 
 use std::fmt::Write as _;
 use std::os::unix::fs::symlink;
@@ -155,7 +156,14 @@ fn main() {
             target.join("release/wsgifix")
         });
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
+    let base = match std::env::var_os("SERVER_DIR") {
+        Some(d) => {
+            std::fs::create_dir_all(&d).unwrap();
+            PathBuf::from(d)
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    let root = base.canonicalize().unwrap();
     let (main, files) = build(&root, sites, false);
     let api_root = root.join("with-api");
     let (api_main, _) = build(&api_root, sites, true);

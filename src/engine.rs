@@ -2,18 +2,18 @@
 //! fix to a fixpoint, each fix verified on the whole server → verify what
 //! is written. The command line (and the tests) call only this.
 
+mod fix_loop;
 mod verify;
 
 use crate::analysis::{self, AppInstance, ServerContext, View};
-use crate::rules::placement::{FixEdit, Fixer};
+use crate::rules::placement::FixEdit;
 use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppressions};
-use crate::rules::{check, edit, CheckCtx, Finding, Issue, IssueKind};
+use crate::rules::{check, edit, CheckCtx, Finding, Issue};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use verify::{accept, Snapshot};
 
 /// Which rules run.
 #[derive(Debug, Clone, Default)]
@@ -261,7 +261,7 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
         });
     }
     let (fixed, final_issues) = if first.errors.is_empty() {
-        fix_loop(work.clone(), &first, &original, &names, options, ext)
+        fix_loop::run(work.clone(), &first, &original, &names, options, ext)
     } else {
         (None, original.clone())
     };
@@ -320,281 +320,6 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
         }
     }
     result
-}
-
-/// Fixes in passes until nothing more can be fixed; returns the fixed
-/// server (when anything changed) and its remaining issues.
-fn fix_loop(
-    mut current: Work,
-    first: &analysis::Analysis,
-    original: &[Issue],
-    names: &[String],
-    options: &Options,
-    ext: &ServerContext,
-) -> (Option<Work>, Vec<Issue>) {
-    let mut state: Option<(analysis::Analysis, Vec<Issue>)> = None;
-    let mut fixed_any = false;
-    let mut refused: HashSet<IssueKey> = HashSet::new();
-    // Edits that failed the checks in this state: the instances of one
-    // server-level mount (one per vhost) often get the very same fix, and
-    // it fails the same way for each of them.
-    let mut refused_edits: Vec<Vec<FixEdit>> = Vec::new();
-    loop {
-        let (a, issues) = match &state {
-            Some((a, i)) => (a, i.as_slice()),
-            None => (first, original),
-        };
-        // A pass with nothing left to try would only build the fixer's
-        // lookups of the whole server to find that out.
-        if !issues
-            .iter()
-            .any(|i| i.is_fixable_kind() && !refused.contains(&issue_key(i)))
-        {
-            break;
-        }
-        let fixer = Fixer::new(&current.trees, names, a, ext)
-            .with_pinned(pinned_apps(a, &current.suppressions()));
-        // Every fixable issue whose edits fit beside the others' goes into
-        // one pass; the checks below judge the whole batch on the whole
-        // server, and halve it when it fails. Fixes computed on the same state
-        // can clash (two apps picking one free daemon); the halving keeps the
-        // largest part that passes and the rest comes back next pass.
-        // Lines an edit of this pass replaces or removes: a second fix that
-        // edits one of them waits for the next pass.
-        let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::new();
-        // A main-server fix reaches every vhost: those go first, to be
-        // checked apart from the vhosts' when the batch fails.
-        let mut batch: [Vec<Fix>; 2] = [Vec::new(), Vec::new()];
-        // Entries by the place of their first edit, to find an equal one.
-        let mut by_place: HashMap<EditPlace, Vec<(usize, usize)>> = HashMap::new();
-        // Per mount (alias directive), the fix this pass has for it: its
-        // kind (process or application group) and whether it adds a section.
-        // A second fix of the same kind, computed on the same state, would
-        // give a server-level mount a second daemon; two fixes that both
-        // add a <Location> for one mount would add two.
-        let mut mounts_fixed: HashMap<usize, (u8, bool)> = HashMap::new();
-        for issue in issues.iter().filter(|i| i.is_fixable_kind()) {
-            let key = issue_key(issue);
-            let class = group_class(issue);
-            let earlier = issue.mount().and_then(|m| mounts_fixed.get(&m).copied());
-            if refused.contains(&key) || earlier.is_some_and(|(c, _)| c == class) {
-                continue;
-            }
-            let unit = unit_of(issue, a);
-            // What the fixer sets aside for a fix (a daemon it defines) holds
-            // only if the fix is in the pass: each path below settles it.
-            let Some(edits) = fixer.fix(issue) else {
-                fixer.settle(false);
-                refused.insert(key);
-                continue;
-            };
-            if refused_edits.contains(&edits) {
-                fixer.settle(false);
-                refused.insert(key);
-                continue;
-            }
-            let adds_section = edits.iter().any(adds_a_section);
-            if earlier.is_some_and(|(_, earlier_adds)| earlier_adds || adds_section) {
-                fixer.settle(false);
-                continue;
-            }
-            let take = |mounts_fixed: &mut HashMap<usize, (u8, bool)>| {
-                fixer.settle(true);
-                if let Some(m) = issue.mount() {
-                    mounts_fixed.entry(m).or_insert((class, adds_section));
-                }
-            };
-            // One `WSGIApplicationGroup %{GLOBAL}` for a whole vhost is the
-            // fix of each of its apps: made once, for all of them.
-            let place = edits.first().map(edit_place);
-            let same = place
-                .as_ref()
-                .and_then(|p| by_place.get(p))
-                .into_iter()
-                .flatten()
-                .find(|&&(side, k)| batch[side][k].edits == edits);
-            if let Some(&(side, k)) = same {
-                batch[side][k].issues.push(issue);
-                take(&mut mounts_fixed);
-                continue;
-            }
-            let lines: Vec<_> = edits.iter().filter_map(edited_line).collect();
-            if lines.iter().any(|l| touched.contains(l)) {
-                fixer.settle(false);
-                continue;
-            }
-            touched.extend(lines);
-            take(&mut mounts_fixed);
-            let side = usize::from(unit.is_some());
-            if let Some(p) = place {
-                by_place
-                    .entry(p)
-                    .or_default()
-                    .push((side, batch[side].len()));
-            }
-            batch[side].push(Fix {
-                issues: vec![issue],
-                edits,
-            });
-        }
-        let main_server_fixes = batch[0].len();
-        let batch: Vec<Fix> = batch.into_iter().flatten().collect();
-        if batch.is_empty() {
-            break;
-        }
-        let before = Snapshot::new(a, issues);
-        let check = |edits: &[FixEdit], fixes: &[&Issue]| {
-            let w = current.apply(edits)?;
-            let after = w.analyse();
-            let after_issues = enabled_issues(&after, names, options, ext, &w.suppressions());
-            accept(&before, fixes, &after, &after_issues).then_some((w, after, after_issues))
-        };
-        let split =
-            (main_server_fixes > 0 && main_server_fixes < batch.len()).then_some(main_server_fixes);
-        let next = verified_part(&batch, 0, split, &check, &mut refused).map(|(a, _)| a);
-        refused_edits.extend(
-            batch
-                .iter()
-                .filter(|f| f.issues.iter().any(|i| refused.contains(&issue_key(i))))
-                .map(|f| f.edits.clone()),
-        );
-        if let Some((w, after, after_issues)) = next {
-            current = w;
-            state = Some((after, after_issues));
-            fixed_any = true;
-            // What could not be fixed before may be fixable now; retrying
-            // keeps a second run from finding more to do. The loop still
-            // ends: every accepted pass lowers the number of findings.
-            refused.clear();
-            refused_edits.clear();
-        }
-    }
-    let remaining = state.map_or_else(|| original.to_vec(), |(_, i)| i);
-    (fixed_any.then_some(current), remaining)
-}
-
-/// A fixed server that passed the checks, its analysis and its issues.
-type Accepted = (Work, analysis::Analysis, Vec<Issue>);
-
-/// Applies a set of fixes and checks the result on the whole server.
-type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Option<Accepted> + 'c;
-
-/// One fix of a pass: its edits, and the issues they fix (several when the
-/// same edits fix several apps).
-struct Fix<'i> {
-    issues: Vec<&'i Issue>,
-    edits: Vec<FixEdit>,
-}
-
-/// The largest part of `part` (at `offset` in its batch) whose fixes pass
-/// the checks together, and which fixes (batch indexes) those are. Found by
-/// halving (the first split at `split_at` when given), so that one bad fix
-/// among n costs about 2·log2(n) analyses of the server instead of one pass
-/// per good fix. A fix that fails on its own is refused for the pass; one
-/// left out only because it does not go with the others comes back in the
-/// next pass.
-fn verified_part(
-    part: &[Fix],
-    offset: usize,
-    split_at: Option<usize>,
-    check: &Check,
-    refused: &mut HashSet<IssueKey>,
-) -> Option<(Accepted, Vec<usize>)> {
-    let members: Vec<usize> = (offset..offset + part.len()).collect();
-    let together = |members: &[usize], all: &[Fix]| {
-        let mut edits: Vec<FixEdit> = Vec::new();
-        let mut at: HashMap<EditPlace, Vec<usize>> = HashMap::new();
-        for &k in members {
-            for e in &all[k - offset].edits {
-                // Fixes of one pass may share an edit (the same vhost-wide
-                // line): it is made once.
-                let same = at.entry(edit_place(e)).or_default();
-                if !same.iter().any(|&j| edits[j] == *e) {
-                    same.push(edits.len());
-                    edits.push(e.clone());
-                }
-            }
-        }
-        let fixes: Vec<&Issue> = members
-            .iter()
-            .flat_map(|&k| all[k - offset].issues.iter().copied())
-            .collect();
-        check(&edits, &fixes)
-    };
-    if let Some(a) = together(&members, part) {
-        return Some((a, members));
-    }
-    if part.len() == 1 {
-        refused.extend(part[0].issues.iter().map(|i| issue_key(i)));
-        return None;
-    }
-    let mid = split_at.unwrap_or(part.len() / 2);
-    let left = verified_part(&part[..mid], offset, None, check, refused);
-    let right = verified_part(&part[mid..], offset + mid, None, check, refused);
-    match (left, right) {
-        (Some(l), Some(r)) => {
-            let both: Vec<usize> = l.1.iter().chain(&r.1).copied().collect();
-            match together(&both, part) {
-                Some(a) => Some((a, both)),
-                None if l.1.len() >= r.1.len() => Some(l),
-                None => Some(r),
-            }
-        }
-        (Some(x), None) | (None, Some(x)) => Some(x),
-        (None, None) => None,
-    }
-}
-
-/// Apps a suppression of a per-app rule covers: the user keeps them as they
-/// are, so fixes of other apps must leave their groups alone.
-fn pinned_apps(a: &analysis::Analysis, suppressions: &Suppressions) -> HashSet<usize> {
-    const PER_APP: [&str; 3] = ["WSGI001", "WSGI002", "WSGI003"];
-    a.mounts
-        .iter()
-        .filter(|m| {
-            PER_APP
-                .iter()
-                .any(|c| suppressions.covering(c, m.site.file, m.site.line).is_some())
-        })
-        .map(|m| m.app)
-        .collect()
-}
-
-fn edited_line(e: &FixEdit) -> Option<(FileId, analysis::NodePath)> {
-    match &e.edit {
-        edit::Edit::Replace { path, .. } | edit::Edit::Remove { path } => {
-            Some((e.file, path.clone()))
-        }
-        edit::Edit::Insert { .. } => None,
-    }
-}
-
-/// Which group an issue's fix sets: 0 the process group, 1 the application
-/// group, 2 neither (a daemon's name).
-fn group_class(issue: &Issue) -> u8 {
-    match issue.kind {
-        IssueKind::Embedded { .. } | IssueKind::Shared { .. } => 0,
-        IssueKind::NotGlobal { .. } => 1,
-        _ => 2,
-    }
-}
-
-/// Does the edit add a section (a `<Location>` for an app)?
-fn adds_a_section(e: &FixEdit) -> bool {
-    matches!(&e.edit, edit::Edit::Insert { nodes, .. }
-        if nodes.iter().any(|n| matches!(n, syntax::Node::Section(_))))
-}
-
-/// Where an edit applies: the file, the line or section list, the position.
-type EditPlace = (FileId, analysis::NodePath, usize);
-
-fn edit_place(e: &FixEdit) -> EditPlace {
-    match &e.edit {
-        edit::Edit::Insert { parent, index, .. } => (e.file, parent.clone(), *index),
-        edit::Edit::Replace { path, .. } | edit::Edit::Remove { path } => {
-            (e.file, path.clone(), usize::MAX)
-        }
-    }
 }
 
 fn mentions_wsgi(source: &[u8]) -> bool {
