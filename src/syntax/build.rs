@@ -107,7 +107,7 @@ fn split_lines(shared: &Arc<[u8]>, chunk: usize) -> Result<Nester, SyntaxError> 
         // non-space char, which is all httpd makes of it), and each line is
         // mapped back to its bytes.
         is_latin1: std::str::from_utf8(input).is_err(),
-        buf: Arc::clone(shared),
+        buf: Arc::new(Arc::clone(shared)),
         nest: Nester::default(),
         line_no: 1,
         at: 0,
@@ -157,7 +157,7 @@ struct Splitter<'a> {
     input: &'a [u8],
     is_latin1: bool,
     /// The one shared copy of the input every line is a range of.
-    buf: Arc<[u8]>,
+    buf: tree::SharedBuf,
     /// Where each finished line goes.
     nest: Nester,
     line_no: u32,
@@ -254,7 +254,7 @@ impl Splitter<'_> {
     }
 }
 
-fn shared(kind: LineKind, buf: &Arc<[u8]>, start: usize, end: usize, line: u32) -> Line {
+fn shared(kind: LineKind, buf: &tree::SharedBuf, start: usize, end: usize, line: u32) -> Line {
     // parse() refused inputs whose offsets do not fit.
     Line::shared(kind, buf, start as u32, end as u32, line)
 }
