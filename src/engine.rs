@@ -87,12 +87,16 @@ pub fn process(source: &[u8], options: &Options) -> FileResult {
 /// Like [`process`], for a file of a server whose other files define and
 /// select the daemon names in `ctx`.
 pub fn process_in(source: &[u8], options: &Options, ctx: &ServerContext) -> FileResult {
-    process_shared(Arc::from(source), options, ctx)
+    process_shared(Arc::new(source.to_vec()), options, ctx)
 }
 
 /// [`process_in`] of a buffer the caller keeps too (to write beside the
 /// fix): parsed in place, held once.
-pub fn process_shared(source: Arc<[u8]>, options: &Options, ctx: &ServerContext) -> FileResult {
+pub fn process_shared(
+    source: syntax::SharedBytes,
+    options: &Options,
+    ctx: &ServerContext,
+) -> FileResult {
     let tree = match syntax::parse_shared(Arc::clone(&source)) {
         Ok(t) => t,
         Err(e) => {
@@ -296,7 +300,10 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
             drop(initial);
             for (i, bytes) in verified {
                 if *bytes != *model.files[i].source {
-                    result.files[i].fixed = Some(bytes.to_vec());
+                    // Verify's re-parse is gone: the bytes are no longer
+                    // shared and become the result without a copy.
+                    result.files[i].fixed =
+                        Some(Arc::try_unwrap(bytes).unwrap_or_else(|shared| shared.to_vec()));
                 }
             }
         }

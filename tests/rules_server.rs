@@ -20,7 +20,7 @@ fn model(files: &[(&str, &str)]) -> ServerModel {
         m.files.push(ServerFile {
             path: PathBuf::from(name),
             real: PathBuf::from(name),
-            source: text.as_bytes().into(),
+            source: text.as_bytes().to_vec().into(),
             tree: syntax::parse(text.as_bytes())
                 .expect("fixture parses")
                 .into(),
@@ -610,7 +610,7 @@ fn httpd_refuses_the_certbot_pair_before_the_fix_and_accepts_it_after() {
         for f in &m.files[1..] {
             let p = dir.join(&f.path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, &f.source).unwrap();
+            std::fs::write(&p, f.source.as_slice()).unwrap();
             includes.push_str(&format!("Include \"{}\"\n", p.display()));
         }
         let conf = lab.write_base(&format!("{tag}.conf"), None, &includes);

@@ -211,7 +211,7 @@ pub fn preload_problems(a: &Analysis) -> usize {
 }
 
 /// An edited file (by id) and the bytes of it that passed [`written`].
-pub type Verified = (usize, std::sync::Arc<[u8]>);
+pub type Verified = (usize, syntax::SharedBytes);
 
 /// What is written must parse back into the same bytes and read the same:
 /// the same findings, nothing new for a second run. Returns the verified

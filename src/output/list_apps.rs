@@ -90,7 +90,7 @@ fn collect(unit: &Unit, max_file_size: u64) -> Result<Option<Listed>, (String, F
             let shown = p.display().to_string();
             let (bytes, _) = crate::writing::read_config(p, max_file_size)
                 .map_err(|e| (shown.clone(), FileError::io("io", e.to_string())))?;
-            let bytes: std::sync::Arc<[u8]> = bytes.into();
+            let bytes = std::sync::Arc::new(bytes);
             let tree = crate::syntax::parse_shared(std::sync::Arc::clone(&bytes)).map_err(|e| {
                 (
                     shown.clone(),

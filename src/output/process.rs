@@ -241,7 +241,9 @@ pub fn process_item(
         Item::Stdin => {
             let path = STDIN_NAME.to_string();
             match stdin {
-                Some(Ok(bytes)) => process_bytes(path, bytes.as_slice().into(), None, settings),
+                Some(Ok(bytes)) => {
+                    process_bytes(path, std::sync::Arc::new(bytes.clone()), None, settings)
+                }
                 Some(Err(e)) => Outcome {
                     path,
                     error: Some(FileError::io("io", walk::strip_os_error(e))),
@@ -261,7 +263,7 @@ pub fn process_item(
                 Ok((bytes, identity)) => {
                     // One copy of the file for the engine, its tree and the
                     // write's check of what is replaced.
-                    let bytes: std::sync::Arc<[u8]> = bytes.into();
+                    let bytes = std::sync::Arc::new(bytes);
                     let mut o = process_bytes(display(p), bytes.clone(), Some(p), settings);
                     o.real_path = Some(identity.real.to_string_lossy().into_owned());
                     if let Some(c) = &mut o.pending {
@@ -293,7 +295,7 @@ pub(super) fn display(p: &Path) -> String {
 /// The engine, then the diff and the write. `file` is None for stdin.
 pub fn process_bytes(
     path: String,
-    source: std::sync::Arc<[u8]>,
+    source: crate::syntax::SharedBytes,
     file: Option<&PathBuf>,
     settings: &Settings,
 ) -> Outcome {

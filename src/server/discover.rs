@@ -342,7 +342,7 @@ enum Fail {
 struct Loaded {
     path: PathBuf,
     identity: FileIdentity,
-    source: std::sync::Arc<[u8]>,
+    source: syntax::SharedBytes,
     tree: Result<syntax::SyntaxTree, syntax::SyntaxError>,
     /// The directives discovery acts on, found with the parse (in parallel).
     events: Vec<Event>,
@@ -394,7 +394,7 @@ impl Walker<'_> {
             }
             e => format!("Could not open configuration file {shown}: {e}"),
         })?;
-        let source: std::sync::Arc<[u8]> = source.into();
+        let source = std::sync::Arc::new(source);
         let tree = syntax::parse_shared(std::sync::Arc::clone(&source));
         let mut events = Vec::new();
         if let Ok(t) = &tree {

@@ -33,7 +33,7 @@ pub struct ServerFile {
     /// Where the bytes really are (symlinks resolved); what a write replaces.
     pub real: PathBuf,
     /// The bytes read, shared with the tree's lines.
-    pub source: std::sync::Arc<[u8]>,
+    pub source: crate::syntax::SharedBytes,
     /// Shared with the engine's copy of the server, which edits a tree only
     /// by replacing it: an unedited file is held once.
     pub tree: std::sync::Arc<SyntaxTree>,
@@ -52,7 +52,11 @@ pub struct ServerModel {
 
 impl ServerModel {
     /// A file on its own: a server of one file whose Includes are not followed.
-    pub fn single(path: PathBuf, source: std::sync::Arc<[u8]>, tree: SyntaxTree) -> ServerModel {
+    pub fn single(
+        path: PathBuf,
+        source: crate::syntax::SharedBytes,
+        tree: SyntaxTree,
+    ) -> ServerModel {
         ServerModel {
             files: vec![ServerFile {
                 real: path.clone(),

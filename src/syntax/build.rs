@@ -43,7 +43,7 @@ pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
 
 /// [`parse`] of a buffer the caller shares: the tree's lines are ranges of
 /// `input` itself, so the file is held once however many hold it.
-pub fn parse_shared(input: Arc<[u8]>) -> Result<SyntaxTree, SyntaxError> {
+pub fn parse_shared(input: tree::SharedBytes) -> Result<SyntaxTree, SyntaxError> {
     parse_buffer(input, CHUNK)
 }
 
@@ -52,10 +52,10 @@ pub fn parse_shared(input: Arc<[u8]>) -> Result<SyntaxTree, SyntaxError> {
 /// piece for the whole input.
 #[doc(hidden)]
 pub fn parse_in_chunks(input: &[u8], chunk: usize) -> Result<SyntaxTree, SyntaxError> {
-    parse_buffer(Arc::from(input), chunk)
+    parse_buffer(Arc::new(input.to_vec()), chunk)
 }
 
-fn parse_buffer(input: Arc<[u8]>, chunk: usize) -> Result<SyntaxTree, SyntaxError> {
+fn parse_buffer(input: tree::SharedBytes, chunk: usize) -> Result<SyntaxTree, SyntaxError> {
     if u32::try_from(input.len()).is_err() {
         return Err(SyntaxError::new(
             1,
@@ -98,7 +98,7 @@ fn chunk_end(input: &[u8], from: usize, chunk: usize) -> usize {
 
 /// Runs the grammar and nests its logical lines as they come, each a range of
 /// one shared copy of the input.
-fn split_lines(shared: &Arc<[u8]>, chunk: usize) -> Result<Nester, SyntaxError> {
+fn split_lines(shared: &tree::SharedBytes, chunk: usize) -> Result<Nester, SyntaxError> {
     let input: &[u8] = shared;
     let mut splitter = Splitter {
         input,
@@ -107,7 +107,7 @@ fn split_lines(shared: &Arc<[u8]>, chunk: usize) -> Result<Nester, SyntaxError> 
         // non-space char, which is all httpd makes of it), and each line is
         // mapped back to its bytes.
         is_latin1: std::str::from_utf8(input).is_err(),
-        buf: Arc::new(Arc::clone(shared)),
+        buf: Arc::clone(shared),
         nest: Nester::default(),
         line_no: 1,
         at: 0,
@@ -157,7 +157,7 @@ struct Splitter<'a> {
     input: &'a [u8],
     is_latin1: bool,
     /// The one shared copy of the input every line is a range of.
-    buf: tree::SharedBuf,
+    buf: tree::SharedBytes,
     /// Where each finished line goes.
     nest: Nester,
     line_no: u32,
@@ -254,7 +254,7 @@ impl Splitter<'_> {
     }
 }
 
-fn shared(kind: LineKind, buf: &tree::SharedBuf, start: usize, end: usize, line: u32) -> Line {
+fn shared(kind: LineKind, buf: &tree::SharedBytes, start: usize, end: usize, line: u32) -> Line {
     // parse() refused inputs whose offsets do not fit.
     Line::shared(kind, buf, start as u32, end as u32, line)
 }

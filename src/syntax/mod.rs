@@ -18,7 +18,7 @@ pub mod grammar {
 }
 
 pub use build::{parse, parse_in_chunks, parse_shared, MAX_DEPTH};
-pub use tree::{visit_lines, Line, LineKind, Node, Section, SyntaxTree};
+pub use tree::{visit_lines, Line, LineKind, Node, Section, SharedBytes, SyntaxTree};
 
 use std::fmt;
 

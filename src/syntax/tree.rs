@@ -26,7 +26,11 @@ pub enum LineKind {
 /// is then 24 bytes instead of 32, and a tree is one line per line of the
 /// file (600 000 for a 30 MB redirect map), held twice while a fix is
 /// verified.
-pub(crate) type SharedBuf = Arc<Arc<[u8]>>;
+///
+/// A `Vec` behind it, not a slice, so that bytes printed or read into a `Vec`
+/// are shared without a copy, and handed back without one
+/// (`Arc::try_unwrap`) once nothing else holds them.
+pub type SharedBytes = Arc<Vec<u8>>;
 
 /// A line's bytes: a range of the buffer the file was parsed from, shared by
 /// every line of that parse, or a buffer of its own once an edit set it. So a
@@ -34,7 +38,7 @@ pub(crate) type SharedBuf = Arc<Arc<[u8]>>;
 /// copies no text.
 #[derive(Clone)]
 struct Text {
-    buf: SharedBuf,
+    buf: SharedBytes,
     start: u32,
     end: u32,
 }
@@ -43,7 +47,7 @@ impl Text {
     fn owned(raw: Vec<u8>) -> Text {
         let end = u32::try_from(raw.len()).expect("a line under 4 GiB");
         Text {
-            buf: Arc::new(Arc::from(raw)),
+            buf: Arc::new(raw),
             start: 0,
             end,
         }
@@ -92,7 +96,13 @@ impl Line {
     }
 
     /// A line whose bytes are `buf[start..end]` (the parser's lines).
-    pub(crate) fn shared(kind: LineKind, buf: &SharedBuf, start: u32, end: u32, line: u32) -> Line {
+    pub(crate) fn shared(
+        kind: LineKind,
+        buf: &SharedBytes,
+        start: u32,
+        end: u32,
+        line: u32,
+    ) -> Line {
         Line {
             kind,
             text: Text {
@@ -348,20 +358,8 @@ impl SyntaxTree {
 
     /// The printed tree in a buffer that can be parsed again without a copy
     /// ([`super::build::parse_shared`]).
-    pub fn to_shared(&self) -> Arc<[u8]> {
-        let mut len = 0;
-        visit_lines(&self.nodes, &mut |l| len += l.raw().len());
-        // Filled in place: a Vec turned into an Arc would be a second copy
-        // of a file that can be tens of MB, alive at once with the first.
-        let mut out: Arc<[u8]> = std::iter::repeat_n(0, len).collect();
-        let buf = Arc::get_mut(&mut out).expect("not shared yet");
-        let mut at = 0;
-        visit_lines(&self.nodes, &mut |l| {
-            let raw = l.raw();
-            buf[at..at + raw.len()].copy_from_slice(raw);
-            at += raw.len();
-        });
-        out
+    pub fn to_shared(&self) -> SharedBytes {
+        Arc::new(self.to_bytes())
     }
 
     /// Does the tree print exactly `expected`? Compared line by line, with

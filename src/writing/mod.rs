@@ -56,7 +56,7 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 pub struct FileChange {
     /// As the user sees it.
     pub path: PathBuf,
-    pub old: std::sync::Arc<[u8]>,
+    pub old: crate::syntax::SharedBytes,
     pub new: Vec<u8>,
     /// From [`read_config`]; checked before the file is replaced.
     pub identity: Option<FileIdentity>,
