@@ -297,7 +297,6 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     };
     match verify::written(done, &initial, &final_issues, &names, options, ext) {
         Ok(verified) => {
-            drop(initial);
             for (i, bytes) in verified {
                 if *bytes != *model.files[i].source {
                     // Verify's re-parse is gone: the bytes are no longer

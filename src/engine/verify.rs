@@ -238,7 +238,7 @@ pub fn written(
         .enumerate()
         .filter(|(i, t)| initial.get(*i).is_none_or(|first| !Arc::ptr_eq(first, t)))
         .map(|(i, slot)| {
-            let bytes = slot.to_shared();
+            let bytes = Arc::new(slot.to_bytes());
             *slot = Arc::default();
             let again = syntax::parse_shared(Arc::clone(&bytes)).map_err(|e| {
                 format!(

@@ -356,12 +356,6 @@ impl SyntaxTree {
         p.finish()
     }
 
-    /// The printed tree in a buffer that can be parsed again without a copy
-    /// ([`super::build::parse_shared`]).
-    pub fn to_shared(&self) -> SharedBytes {
-        Arc::new(self.to_bytes())
-    }
-
     /// Does the tree print exactly `expected`? Compared line by line, with
     /// no copy of the print.
     pub fn prints(&self, expected: &[u8]) -> bool {
