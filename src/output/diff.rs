@@ -46,6 +46,10 @@ fn unified_tuned(
     if old == new {
         return out;
     }
+    // Only the part between the untouched head and tail is split into lines
+    // and diffed: on a large file with one fix, the line lists of both whole
+    // texts would cost more memory than the file itself.
+    let (skipped, old, new) = untouched_ends(old, new);
     // Lines end at `\n` only, as httpd reads them; a lone `\r` stays inside
     // its line. The terminator stays attached, so CRLF differs from LF.
     let old_lines = split_lines(old);
@@ -100,10 +104,11 @@ fn unified_tuned(
         }
     };
     for group in similar::group_diff_ops(ops, CONTEXT) {
+        let numbered: Vec<DiffOp> = group.iter().map(|op| shifted(op, skipped)).collect();
         paint(
             &mut out,
             Some(&cyan),
-            UnifiedHunkHeader::new(&group).to_string().as_bytes(),
+            UnifiedHunkHeader::new(&numbered).to_string().as_bytes(),
         );
         out.push(b'\n');
         for op in &group {
@@ -141,6 +146,103 @@ fn diff_size_hint(ops: &[DiffOp], old: &[&[u8]], new: &[&[u8]]) -> usize {
         }
     }
     n * 2
+}
+
+/// The texts less their common head and tail, each cut at a line start and
+/// leaving the `CONTEXT` lines a hunk shows, with the number of lines the
+/// head held. The line diff of what is left, moved down by that many lines,
+/// is the line diff of the whole texts: a common line at either end is
+/// always matched as equal.
+fn untouched_ends<'a>(old: &'a [u8], new: &'a [u8]) -> (usize, &'a [u8], &'a [u8]) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let line_start_before = |end: usize| {
+        old[..end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+    };
+    let mut head = line_start_before(prefix);
+    for _ in 0..CONTEXT {
+        if head == 0 {
+            break;
+        }
+        head = line_start_before(head - 1);
+    }
+    // The tail may not reach into the common prefix, or one text's middle
+    // would start after it ends.
+    let room = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    // A line start inside the common suffix is a line start in both texts.
+    let line_start_after = |from: usize| {
+        old[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(old.len(), |i| from + i + 1)
+    };
+    let mut tail = line_start_after(old.len() - suffix);
+    for _ in 0..CONTEXT {
+        if tail == old.len() {
+            break;
+        }
+        tail = line_start_after(tail);
+    }
+    let tail_len = old.len() - tail;
+    let skipped = old[..head].iter().filter(|&&b| b == b'\n').count();
+    (
+        skipped,
+        &old[head..old.len() - tail_len],
+        &new[head..new.len() - tail_len],
+    )
+}
+
+/// `op` with both its indices moved down by `by` lines.
+fn shifted(op: &DiffOp, by: usize) -> DiffOp {
+    match *op {
+        DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } => DiffOp::Equal {
+            old_index: old_index + by,
+            new_index: new_index + by,
+            len,
+        },
+        DiffOp::Delete {
+            old_index,
+            old_len,
+            new_index,
+        } => DiffOp::Delete {
+            old_index: old_index + by,
+            old_len,
+            new_index: new_index + by,
+        },
+        DiffOp::Insert {
+            old_index,
+            new_index,
+            new_len,
+        } => DiffOp::Insert {
+            old_index: old_index + by,
+            new_index: new_index + by,
+            new_len,
+        },
+        DiffOp::Replace {
+            old_index,
+            old_len,
+            new_index,
+            new_len,
+        } => DiffOp::Replace {
+            old_index: old_index + by,
+            old_len,
+            new_index: new_index + by,
+            new_len,
+        },
+    }
 }
 
 fn split_lines(s: &[u8]) -> Vec<&[u8]> {

@@ -331,6 +331,47 @@ fn large_scattered_edits_diff_exactly() {
     assert_eq!((minus, plus), (1, 3001));
 }
 
+#[test]
+fn untouched_ends_are_left_out_but_numbered() {
+    // Above the whole-text Myers size, edited near both ends and where
+    // the common head or tail ends mid-line; the reference diffs all of it.
+    let old: Vec<u8> = (0..4000)
+        .flat_map(|i| format!("Redirect /r{i} /t{i}\n").into_bytes())
+        .collect();
+    let cases: [(&str, &str); 5] = [
+        ("Redirect /r2 /t2\n", "Redirect /r2 /t2x\n"),
+        (
+            "Redirect /r3997 /t3997\n",
+            "Redirect /r3997 /t3997\nWSGIProcessGroup g\n",
+        ),
+        ("Redirect /r0 /t0\n", ""),
+        ("Redirect /r3999 /t3999\n", "Redirect /r3999 /t3999"),
+        ("Redirect /r1500 ", "Redirect /r1500x "),
+    ];
+    for (from, to) in cases {
+        let new = String::from_utf8(old.clone())
+            .unwrap()
+            .replacen(from, to, 1)
+            .into_bytes();
+        let ours = unified("big", &old, &new, false);
+        assert_eq!(apply(&old, &ours), new, "{from:?}");
+        check_hunk_counts(&ours);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(reference("big", &old, &new, false)).unwrap(),
+            "{from:?}"
+        );
+    }
+    let new = String::from_utf8(old.clone())
+        .unwrap()
+        .replacen("/t1500\n", "/t1500 \n", 1)
+        .into_bytes();
+    let (skipped, o, n) = untouched_ends(&old, &new);
+    // One changed line and three of context on each side are diffed.
+    assert_eq!(skipped, 1497);
+    assert_eq!((lines(o).len(), lines(n).len()), (7, 7));
+}
+
 proptest! {
     #[test]
     fn diff_reproduces_new_exactly(old in config_lines(), new in config_lines()) {
