@@ -98,6 +98,7 @@ pub fn plan(
         .collect();
     // Which server reads each file, and which tree each server owns: the
     // directory its relative paths start from by default.
+    let discoveries_empty = discoveries.is_empty();
     let mut reached: HashMap<PathBuf, usize> = HashMap::new();
     let mut trees: Vec<PathBuf> = Vec::new();
     for (k, d) in discoveries.iter().enumerate() {
@@ -133,6 +134,11 @@ pub fn plan(
             slots.push(Slot::Item(item));
             continue;
         };
+        if discoveries_empty {
+            // No server to claim the file: it is its own unit.
+            slots.push(Slot::Item(item));
+            continue;
+        }
         let key = canon(p);
         if let Some(&k) = reached.get(&key) {
             if !placed[k] {

@@ -111,12 +111,12 @@ pub fn collect_noted(paths: &[PathBuf], filters: &Filters, notes: &mut Vec<Strin
                     path: path.clone(),
                     message: format!("{what}, not a configuration file"),
                 }),
-                None => push_file(path.clone(), &mut seen, &mut out),
+                None => push_file(path.clone(), None, &mut seen, &mut out),
             },
             // Named explicitly: taken whatever the filters say, and even when
             // it is not a regular file (`<(generate-config)`), which is
             // never read ahead to sniff it.
-            Ok(_) => push_file(path.clone(), &mut seen, &mut out),
+            Ok(_) => push_file(path.clone(), None, &mut seen, &mut out),
             Err(e) => out.push(error(path, &e)),
         }
     }
@@ -180,9 +180,15 @@ pub fn sniff(path: &Path) -> Option<&'static str> {
     head.contains(&0).then_some("binary data (NUL bytes)")
 }
 
-fn push_file(path: PathBuf, seen: &mut HashSet<PathBuf>, out: &mut Vec<Item>) {
+/// `real`: the file's canonical path when the caller already knows it.
+fn push_file(
+    path: PathBuf,
+    real: Option<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+    out: &mut Vec<Item>,
+) {
     // A path that cannot be canonicalised is kept: reading it will report why.
-    let key = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    let key = real.unwrap_or_else(|| fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
     if seen.insert(key) {
         out.push(Item::File(path));
     }
@@ -191,13 +197,14 @@ fn push_file(path: PathBuf, seen: &mut HashSet<PathBuf>, out: &mut Vec<Item>) {
 /// A walked file the filters take, unless it is compressed or binary.
 fn take_walked(
     path: PathBuf,
+    real: Option<PathBuf>,
     seen: &mut HashSet<PathBuf>,
     out: &mut Vec<Item>,
     notes: &mut Vec<String>,
 ) {
     match sniff(&path) {
         Some(what) => notes.push(format!("{}: skipped: {what}", path.display())),
-        None => push_file(path, seen, out),
+        None => push_file(path, real, seen, out),
     }
 }
 
@@ -212,6 +219,11 @@ fn walk_dir(
     notes: &mut Vec<String>,
 ) {
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+    // Below the root the walk enters real directories only (it follows no
+    // symlinked one), so a regular file's canonical path is the root's
+    // joined with the names walked: one realpath per walk instead of one
+    // per file, each a readlink for every component of the path.
+    let real_root = fs::canonicalize(root).ok();
     let walk = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -237,13 +249,14 @@ fn walk_dir(
         let ftype = entry.file_type();
         if ftype.is_file() {
             if filters.takes_file(&child_rel) {
-                take_walked(path, seen, out, notes);
+                let real = real_root.as_ref().map(|r| r.join(&child_rel));
+                take_walked(path, real, seen, out, notes);
             }
         } else if ftype.is_symlink() {
             match fs::metadata(&path) {
                 Ok(m) if m.is_file() => {
                     if filters.takes_file(&child_rel) {
-                        take_walked(path, seen, out, notes);
+                        take_walked(path, None, seen, out, notes);
                     }
                 }
                 // Symlinked directories and special files are not followed.
@@ -347,6 +360,36 @@ mod tests {
                 "ERR sites-enabled/gone.conf",
             ]
         );
+    }
+
+    #[test]
+    fn a_file_met_again_through_another_spelling_of_its_root_is_taken_once() {
+        // The walk derives a file's identity from its root's real path, not
+        // a realpath per file: a root given through a symlink or with `..`
+        // must still meet the files already taken.
+        let d = tree();
+        let outer = tempfile::tempdir().unwrap();
+        let link = outer.path().join("etc-link");
+        symlink(d.path(), &link).unwrap();
+        let items = collect(
+            &[
+                d.path().join("b.conf"),
+                link.clone(),
+                d.path().join("conf.d/.."),
+                link.join("conf.d/z.conf"),
+            ],
+            &Filters::default(),
+        );
+        let files: Vec<&Path> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::File(p) => Some(p.as_path()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(files.len(), 8, "{files:?}");
+        assert_eq!(files[0], d.path().join("b.conf"));
+        assert!(files[1..].iter().all(|p| p.starts_with(&link)), "{files:?}");
     }
 
     #[test]
