@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod formats;
 pub mod list_apps;
+mod ordered;
 mod process;
 pub mod progress;
 pub mod report;
@@ -17,7 +18,6 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::ColorChoice;
-use rayon::prelude::*;
 
 use crate::cli::{Cli, Format, Mode};
 use crate::engine::{self, Options};
@@ -33,9 +33,10 @@ use walk::{Filters, Item};
 /// Shown for standard input in diffs, findings and errors.
 pub const STDIN_NAME: &str = "<stdin>";
 
-/// How many files are held in memory at once per worker: enough to keep the
-/// workers busy, few enough that memory follows the largest file, not the fleet.
-const BATCH_PER_JOB: usize = 16;
+/// How many units each worker may run ahead of the one being reported: enough
+/// that a slow file does not stall the others, few enough that memory follows
+/// the largest file, not the fleet.
+const WINDOW_PER_JOB: usize = 16;
 
 /// What every file is processed with.
 #[derive(Debug, Clone)]

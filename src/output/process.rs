@@ -88,15 +88,18 @@ pub fn process_units(
         units.iter().map(units::Unit::file_count).sum::<usize>() as u64,
         settings.quiet,
     );
-    for batch in units.chunks(jobs.max(1) * BATCH_PER_JOB) {
-        let results: Vec<units::UnitResult> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|unit| units::process_unit(unit, stdin_bytes.as_ref(), settings))
-                .collect()
-        });
-        progress.advance(batch.iter().map(units::Unit::file_count).sum::<usize>() as u64);
-        for r in results {
+    super::ordered::for_each_in_order(
+        &pool,
+        units,
+        jobs.max(1) * WINDOW_PER_JOB,
+        |unit| {
+            (
+                unit.file_count(),
+                units::process_unit(unit, stdin_bytes.as_ref(), settings),
+            )
+        },
+        |(files, r)| {
+            progress.advance(files as u64);
             progress.suspend(|| {
                 units::write_notes(&r, err);
                 let mut outcomes = r.outcomes;
@@ -105,12 +108,10 @@ pub fn process_units(
                 }
                 report(outcomes, &mut summary, err);
             });
-        }
-        // A signal stops the run: nothing more is read or written.
-        if queue.as_ref().is_some_and(|q| q.interrupted.is_some()) {
-            break;
-        }
-    }
+            // A signal stops the run: nothing more is read or written.
+            queue.as_ref().is_none_or(|q| q.interrupted.is_none())
+        },
+    );
     progress.finish();
     if let Some(q) = &mut queue {
         let rest = q.finish(err);
