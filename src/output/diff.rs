@@ -104,7 +104,14 @@ fn unified_tuned(
         }
     };
     for group in similar::group_diff_ops(ops, CONTEXT) {
-        let numbered: Vec<DiffOp> = group.iter().map(|op| shifted(op, skipped)).collect();
+        // The header counts lines of the whole texts, past the skipped head.
+        let (_, first_old, first_new) = group[0].as_tag_tuple();
+        let numbered: Vec<DiffOp> = anchor::renumber(
+            group.clone(),
+            first_old.start + skipped,
+            first_new.start + skipped,
+        )
+        .collect();
         paint(
             &mut out,
             Some(&cyan),
@@ -199,50 +206,6 @@ fn untouched_ends<'a>(old: &'a [u8], new: &'a [u8]) -> (usize, &'a [u8], &'a [u8
         &old[head..old.len() - tail_len],
         &new[head..new.len() - tail_len],
     )
-}
-
-/// `op` with both its indices moved down by `by` lines.
-fn shifted(op: &DiffOp, by: usize) -> DiffOp {
-    match *op {
-        DiffOp::Equal {
-            old_index,
-            new_index,
-            len,
-        } => DiffOp::Equal {
-            old_index: old_index + by,
-            new_index: new_index + by,
-            len,
-        },
-        DiffOp::Delete {
-            old_index,
-            old_len,
-            new_index,
-        } => DiffOp::Delete {
-            old_index: old_index + by,
-            old_len,
-            new_index: new_index + by,
-        },
-        DiffOp::Insert {
-            old_index,
-            new_index,
-            new_len,
-        } => DiffOp::Insert {
-            old_index: old_index + by,
-            new_index: new_index + by,
-            new_len,
-        },
-        DiffOp::Replace {
-            old_index,
-            old_len,
-            new_index,
-            new_len,
-        } => DiffOp::Replace {
-            old_index: old_index + by,
-            old_len,
-            new_index: new_index + by,
-            new_len,
-        },
-    }
 }
 
 fn split_lines(s: &[u8]) -> Vec<&[u8]> {

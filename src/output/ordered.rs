@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 
 use rayon::ThreadPool;
 
@@ -22,6 +22,12 @@ struct Claims {
     next: usize,
     taken: usize,
     stop: bool,
+}
+
+/// A panic while holding the lock cannot leave the counters half-updated
+/// (each update is one store), so a poisoned lock is still good to use.
+fn lock(claims: &Mutex<Claims>) -> MutexGuard<'_, Claims> {
+    claims.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `work` on every item on `pool`'s threads and gives the results to
@@ -45,7 +51,6 @@ pub fn for_each_in_order<T, R>(
         stop: false,
     });
     let freed = Condvar::new();
-    let lock = || claims.lock().unwrap_or_else(|e| e.into_inner());
     let (tx, rx) = mpsc::channel();
     let mut panicked = None;
     std::thread::scope(|scope| {
@@ -53,7 +58,7 @@ pub fn for_each_in_order<T, R>(
         scope.spawn(move || {
             pool.broadcast(|_| loop {
                 let i = {
-                    let mut c = claims.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut c = lock(claims);
                     while !c.stop && c.next < items.len() && c.next >= c.taken + window {
                         c = freed.wait(c).unwrap_or_else(|e| e.into_inner());
                     }
@@ -88,11 +93,11 @@ pub fn for_each_in_order<T, R>(
                 if !go_on {
                     break 'taking;
                 }
-                lock().taken = wanted;
+                lock(claims).taken = wanted;
                 freed.notify_all();
             }
         }
-        lock().stop = true;
+        lock(claims).stop = true;
         freed.notify_all();
         drop(rx);
     });

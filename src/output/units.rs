@@ -98,7 +98,6 @@ pub fn plan(
         .collect();
     // Which server reads each file, and which tree each server owns: the
     // directory its relative paths start from by default.
-    let discoveries_empty = discoveries.is_empty();
     let mut reached: HashMap<PathBuf, usize> = HashMap::new();
     let mut trees: Vec<PathBuf> = Vec::new();
     for (k, d) in discoveries.iter().enumerate() {
@@ -134,7 +133,7 @@ pub fn plan(
             slots.push(Slot::Item(item));
             continue;
         };
-        if discoveries_empty {
+        if units.is_empty() {
             // No server to claim the file: it is its own unit.
             slots.push(Slot::Item(item));
             continue;

@@ -252,7 +252,11 @@ impl Differ<'_> {
 /// and the hunk header is computed from those, so a header could miscount
 /// its lines. The lengths and the order are right: rebuild every index from
 /// them, starting at (`old`, `new`).
-fn renumber(ops: Vec<DiffOp>, mut old: usize, mut new: usize) -> impl Iterator<Item = DiffOp> {
+pub(super) fn renumber(
+    ops: Vec<DiffOp>,
+    mut old: usize,
+    mut new: usize,
+) -> impl Iterator<Item = DiffOp> {
     ops.into_iter().map(move |op| {
         let (o, n) = (old, new);
         let fixed = match op {
