@@ -18,15 +18,17 @@ use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 
 use rayon::ThreadPool;
 
-struct Claims {
+struct Claims<I> {
+    items: I,
     next: usize,
     taken: usize,
     stop: bool,
 }
 
 /// A panic while holding the lock cannot leave the counters half-updated
-/// (each update is one store), so a poisoned lock is still good to use.
-fn lock(claims: &Mutex<Claims>) -> MutexGuard<'_, Claims> {
+/// (each update is one store), and a panic inside the iterator is caught
+/// before it unwinds through the lock, so a poisoned lock is still good.
+fn lock<I>(claims: &Mutex<Claims<I>>) -> MutexGuard<'_, Claims<I>> {
     claims.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -34,18 +36,23 @@ fn lock(claims: &Mutex<Claims>) -> MutexGuard<'_, Claims> {
 /// `take`, on the calling thread, in the order of `items`. `take` returns
 /// false to stop: no further item is started, and results still in flight
 /// are dropped. A panic in `work` stops the run and resumes on the caller.
-pub fn for_each_in_order<T, R>(
+///
+/// `items` is pulled one item at a time, under the lock, as workers free
+/// up: a lazy iterator (a directory walk) is never held whole in memory.
+pub fn for_each_in_order<I, R>(
     pool: &ThreadPool,
-    items: &[T],
+    items: I,
     window: usize,
-    work: impl Fn(&T) -> R + Sync,
+    work: impl Fn(I::Item) -> R + Sync,
     mut take: impl FnMut(R) -> bool,
 ) where
-    T: Sync,
+    I: Iterator + Send,
+    I::Item: Send,
     R: Send,
 {
     let window = window.max(1);
     let claims = Mutex::new(Claims {
+        items,
         next: 0,
         taken: 0,
         stop: false,
@@ -57,29 +64,45 @@ pub fn for_each_in_order<T, R>(
         let (claims, freed, work) = (&claims, &freed, &work);
         scope.spawn(move || {
             pool.broadcast(|_| loop {
-                let i = {
+                let claimed = {
                     let mut c = lock(claims);
-                    while !c.stop && c.next < items.len() && c.next >= c.taken + window {
+                    while !c.stop && c.next >= c.taken + window {
                         c = freed.wait(c).unwrap_or_else(|e| e.into_inner());
                     }
-                    if c.stop || c.next >= items.len() {
+                    if c.stop {
                         break;
                     }
-                    c.next += 1;
-                    c.next - 1
+                    match panic::catch_unwind(AssertUnwindSafe(|| c.items.next())) {
+                        Ok(Some(item)) => {
+                            c.next += 1;
+                            Ok((c.next - 1, item))
+                        }
+                        Ok(None) => {
+                            c.stop = true;
+                            freed.notify_all();
+                            break;
+                        }
+                        Err(payload) => {
+                            c.stop = true;
+                            freed.notify_all();
+                            Err((c.next, payload))
+                        }
+                    }
                 };
-                let result = panic::catch_unwind(AssertUnwindSafe(|| work(&items[i])));
+                let (i, result) = match claimed {
+                    Ok((i, item)) => (i, panic::catch_unwind(AssertUnwindSafe(|| work(item)))),
+                    Err((i, payload)) => (i, Err(payload)),
+                };
                 if tx.send((i, result)).is_err() {
                     break;
                 }
             });
             // `tx` is dropped here, after every loop ended: the taker sees
-            // the channel close if it is still waiting.
+            // the channel close once every result is in.
         });
         let mut early = BTreeMap::new();
         let mut wanted = 0;
-        'taking: while wanted < items.len() {
-            let Ok((i, result)) = rx.recv() else { break };
+        'taking: while let Ok((i, result)) = rx.recv() {
             early.insert(i, result);
             while let Some(result) = early.remove(&wanted) {
                 wanted += 1;
@@ -125,7 +148,7 @@ mod tests {
         let mut seen = Vec::new();
         for_each_in_order(
             &pool(4),
-            &items,
+            items.iter(),
             8,
             |&i| {
                 // Early items are the slow ones.
@@ -147,7 +170,7 @@ mod tests {
         let mut taken = 0;
         for_each_in_order(
             &pool(3),
-            &items,
+            items.iter(),
             5,
             |&i| {
                 started.fetch_add(1, Ordering::SeqCst);
@@ -176,7 +199,7 @@ mod tests {
         let mut taken = Vec::new();
         for_each_in_order(
             &pool(2),
-            &items,
+            items.iter(),
             4,
             |&i| {
                 started.fetch_add(1, Ordering::SeqCst);
@@ -197,7 +220,7 @@ mod tests {
         let r = panic::catch_unwind(|| {
             for_each_in_order(
                 &pool(2),
-                &items,
+                items.iter(),
                 4,
                 |&i| {
                     assert!(i != 7, "item seven");
@@ -220,7 +243,7 @@ mod tests {
         let mut sum = 0;
         for_each_in_order(
             &pool(2),
-            &items,
+            items.iter(),
             2,
             |&i| {
                 use rayon::prelude::*;
@@ -232,5 +255,49 @@ mod tests {
             },
         );
         assert_eq!(sum, (0..40u64).sum::<u64>() * (0..1000u64).sum::<u64>());
+    }
+
+    #[test]
+    fn a_lazy_iterator_is_pulled_no_further_than_the_window() {
+        let pulled = AtomicUsize::new(0);
+        let items = (0..1000usize).inspect(|_| {
+            pulled.fetch_add(1, Ordering::SeqCst);
+        });
+        let mut taken = 0;
+        for_each_in_order(
+            &pool(2),
+            items,
+            4,
+            |i| i,
+            |i| {
+                // Item i is being taken: at most `window` items past it
+                // were pulled from the iterator.
+                assert!(pulled.load(Ordering::SeqCst) <= i + 1 + 4);
+                taken += 1;
+                true
+            },
+        );
+        assert_eq!(taken, 1000);
+        assert_eq!(pulled.load(Ordering::SeqCst), 1000);
+    }
+
+    #[test]
+    fn a_panic_in_the_iterator_reaches_the_caller_after_earlier_results() {
+        let items = (0..50usize).inspect(|&i| assert!(i != 20, "item twenty"));
+        let mut taken = Vec::new();
+        let r = panic::catch_unwind(AssertUnwindSafe(|| {
+            for_each_in_order(
+                &pool(2),
+                items,
+                4,
+                |i| i,
+                |i| {
+                    taken.push(i);
+                    true
+                },
+            )
+        }));
+        assert!(r.is_err());
+        assert_eq!(taken, (0..20).collect::<Vec<_>>());
     }
 }

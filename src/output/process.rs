@@ -90,7 +90,7 @@ pub fn process_units(
     );
     super::ordered::for_each_in_order(
         &pool,
-        units,
+        units.iter(),
         jobs.max(1) * WINDOW_PER_JOB,
         |unit| {
             (
