@@ -83,6 +83,46 @@ fn compressed_files_are_skipped_in_walks_with_a_note() {
 }
 
 #[test]
+fn binary_files_are_skipped_by_their_bytes_with_or_without_a_server() {
+    let d = tempfile::tempdir().unwrap();
+    let conf = d.path().join("conf");
+    fs::create_dir(&conf).unwrap();
+    // Only binary bytes: as good as an empty directory.
+    fs::write(conf.join("blob.conf"), b"ServerName a\n\0\0\x01").unwrap();
+    fs::write(conf.join("packed.conf"), b"\x1f\x8b\x08\x00rest").unwrap();
+    wsgifix()
+        .current_dir(d.path())
+        .arg("conf")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no configuration file found"));
+    // Beside real config, in a run that streams (no main config in the
+    // tree) and in one that plans a server (apache2.conf).
+    fs::write(conf.join("site.conf"), "ServerName a\n").unwrap();
+    for main in [false, true] {
+        if main {
+            fs::write(conf.join("apache2.conf"), "Include site.conf\n").unwrap();
+        }
+        wsgifix()
+            .current_dir(d.path())
+            .arg("conf")
+            .assert()
+            .code(0)
+            .stderr(predicate::str::contains(
+                "wsgifix: note: conf/blob.conf: skipped: binary data (NUL bytes)",
+            ))
+            .stderr(predicate::str::contains(
+                "wsgifix: note: conf/packed.conf: skipped: gzip-compressed",
+            ))
+            .stderr(predicate::str::contains(if main {
+                "2 files checked"
+            } else {
+                "1 file checked"
+            }));
+    }
+}
+
+#[test]
 fn every_error_line_has_the_prefix() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("bad.conf"), "<VirtualHost *:80>\n").unwrap();

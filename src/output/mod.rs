@@ -155,6 +155,12 @@ pub fn run(cli: &Cli) -> i32 {
     // config: the journal's names, then `.wsgifix-*.tmp` in the
     // directories this run reads.
     let live = crate::writing::state::recover(&cli.state_dir, &mut err);
+    if named.is_empty() && !cli.list_apps {
+        let survey = walk::survey(&paths, &filters);
+        if !survey.has_main {
+            return stream(cli, &paths, &filters, survey, &live, &mut err);
+        }
+    }
     let mut notes = Vec::new();
     let mut items = walk::collect_noted(&paths, &filters, &mut notes);
     if !cli.quiet {
@@ -163,16 +169,7 @@ pub fn run(cli: &Cli) -> i32 {
         }
     }
     if items.is_empty() && named.is_empty() {
-        // An empty or wrong directory must not pass as "nothing found".
-        let _ = writeln!(
-            err,
-            "{}",
-            report::warning_line(
-                "no configuration file found; nothing was checked",
-                use_color_stderr(cli.color)
-            )
-        );
-        return 2;
+        return nothing_found(cli, &mut err);
     }
     let explicit: HashSet<PathBuf> = paths
         .iter()
@@ -188,12 +185,7 @@ pub fn run(cli: &Cli) -> i32 {
     let mut write = None;
     let mut _locks = Vec::new();
     if cli.mode() == Mode::Write {
-        let opts = crate::writing::WriteOptions::new(
-            cli.state_dir.clone(),
-            cli.verify_mode(),
-            cli.root.clone(),
-            std::env::args().collect(),
-        );
+        let opts = write_options(cli);
         // A server's files are read and fixed under its lock, so that a
         // concurrent run waits and then finds them fixed; one order for all
         // locks, so two runs never wait for each other.
@@ -240,10 +232,108 @@ pub fn run(cli: &Cli) -> i32 {
             &mut err,
         );
     }
-    let settings = Settings {
+    let settings = settings(cli, write, units::commit_units(&plan));
+    let run = process::Run {
+        files: plan.iter().map(units::Unit::file_count).sum::<usize>() as u64,
+        reads_stdin: plan
+            .iter()
+            .any(|u| matches!(u, units::Unit::Item(Item::Stdin))),
+    };
+    let steps = plan.iter().map(process::Step::Unit);
+    let code =
+        report_to_stdout(|out| process_units(steps, run, &settings, jobs(cli), out, &mut err));
+    // The process ends when this returns (only main calls it): freeing every
+    // tree of a 10 000-file server one by one would only delay the exit.
+    std::mem::forget(plan);
+    code
+}
+
+/// A run with no server in it: the walk streams into the pipeline, so that
+/// memory follows the largest file, not the fleet.
+fn stream(
+    cli: &Cli,
+    paths: &[PathBuf],
+    filters: &Filters,
+    survey: walk::Survey,
+    live: &crate::writing::state::Live,
+    err: &mut dyn Write,
+) -> i32 {
+    if !survey.anything {
+        return nothing_found(cli, err);
+    }
+    // Leftovers of killed runs go before anything reads them as config.
+    crate::writing::state::sweep(survey.dirs.iter().map(PathBuf::as_path), live, err);
+    let write = (cli.mode() == Mode::Write).then(|| Arc::new(write_options(cli)));
+    let settings = settings(cli, write, BTreeMap::new());
+    let run = process::Run {
+        files: survey.files,
+        reads_stdin: survey.reads_stdin,
+    };
+    let steps = walk::Walk::new(paths, filters, survey.seen).map(|w| match w {
+        walk::Walked::Item(i) => process::Step::Item(i),
+        walk::Walked::File(p) => process::Step::Walked(p),
+        walk::Walked::Note(n) => process::Step::Note(n),
+    });
+    report_to_stdout(|out| process_units(steps, run, &settings, jobs(cli), out, err))
+}
+
+/// Runs `f` with buffered stdout; a failure to write it is an error (a
+/// closed pipe is not: `| head` reads what it wants).
+fn report_to_stdout(f: impl FnOnce(&mut dyn Write) -> i32) -> i32 {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let code = f(&mut out);
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(
+                io::stderr(),
+                "wsgifix: error: cannot write to standard output: {e}"
+            );
+            2
+        }
+        _ => code,
+    }
+}
+
+/// An empty or wrong directory must not pass as "nothing found".
+fn nothing_found(cli: &Cli, err: &mut dyn Write) -> i32 {
+    let _ = writeln!(
+        err,
+        "{}",
+        report::warning_line(
+            "no configuration file found; nothing was checked",
+            use_color_stderr(cli.color)
+        )
+    );
+    2
+}
+
+fn write_options(cli: &Cli) -> crate::writing::WriteOptions {
+    crate::writing::WriteOptions::new(
+        cli.state_dir.clone(),
+        cli.verify_mode(),
+        cli.root.clone(),
+        std::env::args().collect(),
+    )
+}
+
+fn jobs(cli: &Cli) -> usize {
+    cli.jobs.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+fn settings(
+    cli: &Cli,
+    write: Option<Arc<crate::writing::WriteOptions>>,
+    units: BTreeMap<PathBuf, PathBuf>,
+) -> Settings {
+    Settings {
         max_file_size: cli.max_file_size,
         write,
-        units: Arc::new(units::commit_units(&plan)),
+        units: Arc::new(units),
         exit_non_zero_on_fix: cli.exit_non_zero_on_fix,
         dirs: Arc::default(),
         mode: cli.mode(),
@@ -260,25 +350,6 @@ pub fn run(cli: &Cli) -> i32 {
         },
         quiet: cli.quiet,
         verbose: cli.verbose,
-    };
-    let jobs = cli.jobs.map(usize::from).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let code = process_units(&plan, &settings, jobs, &mut out, &mut err);
-    // The process ends when this returns (only main calls it): freeing every
-    // tree of a 10 000-file server one by one would only delay the exit.
-    std::mem::forget(plan);
-    let flushed = out.flush();
-    match flushed {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(err, "wsgifix: error: cannot write to standard output: {e}");
-            2
-        }
-        _ => code,
     }
 }
 

@@ -13,14 +13,68 @@ pub fn process_all(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let units: Vec<units::Unit> = items.iter().cloned().map(units::Unit::Item).collect();
-    process_units(&units, settings, jobs, out, err)
+    let run = Run {
+        files: items.len() as u64,
+        reads_stdin: items.contains(&Item::Stdin),
+    };
+    let steps = items.iter().cloned().map(Step::Item);
+    process_units(steps, run, settings, jobs, out, err)
 }
 
-/// Processes `units` (servers and standalone files) `jobs` at a time and
+/// One step of a run, in output order.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// Of a plan: a server or a standalone file.
+    Unit(&'a units::Unit),
+    /// Standalone: an explicit path, standard input or an error.
+    Item(Item),
+    /// A file a directory walk took, sniffed with its read.
+    Walked(PathBuf),
+    /// A walk's note (a file it skipped).
+    Note(String),
+}
+
+/// What the steps of a run add up to, known before they are run.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    /// Files, for progress.
+    pub files: u64,
+    /// A step is standard input, read before the workers start.
+    pub reads_stdin: bool,
+}
+
+/// What one step came to.
+enum Done {
+    Unit(usize, units::UnitResult),
+    Note(String),
+}
+
+fn run_step(step: Step<'_>, stdin: Option<&io::Result<Vec<u8>>>, settings: &Settings) -> Done {
+    let one = |o: Outcome| {
+        Done::Unit(
+            1,
+            units::UnitResult {
+                notes: Vec::new(),
+                outcomes: vec![o],
+            },
+        )
+    };
+    match step {
+        Step::Unit(u) => Done::Unit(u.file_count(), units::process_unit(u, stdin, settings)),
+        Step::Item(i) => one(process_item(&i, stdin, settings)),
+        Step::Walked(p) => match process_walked(p, settings) {
+            Ok(o) => one(o),
+            Err(note) => Done::Note(note),
+        },
+        Step::Note(n) => Done::Note(n),
+    }
+}
+
+/// Processes `steps` (servers and standalone files) `jobs` at a time and
 /// reports each in order. Returns the exit status.
-pub fn process_units(
-    units: &[units::Unit],
+pub fn process_units<'a>(
+    steps: impl Iterator<Item = Step<'a>> + Send,
+    run: Run,
     settings: &Settings,
     jobs: usize,
     out: &mut dyn Write,
@@ -38,10 +92,7 @@ pub fn process_units(
     };
     // Read before the workers start: only one `-` is allowed and it must not
     // be read from a worker while another is reporting.
-    let stdin_bytes = if units
-        .iter()
-        .any(|u| matches!(u, units::Unit::Item(Item::Stdin)))
-    {
+    let stdin_bytes = if run.reads_stdin {
         let mut buf = Vec::new();
         Some(io::stdin().lock().read_to_end(&mut buf).map(|_| buf))
     } else {
@@ -84,21 +135,24 @@ pub fn process_units(
             report_stderr(o, settings, err);
         }
     };
-    let mut progress = progress::Progress::new(
-        units.iter().map(units::Unit::file_count).sum::<usize>() as u64,
-        settings.quiet,
-    );
+    let mut progress = progress::Progress::new(run.files, settings.quiet);
     super::ordered::for_each_in_order(
         &pool,
-        units.iter(),
+        steps,
         jobs.max(1) * WINDOW_PER_JOB,
-        |unit| {
-            (
-                unit.file_count(),
-                units::process_unit(unit, stdin_bytes.as_ref(), settings),
-            )
-        },
-        |(files, r)| {
+        |step| run_step(step, stdin_bytes.as_ref(), settings),
+        |done| {
+            let (files, r) = match done {
+                Done::Unit(files, r) => (files, r),
+                Done::Note(n) => {
+                    if !settings.quiet {
+                        progress.suspend(|| {
+                            let _ = writeln!(err, "wsgifix: note: {n}");
+                        });
+                    }
+                    return true;
+                }
+            };
             progress.advance(files as u64);
             progress.suspend(|| {
                 units::write_notes(&r, err);
@@ -260,33 +314,57 @@ pub fn process_item(
         Item::File(p) => {
             let read =
                 crate::writing::read_config_in(p, settings.max_file_size, Some(&settings.dirs));
-            let mut o = match read {
-                Ok((bytes, identity)) => {
-                    // One copy of the file for the engine, its tree and the
-                    // write's check of what is replaced.
-                    let bytes = std::sync::Arc::new(bytes);
-                    let mut o = process_bytes(display(p), bytes.clone(), Some(p), settings);
-                    o.real_path = Some(identity.real.to_string_lossy().into_owned());
-                    if let Some(c) = &mut o.pending {
-                        c.old = bytes;
-                        c.identity = Some(identity);
-                    }
-                    o
-                }
-                Err(e) => Outcome {
-                    path: display(p),
-                    error: Some(FileError::io("io", e.to_string())),
-                    ..Outcome::default()
-                },
-            };
-            use std::os::unix::ffi::OsStrExt;
-            let raw = p.as_os_str().as_bytes();
-            if std::str::from_utf8(raw).is_err() {
-                o.path_bytes = Some(raw.to_vec());
+            process_read(p, read, settings)
+        }
+    }
+}
+
+/// Like [`process_item`] for a file a walk took, which is skipped, with
+/// the note returned, when its bytes are no configuration.
+pub fn process_walked(p: PathBuf, settings: &Settings) -> Result<Outcome, String> {
+    let read = crate::writing::read_config_in(&p, settings.max_file_size, Some(&settings.dirs));
+    let what = match &read {
+        Ok((bytes, _)) => walk::sniff_head(bytes),
+        // Binary or compressed, the file would not be reported as too large
+        // or unreadable; only a second look can tell.
+        Err(_) => walk::sniff(&p),
+    };
+    match what {
+        Some(what) => Err(walk::skipped(&p, what)),
+        None => Ok(process_read(&p, read, settings)),
+    }
+}
+
+fn process_read(
+    p: &PathBuf,
+    read: Result<(Vec<u8>, crate::writing::FileIdentity), crate::writing::ReadError>,
+    settings: &Settings,
+) -> Outcome {
+    let mut o = match read {
+        Ok((bytes, identity)) => {
+            // One copy of the file for the engine, its tree and the write's
+            // check of what is replaced.
+            let bytes = std::sync::Arc::new(bytes);
+            let mut o = process_bytes(display(p), bytes.clone(), Some(p), settings);
+            o.real_path = Some(identity.real.to_string_lossy().into_owned());
+            if let Some(c) = &mut o.pending {
+                c.old = bytes;
+                c.identity = Some(identity);
             }
             o
         }
+        Err(e) => Outcome {
+            path: display(p),
+            error: Some(FileError::io("io", e.to_string())),
+            ..Outcome::default()
+        },
+    };
+    use std::os::unix::ffi::OsStrExt;
+    let raw = p.as_os_str().as_bytes();
+    if std::str::from_utf8(raw).is_err() {
+        o.path_bytes = Some(raw.to_vec());
     }
+    o
 }
 
 pub(super) fn display(p: &Path) -> String {

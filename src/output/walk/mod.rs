@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+mod stream;
+mod survey;
+
+pub use stream::{Seen, Walk, Walked};
+pub use survey::{survey, Survey};
+
 use crate::writing::{TEMP_PREFIX, TEMP_SUFFIX};
 
 /// One thing to process, in output order.
@@ -92,35 +98,22 @@ pub fn collect(paths: &[PathBuf], filters: &Filters) -> Vec<Item> {
 /// compressed or binary (`sites/x.conf.gz: skipped: gzip-compressed`).
 pub fn collect_noted(paths: &[PathBuf], filters: &Filters, notes: &mut Vec<String>) -> Vec<Item> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stdin_seen = false;
-    for path in paths {
-        if path.as_os_str() == "-" {
-            if !stdin_seen {
-                out.push(Item::Stdin);
-                stdin_seen = true;
-            }
-            continue;
-        }
-        match fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk_dir(path, filters, &mut seen, &mut out, notes),
-            // Named explicitly, a compressed or binary file is an error: the
-            // user asked for it, and its bytes are no config.
-            Ok(m) if m.is_file() => match sniff(path) {
-                Some(what) => out.push(Item::Error {
-                    path: path.clone(),
-                    message: format!("{what}, not a configuration file"),
-                }),
-                None => push_file(path.clone(), None, &mut seen, &mut out),
+    for w in Walk::new(paths, filters, Seen::All(HashSet::new())) {
+        match w {
+            Walked::Item(i) => out.push(i),
+            Walked::Note(n) => notes.push(n),
+            Walked::File(p) => match sniff(&p) {
+                Some(what) => notes.push(skipped(&p, what)),
+                None => out.push(Item::File(p)),
             },
-            // Named explicitly: taken whatever the filters say, and even when
-            // it is not a regular file (`<(generate-config)`), which is
-            // never read ahead to sniff it.
-            Ok(_) => push_file(path.clone(), None, &mut seen, &mut out),
-            Err(e) => out.push(error(path, &e)),
         }
     }
     out
+}
+
+/// The note for a walked file that is no configuration.
+pub fn skipped(path: &Path, what: &str) -> String {
+    format!("{}: skipped: {what}", path.display())
 }
 
 fn error(path: &Path, e: &io::Error) -> Item {
@@ -144,6 +137,21 @@ pub fn strip_os_error(e: &io::Error) -> String {
 /// block). httpd would choke on either; parsing one would only print its
 /// bytes back as a "syntax error".
 pub fn sniff(path: &Path) -> Option<&'static str> {
+    if let Some(what) = sniff_name(path) {
+        return Some(what);
+    }
+    let mut head = [0u8; SNIFF_LEN];
+    let n = fs::File::open(path)
+        .and_then(|mut f| io::Read::read(&mut f, &mut head))
+        .ok()?;
+    sniff_head(&head[..n])
+}
+
+/// How many leading bytes [`sniff_head`] looks at.
+pub const SNIFF_LEN: usize = 512;
+
+/// A compressed file by its name.
+pub fn sniff_name(path: &Path) -> Option<&'static str> {
     const BY_NAME: &[(&str, &str)] = &[
         ("gz", "gzip-compressed"),
         ("tgz", "gzip-compressed"),
@@ -156,6 +164,16 @@ pub fn sniff(path: &Path) -> Option<&'static str> {
         ("zip", "a zip archive"),
         ("7z", "a 7-zip archive"),
     ];
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    BY_NAME
+        .iter()
+        .find(|(e, _)| ext.eq_ignore_ascii_case(e))
+        .map(|(_, what)| *what)
+}
+
+/// A compressed file by its magic number, or binary data, by the file's
+/// first bytes (at most [`SNIFF_LEN`] of them are looked at).
+pub fn sniff_head(bytes: &[u8]) -> Option<&'static str> {
     const BY_MAGIC: &[(&[u8], &str)] = &[
         (b"\x1f\x8b", "gzip-compressed"),
         (b"BZh", "bzip2-compressed"),
@@ -165,114 +183,11 @@ pub fn sniff(path: &Path) -> Option<&'static str> {
         (b"PK\x03\x04", "a zip archive"),
         (b"7z\xbc\xaf\x27\x1c", "a 7-zip archive"),
     ];
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if let Some((_, what)) = BY_NAME.iter().find(|(e, _)| ext.eq_ignore_ascii_case(e)) {
-        return Some(what);
-    }
-    let mut head = [0u8; 512];
-    let n = fs::File::open(path)
-        .and_then(|mut f| io::Read::read(&mut f, &mut head))
-        .ok()?;
-    let head = &head[..n];
+    let head = &bytes[..bytes.len().min(SNIFF_LEN)];
     if let Some((_, what)) = BY_MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
         return Some(what);
     }
     head.contains(&0).then_some("binary data (NUL bytes)")
-}
-
-/// `real`: the file's canonical path when the caller already knows it.
-fn push_file(
-    path: PathBuf,
-    real: Option<PathBuf>,
-    seen: &mut HashSet<PathBuf>,
-    out: &mut Vec<Item>,
-) {
-    // A path that cannot be canonicalised is kept: reading it will report why.
-    let key = real.unwrap_or_else(|| fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
-    if seen.insert(key) {
-        out.push(Item::File(path));
-    }
-}
-
-/// A walked file the filters take, unless it is compressed or binary.
-fn take_walked(
-    path: PathBuf,
-    real: Option<PathBuf>,
-    seen: &mut HashSet<PathBuf>,
-    out: &mut Vec<Item>,
-    notes: &mut Vec<String>,
-) {
-    match sniff(&path) {
-        Some(what) => notes.push(format!("{}: skipped: {what}", path.display())),
-        None => push_file(path, real, seen, out),
-    }
-}
-
-/// Walks `root` with walkdir: sorted by name within each directory,
-/// depth first, symlinked directories not followed (no loops, no escaping
-/// the tree), excluded directories not entered.
-fn walk_dir(
-    root: &Path,
-    filters: &Filters,
-    seen: &mut HashSet<PathBuf>,
-    out: &mut Vec<Item>,
-    notes: &mut Vec<String>,
-) {
-    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
-    // Below the root the walk enters real directories only (it follows no
-    // symlinked one), so a regular file's canonical path is the root's
-    // joined with the names walked: one realpath per walk instead of one
-    // per file, each a readlink for every component of the path.
-    let real_root = fs::canonicalize(root).ok();
-    let walk = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0 || !e.file_type().is_dir() || filters.enters_dir(&rel(e.path()))
-        });
-    for entry in walk {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let path = e.path().unwrap_or(root).to_path_buf();
-                let message = match e.io_error() {
-                    Some(io) => strip_os_error(io),
-                    None => e.to_string(),
-                };
-                out.push(Item::Error { path, message });
-                continue;
-            }
-        };
-        let path = entry.path().to_path_buf();
-        let child_rel = rel(&path);
-        let ftype = entry.file_type();
-        if ftype.is_file() {
-            if filters.takes_file(&child_rel) {
-                let real = real_root.as_ref().map(|r| r.join(&child_rel));
-                take_walked(path, real, seen, out, notes);
-            }
-        } else if ftype.is_symlink() {
-            match fs::metadata(&path) {
-                Ok(m) if m.is_file() => {
-                    if filters.takes_file(&child_rel) {
-                        take_walked(path, None, seen, out, notes);
-                    }
-                }
-                // Symlinked directories and special files are not followed.
-                Ok(_) => {}
-                // A dangling link that the filters take is reported: httpd
-                // would fail on it too.
-                Err(e) => {
-                    if filters.takes_file(&child_rel) {
-                        out.push(error(&path, &e));
-                    }
-                }
-            }
-        }
-        // Directories are entered by the walk itself; FIFOs, sockets and
-        // devices met in a walk are skipped: opening a FIFO would block.
-    }
 }
 
 /// The system's Apache configuration directory: the first of `candidates`
