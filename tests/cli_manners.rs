@@ -123,6 +123,34 @@ fn binary_files_are_skipped_by_their_bytes_with_or_without_a_server() {
 }
 
 #[test]
+fn diffs_and_stderr_lines_interleave_in_file_order_into_one_pipe() {
+    let d = tempfile::tempdir().unwrap();
+    let app = "<VirtualHost *:80>\nWSGIScriptAlias / /srv/app.wsgi\n</VirtualHost>\n";
+    fs::write(d.path().join("a.conf"), app).unwrap();
+    fs::write(d.path().join("b.conf"), "<VirtualHost *:80>\n").unwrap();
+    fs::write(d.path().join("c.conf"), app).unwrap();
+    // `2>&1 | less`: both streams into one file, as a pager would see them.
+    let log = d.path().join("log");
+    let both = fs::File::create(&log).unwrap();
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("wsgifix"))
+        .current_dir(d.path())
+        .args(["--dry-run", "a.conf", "b.conf", "c.conf"])
+        .stdout(both.try_clone().unwrap())
+        .stderr(both)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let text = fs::read_to_string(&log).unwrap();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{text}"))
+    };
+    assert!(at("+++ b/a.conf") < at("wsgifix: error: b.conf"), "{text}");
+    assert!(at("wsgifix: error: b.conf") < at("+++ b/c.conf"), "{text}");
+    assert!(at("+++ b/c.conf") < at("files checked"), "{text}");
+}
+
+#[test]
 fn every_error_line_has_the_prefix() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("bad.conf"), "<VirtualHost *:80>\n").unwrap();

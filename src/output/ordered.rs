@@ -23,6 +23,9 @@ struct Claims<I> {
     next: usize,
     taken: usize,
     stop: bool,
+    /// Workers asleep on `freed`: the taker wakes them only when there
+    /// are any, not with a futex call for every result.
+    waiting: usize,
 }
 
 /// A panic while holding the lock cannot leave the counters half-updated
@@ -56,6 +59,7 @@ pub fn for_each_in_order<I, R>(
         next: 0,
         taken: 0,
         stop: false,
+        waiting: 0,
     });
     let freed = Condvar::new();
     let (tx, rx) = mpsc::channel();
@@ -67,7 +71,9 @@ pub fn for_each_in_order<I, R>(
                 let claimed = {
                     let mut c = lock(claims);
                     while !c.stop && c.next >= c.taken + window {
+                        c.waiting += 1;
                         c = freed.wait(c).unwrap_or_else(|e| e.into_inner());
+                        c.waiting -= 1;
                     }
                     if c.stop {
                         break;
@@ -116,8 +122,13 @@ pub fn for_each_in_order<I, R>(
                 if !go_on {
                     break 'taking;
                 }
-                lock(claims).taken = wanted;
-                freed.notify_all();
+                let mut c = lock(claims);
+                c.taken = wanted;
+                let asleep = c.waiting > 0;
+                drop(c);
+                if asleep {
+                    freed.notify_all();
+                }
             }
         }
         lock(claims).stop = true;

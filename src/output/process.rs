@@ -116,7 +116,29 @@ pub fn process_units<'a>(
         .write
         .as_ref()
         .map(|w| crate::writing::units::Queue::new(Arc::clone(w), Arc::clone(&settings.units)));
-    let mut report = |outcomes: Vec<Outcome>, summary: &mut Summary, err: &mut dyn Write| {
+    // What a file came to reads in order, on a terminal or in `2>&1 |
+    // less`: its diff, then (on stderr) what the diff does not show. So
+    // stdout is flushed before anything goes to stderr, and after every
+    // file when a person watches it or a progress bar is drawn below it;
+    // into a pipe or a file it is flushed only when its buffer fills.
+    let watched = std::io::IsTerminal::is_terminal(&io::stdout());
+    // Keep going after stdout closes (`| head`): files must still be
+    // written and errors still reported.
+    fn flush_out(stdout_ok: &mut bool, out: &mut dyn Write) {
+        *stdout_ok = *stdout_ok && out.flush().is_ok();
+    }
+    let mut side = Vec::new();
+    let mut report = |notes: &[String],
+                      outcomes: Vec<Outcome>,
+                      summary: &mut Summary,
+                      eager: bool,
+                      err: &mut dyn Write| {
+        if !notes.is_empty() {
+            flush_out(&mut stdout_ok, out);
+            for n in notes {
+                let _ = writeln!(err, "{n}");
+            }
+        }
         for o in &outcomes {
             summary.add(o);
             statistics.add(o);
@@ -125,14 +147,14 @@ pub fn process_units<'a>(
                     Some(w) => w.file(out, o),
                     None => report_text(o, settings, out),
                 };
-                // On a terminal, what a file came to reads in order: its diff,
-                // then (on stderr) what the diff does not show.
-                let r = r.and_then(|()| out.flush());
-                // Keep going after stdout closes (`| head`): files must still
-                // be written and errors still reported.
                 stdout_ok = r.is_ok();
             }
-            report_stderr(o, settings, err);
+            side.clear();
+            report_stderr(o, settings, &mut side);
+            if eager || watched || !side.is_empty() {
+                flush_out(&mut stdout_ok, out);
+            }
+            let _ = err.write_all(&side);
         }
     };
     let mut progress = progress::Progress::new(run.files, settings.quiet);
@@ -146,21 +168,24 @@ pub fn process_units<'a>(
                 Done::Unit(files, r) => (files, r),
                 Done::Note(n) => {
                     if !settings.quiet {
+                        let eager = progress.shown();
                         progress.suspend(|| {
-                            let _ = writeln!(err, "wsgifix: note: {n}");
+                            let notes = [format!("wsgifix: note: {n}")];
+                            report(&notes, Vec::new(), &mut summary, eager, err);
                         });
                     }
                     return true;
                 }
             };
             progress.advance(files as u64);
+            // A write's own messages go to stderr as it commits.
+            let eager = progress.shown() || queue.is_some();
             progress.suspend(|| {
-                units::write_notes(&r, err);
                 let mut outcomes = r.outcomes;
                 if let Some(q) = &mut queue {
                     outcomes = q.take(outcomes, err);
                 }
-                report(outcomes, &mut summary, err);
+                report(&r.notes, outcomes, &mut summary, eager, err);
             });
             // A signal stops the run: nothing more is read or written.
             queue.as_ref().is_none_or(|q| q.interrupted.is_none())
@@ -169,7 +194,7 @@ pub fn process_units<'a>(
     progress.finish();
     if let Some(q) = &mut queue {
         let rest = q.finish(err);
-        report(rest, &mut summary, err);
+        report(&[], rest, &mut summary, false, err);
     }
     let mut code = exit_code(&summary, settings.mode);
     if settings.exit_non_zero_on_fix && summary.written > 0 && code == 0 {

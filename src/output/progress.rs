@@ -61,6 +61,11 @@ impl Progress {
     }
 
     /// Runs `f` (which prints) with the bar out of the way.
+    /// The bar is drawn (so stdout must not be left half-written under it).
+    pub fn shown(&self) -> bool {
+        self.bar.is_some() && self.shown
+    }
+
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.bar {
             Some(bar) if self.shown => bar.suspend(f),

@@ -5,7 +5,7 @@
 //! (disabled sites, `*.dpkg-old`, backups) unchanged, and says so.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -347,12 +347,5 @@ fn plural(n: usize) -> String {
         "1 file is".to_string()
     } else {
         format!("{n} files are")
-    }
-}
-
-/// Writes a unit's notes.
-pub fn write_notes(r: &UnitResult, err: &mut dyn Write) {
-    for n in &r.notes {
-        let _ = writeln!(err, "{n}");
     }
 }
