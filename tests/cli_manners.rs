@@ -151,6 +151,44 @@ fn diffs_and_stderr_lines_interleave_in_file_order_into_one_pipe() {
 }
 
 #[test]
+fn leftovers_in_every_walked_directory_are_swept_before_the_walk_reads() {
+    let d = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tree = d.path().join("tree");
+    // `x/` is met again after its subdirectory `m/` (a.conf, m/, z.conf):
+    // each is swept once, and a directory with no config is not read.
+    for dir in ["x/m", "empty"] {
+        fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    for f in ["x/a.conf", "x/m/b.conf", "x/z.conf"] {
+        fs::write(tree.join(f), "ServerName a\n").unwrap();
+    }
+    let leftovers = [
+        "x/.wsgifix-1.tmp",
+        "x/m/.wsgifix-2.tmp",
+        "empty/.wsgifix-3.tmp",
+    ];
+    for f in leftovers {
+        fs::write(tree.join(f), "half a write\n").unwrap();
+    }
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("wsgifix"))
+        .env("WSGIFIX_STATE_DIR", state.path())
+        .arg("--check")
+        .arg(&tree)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for f in &leftovers[..2] {
+        assert!(!tree.join(f).exists(), "{f} left: {err}");
+        let said = format!("removed {}", tree.join(f).display());
+        assert_eq!(err.matches(&said).count(), 1, "{err}");
+    }
+    assert!(tree.join(leftovers[2]).exists());
+    assert!(err.contains("3 files checked"), "{err}");
+}
+
+#[test]
 fn every_error_line_has_the_prefix() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("bad.conf"), "<VirtualHost *:80>\n").unwrap();

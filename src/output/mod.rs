@@ -156,9 +156,13 @@ pub fn run(cli: &Cli) -> i32 {
     // directories this run reads.
     let live = crate::writing::state::recover(&cli.state_dir, &mut err);
     if named.is_empty() && !cli.list_apps {
-        let survey = walk::survey(&paths, &filters);
+        // Leftovers of killed runs go before anything reads them as config.
+        let mut sweep = |dir: &Path| {
+            crate::writing::state::sweep([dir], &live, &mut err);
+        };
+        let survey = walk::survey(&paths, &filters, &mut sweep);
         if !survey.has_main {
-            return stream(cli, &paths, &filters, survey, &live, &mut err);
+            return stream(cli, &paths, &filters, survey, &mut err);
         }
     }
     let mut notes = Vec::new();
@@ -255,14 +259,11 @@ fn stream(
     paths: &[PathBuf],
     filters: &Filters,
     survey: walk::Survey,
-    live: &crate::writing::state::Live,
     err: &mut dyn Write,
 ) -> i32 {
     if !survey.anything {
         return nothing_found(cli, err);
     }
-    // Leftovers of killed runs go before anything reads them as config.
-    crate::writing::state::sweep(survey.dirs.iter().map(PathBuf::as_path), live, err);
     let write = (cli.mode() == Mode::Write).then(|| Arc::new(write_options(cli)));
     let settings = settings(cli, write, BTreeMap::new());
     let run = process::Run {

@@ -339,7 +339,7 @@ mod tests {
                 })
                 .collect();
             let filters = Filters::new(&[], &[]).unwrap();
-            let known = survey(&paths, &filters).seen;
+            let known = survey(&paths, &filters, &mut |_| {}).seen;
             let is_known = matches!(known, Seen::Known { .. });
             prop_assert!(is_known);
             prop_assert_eq!(walked(&paths, known), walked(&paths, Seen::default()));
@@ -351,7 +351,7 @@ mod tests {
         let d = tree();
         let paths = vec![d.path().to_path_buf()];
         let filters = Filters::new(&[], &[]).unwrap();
-        let known = survey(&paths, &filters).seen;
+        let known = survey(&paths, &filters, &mut |_| {}).seen;
         symlink("../avail/b.conf", d.path().join("enabled/b.conf")).unwrap();
         let errors: Vec<Walked> = walked(&paths, known)
             .into_iter()

@@ -1,11 +1,12 @@
 //! A first walk over names only, before anything is read, for what a run
 //! must know up front: whether a main config claims the tree (then the
-//! run is a plan of servers), which directories to sweep of leftovers
-//! before they are read, and which files a walk can meet twice. Its cost
-//! is a directory listing, a stat per link and one small read; what it
-//! keeps grows with the directories and links, not with the files.
+//! run is a plan of servers), and which files a walk can meet twice; on
+//! its way it hands each directory of taken files to the caller, to be
+//! swept of leftovers before anything is read. Its cost is a directory
+//! listing, a stat per link and one small read; what it keeps grows with
+//! the links and the depth of the tree, not with the files.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::{sniff, Filters, Item, Seen, Walk, Walked};
@@ -19,8 +20,6 @@ pub struct Survey {
     /// until one is), standard input, an explicit path or an error.
     pub anything: bool,
     pub reads_stdin: bool,
-    /// The directories of the files taken.
-    pub dirs: BTreeSet<PathBuf>,
     /// Files taken, counting one reached twice twice (for progress).
     pub files: u64,
     /// What the streaming walk must remember (see [`Seen::Known`]).
@@ -28,19 +27,28 @@ pub struct Survey {
 }
 
 /// Walks `paths` as a run would, reading nothing but the first file that
-/// is configuration.
-pub fn survey(paths: &[PathBuf], filters: &Filters) -> Survey {
+/// is configuration. `each_dir` is called once for every directory of a
+/// taken file (rarely twice: when walk roots overlap), before the walk
+/// goes on past it.
+pub fn survey(paths: &[PathBuf], filters: &Filters, each_dir: &mut dyn FnMut(&Path)) -> Survey {
     let mut s = Survey::default();
     let mut walk = Walk::new(paths, filters, Seen::Gather(HashSet::new()));
-    fn file(s: &mut Survey, p: &Path) {
+    // The directories from the walk's root down to the current one: a
+    // depth-first walk never comes back to a directory it has left, so a
+    // directory not on this path is new, and nothing else is kept.
+    let mut open: Vec<PathBuf> = Vec::new();
+    let mut file = |s: &mut Survey, p: &Path| {
         s.files += 1;
         s.has_main |= server::is_main_file(p);
-        if let Some(d) = p.parent() {
-            if !s.dirs.contains(d) {
-                s.dirs.insert(d.to_path_buf());
-            }
+        let Some(d) = p.parent() else { return };
+        while open.last().is_some_and(|top| !d.starts_with(top)) {
+            open.pop();
         }
-    }
+        if open.last().is_none_or(|top| top != d) {
+            each_dir(d);
+            open.push(d.to_path_buf());
+        }
+    };
     for w in walk.by_ref() {
         match w {
             Walked::Note(_) => {}
