@@ -32,7 +32,7 @@ pub struct Joined<'a> {
 /// physical line after `\\`-newline continues as well, eating one backslash.
 pub fn join(raw: &[u8]) -> Joined<'_> {
     // Fast path: without a backslash or NUL there is nothing to join or cut.
-    if !raw.iter().any(|&b| b == b'\\' || b == 0) {
+    if memchr::memchr2(b'\\', 0, raw).is_none() {
         return Joined {
             text: Cow::Borrowed(trim(raw)),
             continues: false,
