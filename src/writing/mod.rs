@@ -156,6 +156,15 @@ pub fn escape_path(p: &Path) -> String {
 }
 
 pub fn escape_bytes(b: &[u8]) -> String {
+    // Printable ASCII, nearly every path and line, escapes to itself; the
+    // char-by-char walk below was 2.5% of a fleet run.
+    if b.iter().all(|c| matches!(c, b' '..=b'~')) {
+        return b.iter().map(|&c| char::from(c)).collect();
+    }
+    escape_each_char(b)
+}
+
+fn escape_each_char(b: &[u8]) -> String {
     let mut out = String::new();
     for chunk in b.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -440,5 +449,20 @@ fn verify_unit(
 pub fn print_notes(rep: &CommitReport, err: &mut dyn Write) {
     for n in &rep.notes {
         let _ = writeln!(err, "wsgifix: {n}");
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_ascii_shortcut_escapes_as_the_char_walk_does(
+            b in proptest::collection::vec(prop_oneof![0x1fu8..=0x7f, any::<u8>()], 0..40)
+        ) {
+            prop_assert_eq!(escape_bytes(&b), escape_each_char(&b));
+        }
     }
 }
