@@ -156,7 +156,6 @@ pub fn run(cli: &Cli) -> i32 {
     // directories this run reads.
     let live = crate::writing::state::recover(&cli.state_dir, &mut err);
     if named.is_empty() && !cli.list_apps {
-        // Leftovers of killed runs go before anything reads them as config.
         let mut sweep = |dir: &Path| {
             crate::writing::state::sweep([dir], &live, &mut err);
         };

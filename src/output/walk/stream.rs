@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::slice;
 
-use super::{error, sniff_name, strip_os_error, Filters, Item};
+use super::{error, skipped, sniff_name, strip_os_error, Filters, Item};
 
 /// What a walk yields, in output order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +132,7 @@ impl<'a> Walk<'a> {
         match self.seen.first(key, how) {
             Ok(true) if how == Reached::Explicit => Some(Walked::Item(Item::File(path))),
             Ok(true) => Some(match sniff_name(&path) {
-                Some(what) => Walked::Note(format!("{}: skipped: {what}", path.display())),
+                Some(what) => Walked::Note(skipped(&path, what)),
                 None => Walked::File(path),
             }),
             Ok(false) => None,

@@ -27,9 +27,9 @@ pub struct Survey {
 }
 
 /// Walks `paths` as a run would, reading nothing but the first file that
-/// is configuration. `each_dir` is called once for every directory of a
-/// taken file (rarely twice: when walk roots overlap), before the walk
-/// goes on past it.
+/// is configuration, and stopping at the first main config. `each_dir` is
+/// called once for every directory of a taken file (rarely twice: when
+/// walk roots overlap), before the walk goes on past it.
 pub fn survey(paths: &[PathBuf], filters: &Filters, each_dir: &mut dyn FnMut(&Path)) -> Survey {
     let mut s = Survey::default();
     let mut walk = Walk::new(paths, filters, Seen::Gather(HashSet::new()));
@@ -49,7 +49,9 @@ pub fn survey(paths: &[PathBuf], filters: &Filters, each_dir: &mut dyn FnMut(&Pa
             open.push(d.to_path_buf());
         }
     };
-    for w in walk.by_ref() {
+    // A main config ends the survey: the run then plans servers, which
+    // walks and sweeps on its own, and nothing more is needed from here.
+    while let Some(w) = walk.next().filter(|_| !s.has_main) {
         match w {
             Walked::Note(_) => {}
             Walked::File(p) => {
