@@ -264,8 +264,9 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
             ))
         });
     }
+    let templates = template_findings(&first, &names, options, ext);
     let (fixed, final_issues) = if first.errors.is_empty() {
-        fix_loop::run(work.clone(), &first, &original, &names, options, ext)
+        fix_loop::run(work.clone(), first, &original, &names, options, ext)
     } else {
         (None, original.clone())
     };
@@ -277,7 +278,7 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
         let fixable = !remaining.contains(&issue_key(i));
         result.files[i.file].findings.push(i.to_finding(fixable));
     }
-    for (file, f) in template_findings(&first, &names, options, ext) {
+    for (file, f) in templates {
         hidden.push((f.code, file, f.line));
         if suppressions.covering(f.code, file, f.line).is_none() {
             result.files[file].findings.push(f);

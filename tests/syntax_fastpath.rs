@@ -42,6 +42,7 @@ fn lines_mut<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut Line>) {
         match n {
             Node::Line(l) => out.push(l),
             Node::Section(s) => {
+                let s = std::sync::Arc::make_mut(s);
                 out.push(&mut s.open);
                 lines_mut(&mut s.children, out);
                 if let Some(c) = s.close.as_mut() {
@@ -79,6 +80,7 @@ fn edit(tree: &mut SyntaxTree, picks: &[(usize, u8)]) {
                     .iter_mut()
                     .find(|n| matches!(n, Node::Section(_)))
                 {
+                    let s = std::sync::Arc::make_mut(s);
                     let i = at % (s.children.len() + 1);
                     let l = Line::inserted(b"    WSGIApplicationGroup %{GLOBAL}\r\n".to_vec());
                     s.children.insert(i, Node::Line(l));

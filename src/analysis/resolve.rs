@@ -47,6 +47,15 @@ fn kind_slot(kind: GroupKind) -> usize {
 
 impl Analysis {
     pub(super) fn finish(&mut self) {
+        // The walk grew these by doubling. A fix loop holds an analysis for
+        // the whole of each pass, and for a file of thousands of vhosts the
+        // spare capacity alone is megabytes.
+        self.scopes.shrink_to_fit();
+        self.daemons.shrink_to_fit();
+        self.mounts.shrink_to_fit();
+        self.groups.shrink_to_fit();
+        self.imports.shrink_to_fit();
+        self.aliases.shrink_to_fit();
         let mut ids: HashMap<String, usize> = HashMap::new();
         for m in &mut self.mounts {
             let next = ids.len();

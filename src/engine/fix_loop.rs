@@ -16,13 +16,19 @@ use std::collections::{HashMap, HashSet};
 /// server (when anything changed) and its remaining issues.
 pub(super) fn run(
     mut current: Work,
-    first: &analysis::Analysis,
+    first: analysis::Analysis,
     original: &[Issue],
     names: &[String],
     options: &Options,
     ext: &ServerContext,
 ) -> (Option<Work>, Vec<Issue>) {
-    let mut state: Option<(analysis::Analysis, Vec<Issue>)> = None;
+    // The analysis of `current`, taken by each pass and dropped before the
+    // pass's batch is checked: the check compares against a snapshot, and
+    // the state's analysis (as big as the candidate's, 1.5× a dense file)
+    // would otherwise be held beside the candidate's. A pass whose batch is
+    // refused as a whole analyses the same state again.
+    let mut analysis = Some(first);
+    let mut later_issues: Option<Vec<Issue>> = None;
     let mut fixed_any = false;
     let mut refused: HashSet<IssueKey> = HashSet::new();
     // Edits that failed the checks in this state: the instances of one
@@ -30,10 +36,7 @@ pub(super) fn run(
     // it fails the same way for each of them.
     let mut refused_edits: Vec<Vec<FixEdit>> = Vec::new();
     loop {
-        let (a, issues) = match &state {
-            Some((a, i)) => (a, i.as_slice()),
-            None => (first, original),
-        };
+        let issues = later_issues.as_deref().unwrap_or(original);
         // A pass with nothing left to try would only build the fixer's
         // lookups of the whole server to find that out.
         if !issues
@@ -42,6 +45,8 @@ pub(super) fn run(
         {
             break;
         }
+        let state = analysis.take().unwrap_or_else(|| current.analyse());
+        let a = &state;
         let fixer = Fixer::new(&current.trees, names, a, ext)
             .with_pinned(pinned_apps(a, &current.suppressions()));
         // Every fixable issue whose edits fit beside the others' goes into
@@ -133,6 +138,8 @@ pub(super) fn run(
             break;
         }
         let before = Snapshot::new(a, issues);
+        drop(fixer);
+        drop(state);
         let check = |edits: &[FixEdit], fixes: &[&Issue]| {
             let w = current.apply(edits)?;
             let after = w.analyse();
@@ -150,7 +157,8 @@ pub(super) fn run(
         );
         if let Some((w, after, after_issues)) = next {
             current = w;
-            state = Some((after, after_issues));
+            analysis = Some(after);
+            later_issues = Some(after_issues);
             fixed_any = true;
             // What could not be fixed before may be fixable now; retrying
             // keeps a second run from finding more to do. The loop still
@@ -159,7 +167,7 @@ pub(super) fn run(
             refused_edits.clear();
         }
     }
-    let remaining = state.map_or_else(|| original.to_vec(), |(_, i)| i);
+    let remaining = later_issues.unwrap_or_else(|| original.to_vec());
     (fixed_any.then_some(current), remaining)
 }
 

@@ -5,6 +5,7 @@
 use crate::analysis::NodePath;
 use crate::syntax::{visit_lines, Line, LineKind, Node, Section, SyntaxTree};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
@@ -104,7 +105,7 @@ fn children_mut<'a>(nodes: &'a mut Vec<Node>, parent: &[usize]) -> Option<&'a mu
     match parent.split_first() {
         None => Some(nodes),
         Some((first, rest)) => match nodes.get_mut(*first)? {
-            Node::Section(s) => children_mut(&mut s.children, rest),
+            Node::Section(s) => children_mut(&mut Arc::make_mut(s).children, rest),
             Node::Line(_) => None,
         },
     }
@@ -115,8 +116,8 @@ fn line_at_mut<'a>(nodes: &'a mut [Node], path: &[usize]) -> Option<&'a mut Line
     let node = nodes.get_mut(*first)?;
     match (node, rest.is_empty()) {
         (Node::Line(l), true) => Some(l),
-        (Node::Section(s), true) => Some(&mut s.open),
-        (Node::Section(s), false) => line_at_mut(&mut s.children, rest),
+        (Node::Section(s), true) => Some(&mut Arc::make_mut(s).open),
+        (Node::Section(s), false) => line_at_mut(&mut Arc::make_mut(s).children, rest),
         (Node::Line(_), false) => None,
     }
 }
@@ -190,39 +191,89 @@ fn last_line(nodes: &[Node]) -> Option<&Line> {
 }
 
 /// Inserting after a last line that had no newline: that line gets one, and
-/// the file still ends without one, as it did.
+/// the file still ends without one, as it did. Only the sections that hold
+/// such a line are entered for writing: the others stay shared with the
+/// tree the edits were applied to.
 fn fix_line_ends(nodes: &mut [Node], eol: &[u8], had_final_eol: bool) {
-    let mut lines: Vec<&mut Line> = Vec::new();
-    collect_lines_mut(nodes, &mut lines);
-    let n = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        let is_last = i + 1 == n;
-        if !is_last && line.eol().is_empty() {
-            let mut raw = line.raw().to_vec();
-            raw.extend_from_slice(eol);
-            line.set_raw(raw);
-        } else if is_last && !had_final_eol && line.line == 0 {
-            let raw = line.raw();
-            let keep = raw.len() - line.eol().len();
-            let raw = raw[..keep].to_vec();
-            line.set_raw(raw);
+    let mut total = 0usize;
+    let mut due: Vec<(usize, LineEnd)> = Vec::new();
+    visit_lines(nodes, &mut |l| {
+        if l.eol().is_empty() {
+            due.push((total, LineEnd::Add));
+        }
+        total += 1;
+    });
+    let last = total.wrapping_sub(1);
+    due.retain(|&(i, _)| i != last);
+    if !had_final_eol {
+        if let Some(l) = last_line(nodes).filter(|l| l.line == 0) {
+            if !l.eol().is_empty() {
+                due.push((last, LineEnd::Drop));
+            }
         }
     }
-}
-
-fn collect_lines_mut<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut Line>) {
-    for n in nodes {
-        match n {
-            Node::Line(l) => out.push(l),
-            Node::Section(s) => {
-                out.push(&mut s.open);
-                collect_lines_mut(&mut s.children, out);
-                if let Some(c) = s.close.as_mut() {
-                    out.push(c);
+    for (ordinal, change) in due {
+        if let Some(line) = nth_line_mut(nodes, ordinal) {
+            match change {
+                LineEnd::Add => {
+                    let mut raw = line.raw().to_vec();
+                    raw.extend_from_slice(eol);
+                    line.set_raw(raw);
+                }
+                LineEnd::Drop => {
+                    let raw = line.raw();
+                    let keep = raw.len() - line.eol().len();
+                    let raw = raw[..keep].to_vec();
+                    line.set_raw(raw);
                 }
             }
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum LineEnd {
+    Add,
+    Drop,
+}
+
+fn lines_in(node: &Node) -> usize {
+    match node {
+        Node::Line(_) => 1,
+        Node::Section(s) => {
+            let mut n = 1 + usize::from(s.close.is_some());
+            visit_lines(&s.children, &mut |_| n += 1);
+            n
+        }
+    }
+}
+
+/// The `n`th line in print order (0-based), the sections around it made
+/// the tree's own.
+fn nth_line_mut(nodes: &mut [Node], mut n: usize) -> Option<&mut Line> {
+    for node in nodes {
+        let count = lines_in(node);
+        if n >= count {
+            n -= count;
+            continue;
+        }
+        return match node {
+            Node::Line(l) => Some(l),
+            Node::Section(s) => {
+                let s = Arc::make_mut(s);
+                if n == 0 {
+                    return Some(&mut s.open);
+                }
+                let inner = count - 1 - usize::from(s.close.is_some());
+                if n - 1 < inner {
+                    nth_line_mut(&mut s.children, n - 1)
+                } else {
+                    s.close.as_mut()
+                }
+            }
+        };
+    }
+    None
 }
 
 /// The file's indentation unit: what a section's first child adds to the
@@ -276,7 +327,7 @@ pub fn make_section(
     open.push(b'>');
     open.extend_from_slice(eol);
     let inner: Vec<u8> = [indent, unit].concat();
-    Node::Section(Box::new(Section {
+    Node::Section(Arc::new(Section {
         open: Line::inserted(open),
         children: body
             .iter()

@@ -467,7 +467,7 @@ fn section_node(open: Open, close: Option<Line>) -> Node {
     // Grown by doubling; a tree lives as long as its run, so the slack
     // would too.
     children.shrink_to_fit();
-    Node::Section(Box::new(Section {
+    Node::Section(Arc::new(Section {
         open: open.line,
         children,
         close,

@@ -290,13 +290,16 @@ impl Section {
     }
 }
 
-/// A section is boxed so that a node is no bigger than a line: most nodes
-/// are lines, and a tree is one node per line (a 10 MB redirect map is
-/// 200 000 of them).
+/// A section is behind a pointer so that a node is no bigger than a line:
+/// most nodes are lines, and a tree is one node per line (a 10 MB redirect
+/// map is 200 000 of them). The pointer is shared: each candidate fix is
+/// applied to a copy of the tree, and a copy shares every section the edit
+/// does not enter (`Arc::make_mut` copies only the sections on the edited
+/// path), so a fix to one vhost of thousands copies that vhost, not the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     Line(Line),
-    Section(Box<Section>),
+    Section(Arc<Section>),
 }
 
 impl Node {
@@ -401,6 +404,6 @@ pub fn visit_lines<'a>(nodes: &'a [Node], f: &mut impl FnMut(&'a Line)) {
     }
 }
 
-// The point of boxing sections: a node costs what a line costs.
+// The point of the pointer to a section: a node costs what a line costs.
 const _: () = assert!(std::mem::size_of::<Node>() == std::mem::size_of::<Line>());
 const _: () = assert!(std::mem::size_of::<Line>() == 24);
