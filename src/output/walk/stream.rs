@@ -128,6 +128,10 @@ impl<'a> Walk<'a> {
         }
     }
 
+    fn reads_heads(&self) -> bool {
+        !matches!(self.seen, Seen::Gather(_))
+    }
+
     fn take(&mut self, path: PathBuf, key: PathBuf, how: Reached) -> Option<Walked> {
         match self.seen.first(key, how) {
             Ok(true) if how == Reached::Explicit => Some(Walked::Item(Item::File(path))),
@@ -168,14 +172,18 @@ impl<'a> Walk<'a> {
                 None
             }
             // Named explicitly, a compressed or binary file is an error: the
-            // user asked for it, and its bytes are no config.
-            Ok(m) if m.is_file() => match super::sniff(path) {
-                Some(what) => Some(Walked::Item(Item::Error {
-                    path: path.to_path_buf(),
-                    message: format!("{what}, not a configuration file"),
-                })),
-                None => self.take(path.to_path_buf(), key(), Reached::Explicit),
-            },
+            // user asked for it, and its bytes are no config. A survey, which
+            // only counts what is there, does not open it to find out; the
+            // walk after it does.
+            Ok(m) if m.is_file() => {
+                match self.reads_heads().then(|| super::sniff(path)).flatten() {
+                    Some(what) => Some(Walked::Item(Item::Error {
+                        path: path.to_path_buf(),
+                        message: format!("{what}, not a configuration file"),
+                    })),
+                    None => self.take(path.to_path_buf(), key(), Reached::Explicit),
+                }
+            }
             // Named explicitly: taken whatever the filters say, and even when
             // it is not a regular file (`<(generate-config)`), which is
             // never read ahead to sniff it.
