@@ -106,8 +106,10 @@ pub fn process_shared(
             }
         }
     };
-    let model = ServerModel::single(PathBuf::new(), source, tree);
-    let mut r = run(&model, options, ctx);
+    // The model holds no tree: the run holds the only one, so that the
+    // parse is freed once the fixed print is verified in its place.
+    let model = ServerModel::single(PathBuf::new(), source, SyntaxTree::default());
+    let mut r = run(&model, vec![Arc::new(tree)], options, ctx);
     r.files.pop().unwrap_or_default()
 }
 
@@ -117,7 +119,8 @@ pub fn process_shared(
 /// the number of findings, breaks no start-up check, and moves no other
 /// instance's process or application group.
 pub fn process_server(model: &ServerModel, options: &Options) -> ServerResult {
-    run(model, options, &ServerContext::default())
+    let trees = model.files.iter().map(|f| f.tree.clone()).collect();
+    run(model, trees, options, &ServerContext::default())
 }
 
 /// Each Include directive (by file, path) → the files it reads.
@@ -224,7 +227,14 @@ fn used_codes(
     used
 }
 
-fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerResult {
+/// `trees` are the parses of the model's files, by `FileId` (the model's
+/// own are not read).
+fn run(
+    model: &ServerModel,
+    trees: Vec<Arc<SyntaxTree>>,
+    options: &Options,
+    ext: &ServerContext,
+) -> ServerResult {
     let n = model.files.len();
     let mut result = ServerResult {
         files: vec![FileResult::default(); n],
@@ -237,7 +247,7 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     }
     let names = display_names(model);
     let work = Work {
-        trees: model.files.iter().map(|f| f.tree.clone()).collect(),
+        trees,
         includes: model.includes.clone(),
     };
     let initial = work.trees.clone();
@@ -296,7 +306,14 @@ fn run(model: &ServerModel, options: &Options, ext: &ServerContext) -> ServerRes
     let Some(done) = fixed else {
         return result;
     };
-    match verify::written(done, &initial, &final_issues, &names, options, ext) {
+    // What the fixes did not touch is still the parse (the same Arc).
+    let edited: Vec<bool> = (done.trees.iter().zip(&initial))
+        .map(|(now, first)| !Arc::ptr_eq(now, first))
+        .collect();
+    // Verify parses the print of each edited file again; the parses it
+    // replaces need not be held beside it.
+    drop((initial, work));
+    match verify::written(done, &edited, &final_issues, &names, options, ext) {
         Ok(verified) => {
             for (i, bytes) in verified {
                 if *bytes != *model.files[i].source {

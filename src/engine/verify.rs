@@ -218,7 +218,7 @@ pub type Verified = (usize, syntax::SharedBytes);
 /// bytes of each edited file, by file: what is written is what was checked.
 pub fn written(
     mut done: Work,
-    initial: &[std::sync::Arc<syntax::SyntaxTree>],
+    edited: &[bool],
     final_issues: &[Issue],
     names: &[String],
     options: &Options,
@@ -230,13 +230,14 @@ pub fn written(
     // Arc): parsing its print again would only repeat that. The edited ones
     // (1 200 of a 2 000-site server, say) are parsed again in parallel, each
     // in the place of the fixed tree it was printed from: that tree is
-    // dropped first, and the reparse shares the printed buffer, so a big
-    // file is held as its source, its print and two trees, never three.
+    // dropped first, and the reparse shares the printed buffer. A file
+    // checked on its own has no other tree by then (the run dropped its
+    // parse), so it is held as its source, its print and one tree.
     let verified: Vec<Verified> = done
         .trees
         .par_iter_mut()
         .enumerate()
-        .filter(|(i, t)| initial.get(*i).is_none_or(|first| !Arc::ptr_eq(first, t)))
+        .filter(|(i, _)| edited.get(*i).copied().unwrap_or(true))
         .map(|(i, slot)| {
             let bytes = Arc::new(slot.to_bytes());
             *slot = Arc::default();
