@@ -438,20 +438,22 @@ pub fn finish(
         o.fix_notes = formats::fixes::describe(source, new);
     }
     if settings.mode == Mode::Write {
-        match (file, &fixed) {
+        match (file, fixed) {
             // Committed by the run loop (crate::writing::units); `old` and
             // `identity` are filled in by the caller, which read the file.
+            // The fixed bytes move there: a copy would be a third file's
+            // worth beside the source and the print.
             (Some(p), Some(new)) if settings.write.is_some() => {
                 o.pending = Some(crate::writing::FileChange {
                     path: p.clone(),
                     old: Vec::new().into(),
-                    new: new.clone(),
+                    new,
                     identity: None,
                 });
             }
             // Standard input is a filter: out comes the fixed config, or the
             // input unchanged when there is nothing (or nothing safe) to fix.
-            (None, _) if settings.format == Format::Text => {
+            (None, fixed) if settings.format == Format::Text => {
                 o.in_place = o.changed;
                 o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
             }

@@ -175,25 +175,30 @@ pub fn prepare(
     })
 }
 
-/// Does the open file hold exactly `bytes`?
+/// Does the open file hold exactly `bytes`? Read and compared a window at
+/// a time: a whole copy would be one more file's worth of memory beside
+/// the source and the fix, and a mismatch early on stops the read there.
 fn holds(fd: &OwnedFd, bytes: &[u8]) -> io::Result<bool> {
+    const WINDOW: usize = 256 * 1024;
     let st = fstat(fd)?;
     if st.st_size as u64 != bytes.len() as u64 {
         return Ok(false);
     }
-    let mut buf = vec![0u8; bytes.len() + 1];
+    // One byte more than is left, so that a file grown since the fstat
+    // shows as longer.
+    let mut buf = vec![0u8; bytes.len().min(WINDOW) + 1];
     let mut off = 0usize;
     loop {
-        let n = rustix::io::pread(fd, &mut buf[off..], off as u64)?;
+        let want = (bytes.len() - off).min(WINDOW) + 1;
+        let n = rustix::io::pread(fd, &mut buf[..want], off as u64)?;
         if n == 0 {
-            break;
+            return Ok(off == bytes.len());
+        }
+        if off + n > bytes.len() || buf[..n] != bytes[off..off + n] {
+            return Ok(false);
         }
         off += n;
-        if off == buf.len() {
-            break;
-        }
     }
-    Ok(off == bytes.len() && &buf[..off] == bytes)
 }
 
 /// The target is still the inode `prepare` checked, unchanged.
@@ -429,4 +434,41 @@ pub fn temp_name(run: &str, unit: usize, n: usize) -> OsString {
         super::TEMP_PREFIX,
         super::TEMP_SUFFIX
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds;
+    use std::os::fd::OwnedFd;
+
+    fn open(bytes: &[u8]) -> (tempfile::TempDir, OwnedFd) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.conf");
+        std::fs::write(&p, bytes).unwrap();
+        (dir, std::fs::File::open(&p).unwrap().into())
+    }
+
+    #[test]
+    fn holds_compares_every_window_of_a_big_file() {
+        // Three windows and a bit: a difference in any of them counts.
+        let bytes: Vec<u8> = (0..800_017u32).map(|i| (i % 251) as u8).collect();
+        let (_d, fd) = open(&bytes);
+        assert!(holds(&fd, &bytes).unwrap());
+        for at in [0, 262_143, 262_144, 600_000, bytes.len() - 1] {
+            let mut other = bytes.clone();
+            other[at] ^= 1;
+            assert!(!holds(&fd, &other).unwrap(), "difference at {at}");
+        }
+        assert!(!holds(&fd, &bytes[..bytes.len() - 1]).unwrap());
+        let mut longer = bytes.clone();
+        longer.push(b'\n');
+        assert!(!holds(&fd, &longer).unwrap());
+    }
+
+    #[test]
+    fn holds_an_empty_file() {
+        let (_d, fd) = open(b"");
+        assert!(holds(&fd, b"").unwrap());
+        assert!(!holds(&fd, b"x").unwrap());
+    }
 }
