@@ -117,7 +117,7 @@ pub struct Mount {
     /// Alias options (`process-group=`, `application-group=`); empty for handlers.
     pub args: WsgiArgs,
     /// For handler mounts: the section that holds the SetHandler/AddHandler.
-    pub handler_section: Option<SectionContext>,
+    pub handler_section: Option<Box<SectionContext>>,
     /// The application this mount belongs to (index into `Analysis::apps`).
     pub app: usize,
 }

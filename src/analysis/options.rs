@@ -33,7 +33,13 @@ impl WsgiArgs {
 /// Reads `positional` leading words, then options, from the raw argument text
 /// after the directive name.
 pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
-    let mut out = WsgiArgs::default();
+    // Sized to fit: an analysis holds these for every mount and daemon of
+    // the server, and one is held per fix pass.
+    let mut out = WsgiArgs {
+        words: Vec::with_capacity(positional),
+        word_texts: Vec::with_capacity(positional),
+        options: Vec::new(),
+    };
     let mut pos = 0;
     for _ in 0..positional {
         let start = skip_space(args, pos);
@@ -83,6 +89,7 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
         });
         pos = p;
     }
+    out.options.shrink_to_fit();
     out
 }
 

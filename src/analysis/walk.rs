@@ -385,7 +385,7 @@ impl Walk<'_, '_> {
             url: None,
             target: String::new(),
             args: WsgiArgs::default(),
-            handler_section: Some(section),
+            handler_section: Some(Box::new(section)),
             app: 0,
         });
     }
