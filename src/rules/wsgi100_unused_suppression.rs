@@ -159,10 +159,11 @@ fn span(node: &Node) -> (u32, u32) {
 /// Reads one comment line; `None` when it is not meant for wsgifix.
 fn parse(file: FileId, l: &crate::syntax::Line) -> Option<Suppression> {
     // Most comments are not for wsgifix: skip them before joining lines.
+    // Every comment of every file is asked, several times a run.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARKER));
     let raw = l.raw();
-    if !raw.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()) {
-        return None;
-    }
+    FINDER.find(raw)?;
     let logical = l.logical();
     let text = String::from_utf8_lossy(&logical);
     let indent = l.indent().len();
