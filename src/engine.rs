@@ -7,13 +7,13 @@ mod verify;
 
 use crate::analysis::{self, AppInstance, ServerContext, View};
 use crate::rules::placement::FixEdit;
-use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppressions};
+use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppression, Suppressions};
 use crate::rules::{check, edit, CheckCtx, Finding, Issue};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// Which rules run.
 #[derive(Debug, Clone, Default)]
@@ -133,11 +133,43 @@ type Includes = HashMap<(FileId, analysis::NodePath), Vec<FileId>>;
 struct Work {
     trees: Vec<Arc<SyntaxTree>>,
     includes: Includes,
+    /// Each file's suppressions, with the tree they were read from: every
+    /// candidate of a pass needs the server's, and only the files it edited
+    /// differ. The tree is held weakly, so a cache entry never keeps a
+    /// tree alive (verify drops the fixed trees to parse their prints);
+    /// and while the weak handle lives, no other tree can take its address.
+    suppressions: Vec<(Weak<SyntaxTree>, Arc<[Suppression]>)>,
 }
 
 impl Work {
+    fn new(trees: Vec<Arc<SyntaxTree>>, includes: Includes) -> Work {
+        let suppressions = trees
+            .iter()
+            .enumerate()
+            .map(|(file, tree)| read_suppressions(file, tree))
+            .collect();
+        Work {
+            trees,
+            includes,
+            suppressions,
+        }
+    }
+
+    /// The server's suppressions: those of a file whose tree is no longer
+    /// the one they were read from are read again.
     fn suppressions(&self) -> Suppressions {
-        Suppressions::of(self.trees.iter().map(|t| &**t))
+        let mut all = Vec::new();
+        for (file, tree) in self.trees.iter().enumerate() {
+            match self.suppressions.get(file) {
+                Some((read_from, cached))
+                    if std::ptr::eq(read_from.as_ptr(), Arc::as_ptr(tree)) =>
+                {
+                    all.extend(cached.iter().cloned());
+                }
+                _ => all.extend(Suppressions::in_file(file, tree)),
+            }
+        }
+        Suppressions { all }
     }
 
     fn analyse(&self) -> analysis::Analysis {
@@ -164,8 +196,13 @@ impl Work {
                 .cloned()
                 .collect();
             let mut paths: Vec<analysis::NodePath> = keys.iter().map(|(_, p)| p.clone()).collect();
-            let tree = edit::apply_tracking(out.trees.get(file)?, edits, &mut paths)?;
-            out.trees[file] = Arc::new(tree);
+            let tree = Arc::new(edit::apply_tracking(
+                out.trees.get(file)?,
+                edits,
+                &mut paths,
+            )?);
+            out.suppressions[file] = read_suppressions(file, &tree);
+            out.trees[file] = tree;
             let moved: Vec<_> = keys
                 .into_iter()
                 .zip(paths)
@@ -177,6 +214,16 @@ impl Work {
         }
         Some(out)
     }
+}
+
+fn read_suppressions(
+    file: FileId,
+    tree: &Arc<SyntaxTree>,
+) -> (Weak<SyntaxTree>, Arc<[Suppression]>) {
+    (
+        Arc::downgrade(tree),
+        Suppressions::in_file(file, tree).into(),
+    )
 }
 
 fn display_names(model: &ServerModel) -> Vec<String> {
@@ -246,10 +293,7 @@ fn run(
         return result;
     }
     let names = display_names(model);
-    let work = Work {
-        trees,
-        includes: model.includes.clone(),
-    };
+    let work = Work::new(trees, model.includes.clone());
     let initial = work.trees.clone();
     let first = work.analyse();
     result.instances = analysis::apps::instances_of(&first, model);
@@ -398,4 +442,64 @@ fn template_findings(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> Arc<SyntaxTree> {
+        Arc::new(syntax::parse(text.as_bytes()).unwrap())
+    }
+
+    fn listed(s: &Suppressions) -> String {
+        format!("{:?}", s.all)
+    }
+
+    /// The cached suppressions are always those a fresh read of the trees
+    /// gives: after a fix edits a file, and after a tree is replaced by one
+    /// the cache never saw (verify's re-parse).
+    #[test]
+    fn cached_suppressions_follow_every_tree_change() {
+        let a = "# wsgifix: ignore[WSGI003] kept\nWSGIScriptAlias / /srv/a.wsgi\n";
+        let b = "<VirtualHost *:80>\n    # wsgifix: ignore[WSGI001]\n    ServerName b\n</VirtualHost>\n";
+        let work = Work::new(vec![tree(a), tree(b)], Includes::new());
+        let fresh = |w: &Work| listed(&Suppressions::of(w.trees.iter().map(|t| &**t)));
+        assert_eq!(listed(&work.suppressions()), fresh(&work));
+        assert_eq!(work.suppressions().all.len(), 2);
+
+        // A fix inserts a line above the suppressed alias of file 0 and
+        // removes the suppression comment of file 1.
+        let edits = vec![
+            FixEdit {
+                file: 0,
+                edit: edit::Edit::Insert {
+                    parent: vec![],
+                    index: 0,
+                    nodes: vec![syntax::Node::Line(syntax::Line::inserted(
+                        b"WSGIApplicationGroup %{GLOBAL}\n".to_vec(),
+                    ))],
+                    sticks: edit::Sticks::ToNext,
+                },
+            },
+            FixEdit {
+                file: 1,
+                edit: edit::Edit::Remove { path: vec![0, 0] },
+            },
+        ];
+        let edited = work.apply(&edits).unwrap();
+        assert_eq!(listed(&edited.suppressions()), fresh(&edited));
+        assert_eq!(edited.suppressions().all.len(), 1);
+        // The work the edits were applied to is unchanged.
+        assert_eq!(work.suppressions().all.len(), 2);
+
+        // Replaced behind the cache's back, as verify does with each
+        // re-parse: read again, not served stale.
+        let mut replaced = edited.clone();
+        replaced.trees[1] = tree(b);
+        replaced.trees[0] = tree("WSGIScriptAlias / /srv/a.wsgi\n");
+        assert_eq!(listed(&replaced.suppressions()), fresh(&replaced));
+        assert_eq!(replaced.suppressions().all.len(), 1);
+        assert_eq!(replaced.suppressions().all[0].file, 1);
+    }
 }

@@ -77,6 +77,14 @@ impl Suppressions {
         Suppressions { all }
     }
 
+    /// The suppressions of one file of a server, as [`Suppressions::of`]
+    /// lists them for it.
+    pub fn in_file(file: FileId, tree: &SyntaxTree) -> Vec<Suppression> {
+        let mut all = Vec::new();
+        collect(file, &tree.nodes, None, &mut all);
+        all
+    }
+
     /// The suppression that hides an issue of `code` at `file:line`, if any.
     pub fn covering(&self, code: &str, file: FileId, line: u32) -> Option<usize> {
         if line == 0 {
