@@ -110,3 +110,69 @@ fn a_line_end_added_by_an_insert_after_the_last_line_stays_in_the_copy() {
         format!("{source}\nWSGIRestrictEmbedded On")
     );
 }
+
+/// Every (parent, index) an insert may use and every line path a replace
+/// or remove may use, in `tree`.
+fn places(
+    nodes: &[Node],
+    at: &mut Vec<usize>,
+    lists: &mut Vec<(Vec<usize>, usize)>,
+    lines: &mut Vec<Vec<usize>>,
+) {
+    lists.push((at.clone(), nodes.len()));
+    for (i, n) in nodes.iter().enumerate() {
+        at.push(i);
+        match n {
+            Node::Line(_) => lines.push(at.clone()),
+            Node::Section(s) => places(&s.children, at, lists, lines),
+        }
+        at.pop();
+    }
+}
+
+proptest::proptest! {
+    /// Random edits on random vhost files: the tree they were applied to
+    /// still prints its source, and the result prints exactly what the
+    /// same edits give on a parse of its own, which shares nothing.
+    #[test]
+    fn edits_never_reach_the_tree_they_were_applied_to(
+        n in 1usize..12,
+        picks in proptest::collection::vec((0usize..1000, 0usize..1000, 0u8..3), 1..8),
+    ) {
+        let source = vhosts(n);
+        let tree = syntax::parse(source.as_bytes()).unwrap();
+        let (mut lists, mut lines) = (Vec::new(), Vec::new());
+        places(&tree.nodes, &mut Vec::new(), &mut lists, &mut lines);
+        let mut edits = Vec::new();
+        let mut touched = std::collections::HashSet::new();
+        for (a, b, kind) in picks {
+            match kind {
+                0 => {
+                    let (parent, len) = &lists[a % lists.len()];
+                    edits.push(Edit::Insert {
+                        parent: parent.clone(),
+                        index: b % (len + 1),
+                        nodes: vec![Node::Line(Line::inserted(b"    WSGIProcessGroup x\n".to_vec()))],
+                        sticks: Sticks::ToNext,
+                    });
+                }
+                _ => {
+                    let path = &lines[a % lines.len()];
+                    // One edit per line: two would not both apply.
+                    if !touched.insert(path.clone()) {
+                        continue;
+                    }
+                    edits.push(if kind == 1 {
+                        Edit::Replace { path: path.clone(), raw: b"    # replaced\n".to_vec() }
+                    } else {
+                        Edit::Remove { path: path.clone() }
+                    });
+                }
+            }
+        }
+        let fixed = apply(&tree, edits.clone());
+        let alone = apply(&syntax::parse(source.as_bytes()).unwrap(), edits);
+        proptest::prop_assert_eq!(tree.to_bytes(), source.as_bytes());
+        proptest::prop_assert_eq!(fixed.map(|t| t.to_bytes()), alone.map(|t| t.to_bytes()));
+    }
+}
