@@ -53,6 +53,18 @@ pub fn for_each_in_order<I, R>(
     I::Item: Send,
     R: Send,
 {
+    // A pool of the calling thread alone (`-j 1`, see [`single_thread_pool`]):
+    // the work runs right here, in order, with no thread to hand items to
+    // and no wake-up for every result. A panic unwinds to the caller as it
+    // would from the pool.
+    if pool.current_num_threads() == 1 && pool.current_thread_index().is_some() {
+        for item in items {
+            if !take(work(item)) {
+                break;
+            }
+        }
+        return;
+    }
     let window = window.max(1);
     let claims = Mutex::new(Claims {
         items,
@@ -138,6 +150,19 @@ pub fn for_each_in_order<I, R>(
     if let Some(payload) = panicked {
         panic::resume_unwind(payload);
     }
+}
+
+/// The pool for `-j 1`: the calling thread itself, so that a unit's own
+/// parallel work (verify's re-parses, the rules of a big server) runs
+/// inline on it and nothing else is started. rayon keeps such a pool's
+/// registry for the life of the process, and a thread can be in only one:
+/// a thread that already is gets a pool of one new thread instead.
+pub fn single_thread_pool() -> Result<ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .use_current_thread()
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
 }
 
 #[cfg(test)]
@@ -310,5 +335,45 @@ mod tests {
         }));
         assert!(r.is_err());
         assert_eq!(taken, (0..20).collect::<Vec<_>>());
+    }
+
+    /// `-j 1`: everything runs on the calling thread, in order, a unit's
+    /// own parallel work included, and stopping early starts nothing more.
+    /// On a thread that is already some pool's, the pool is one new thread
+    /// and the results are the same.
+    #[test]
+    fn a_pool_of_the_calling_thread_runs_the_work_inline() {
+        std::thread::spawn(|| {
+            use rayon::prelude::*;
+            let caller = std::thread::current().id();
+            for round in 0..2 {
+                let pool = single_thread_pool().unwrap();
+                assert_eq!(pool.current_thread_index().is_some(), round == 0);
+                let started = AtomicUsize::new(0);
+                let mut seen = Vec::new();
+                for_each_in_order(
+                    &pool,
+                    0..50u64,
+                    4,
+                    |i| {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let nested: u64 = (0..100u64).into_par_iter().map(|k| k * i).sum();
+                        (i, nested, std::thread::current().id() == caller)
+                    },
+                    |r| {
+                        seen.push(r);
+                        r.0 < 29
+                    },
+                );
+                let expected: Vec<(u64, u64, bool)> =
+                    (0..30).map(|i| (i, 4950 * i, round == 0)).collect();
+                assert_eq!(seen, expected, "round {round}");
+                if round == 0 {
+                    assert_eq!(started.load(Ordering::SeqCst), 30);
+                }
+            }
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -80,7 +80,12 @@ pub fn process_units<'a>(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+    let pool = if jobs == 1 {
+        super::ordered::single_thread_pool()
+    } else {
+        rayon::ThreadPoolBuilder::new().num_threads(jobs).build()
+    };
+    let pool = match pool {
         Ok(p) => p,
         Err(e) => {
             let _ = writeln!(
