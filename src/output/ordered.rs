@@ -53,7 +53,7 @@ pub fn for_each_in_order<I, R>(
     I::Item: Send,
     R: Send,
 {
-    // A pool of the calling thread alone (`-j 1`, see [`single_thread_pool`]):
+    // A pool of the calling thread alone (`-j 1`, see [`pool`]):
     // the work runs right here, in order, with no thread to hand items to
     // and no wake-up for every result. A panic unwinds to the caller as it
     // would from the pool.
@@ -152,17 +152,21 @@ pub fn for_each_in_order<I, R>(
     }
 }
 
-/// The pool for `-j 1`: the calling thread itself, so that a unit's own
-/// parallel work (verify's re-parses, the rules of a big server) runs
-/// inline on it and nothing else is started. rayon keeps such a pool's
-/// registry for the life of the process, and a thread can be in only one:
-/// a thread that already is gets a pool of one new thread instead.
-pub fn single_thread_pool() -> Result<ThreadPool, rayon::ThreadPoolBuildError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
+/// The pool [`for_each_in_order`] runs `jobs` at a time on. For one job it
+/// is the calling thread itself, so that a unit's own parallel work
+/// (verify's re-parses, the rules of a big server) runs inline on it and
+/// nothing else is started. rayon keeps such a pool's registry for the
+/// life of the process, and a thread can be in only one: a thread that
+/// already is gets a pool of one new thread instead.
+pub fn pool(jobs: usize) -> Result<ThreadPool, rayon::ThreadPoolBuildError> {
+    let threads = || rayon::ThreadPoolBuilder::new().num_threads(jobs);
+    if jobs != 1 {
+        return threads().build();
+    }
+    threads()
         .use_current_thread()
         .build()
-        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .or_else(|_| threads().build())
 }
 
 #[cfg(test)]
@@ -347,7 +351,7 @@ mod tests {
             use rayon::prelude::*;
             let caller = std::thread::current().id();
             for round in 0..2 {
-                let pool = single_thread_pool().unwrap();
+                let pool = super::pool(1).unwrap();
                 assert_eq!(pool.current_thread_index().is_some(), round == 0);
                 let started = AtomicUsize::new(0);
                 let mut seen = Vec::new();

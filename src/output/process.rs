@@ -80,12 +80,7 @@ pub fn process_units<'a>(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let pool = if jobs == 1 {
-        super::ordered::single_thread_pool()
-    } else {
-        rayon::ThreadPoolBuilder::new().num_threads(jobs).build()
-    };
-    let pool = match pool {
+    let pool = match super::ordered::pool(jobs) {
         Ok(p) => p,
         Err(e) => {
             let _ = writeln!(

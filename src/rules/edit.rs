@@ -197,20 +197,19 @@ fn last_line(nodes: &[Node]) -> Option<&Line> {
 fn fix_line_ends(nodes: &mut [Node], eol: &[u8], had_final_eol: bool) {
     let mut total = 0usize;
     let mut due: Vec<(usize, LineEnd)> = Vec::new();
+    let mut last: Option<&Line> = None;
     visit_lines(nodes, &mut |l| {
         if l.eol().is_empty() {
             due.push((total, LineEnd::Add));
         }
         total += 1;
+        last = Some(l);
     });
-    let last = total.wrapping_sub(1);
-    due.retain(|&(i, _)| i != last);
-    if !had_final_eol {
-        if let Some(l) = last_line(nodes).filter(|l| l.line == 0) {
-            if !l.eol().is_empty() {
-                due.push((last, LineEnd::Drop));
-            }
-        }
+    let last_at = total.wrapping_sub(1);
+    due.retain(|&(i, _)| i != last_at);
+    // An inserted last line takes the file's missing final newline away.
+    if last.is_some_and(|l| !had_final_eol && l.line == 0 && !l.eol().is_empty()) {
+        due.push((last_at, LineEnd::Drop));
     }
     for (ordinal, change) in due {
         if let Some(line) = nth_line_mut(nodes, ordinal) {

@@ -70,10 +70,11 @@ pub struct Suppressions {
 
 impl Suppressions {
     pub fn of<'a>(trees: impl IntoIterator<Item = &'a SyntaxTree>) -> Suppressions {
-        let mut all = Vec::new();
-        for (file, tree) in trees.into_iter().enumerate() {
-            collect(file, &tree.nodes, None, &mut all);
-        }
+        let all = trees
+            .into_iter()
+            .enumerate()
+            .flat_map(|(file, tree)| Suppressions::in_file(file, tree))
+            .collect();
         Suppressions { all }
     }
 
