@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench throughput` prints one table per input: MB/s for a
 //! plain copy (the floor any parser is measured against), the grammar alone,
-//! the tree build, and tree build + `to_bytes()`, each the median of several
+//! the tree build, tree build + `print()` (an unedited tree hands its buffer
+//! back) and tree build + `to_bytes()` (a copy), each the median of several
 //! runs after a warm-up, plus peak heap relative to the input size.
 //!
 //! Every input is round-tripped and the grammar's line count checked against
@@ -102,7 +103,7 @@ fn check(input: &Input) {
         );
         let tree = syntax::parse(f).unwrap_or_else(|e| panic!("{} file {i}: {e}", input.name));
         assert!(
-            tree.to_bytes() == *f,
+            tree.to_bytes() == *f && **tree.print() == *f,
             "{} file {i}: round trip differs",
             input.name
         );
@@ -191,7 +192,25 @@ fn report(input: &Input, budget: Duration) {
     });
     row("parse (tree)", median_secs(budget, parse), Some(peak));
 
+    // `print` hands an unedited tree's buffer back; `to_bytes` copies it.
     let parse_print = || {
+        for f in &input.files {
+            let out = syntax::parse(black_box(f)).expect("checked").print();
+            assert_eq!(out.len(), f.len());
+            black_box(out);
+        }
+    };
+    let peak = peak_during(|| {
+        let out = syntax::parse(largest).expect("checked").print();
+        black_box(out);
+    });
+    row(
+        "parse + print",
+        median_secs(budget, parse_print),
+        Some(peak),
+    );
+
+    let parse_copy = || {
         for f in &input.files {
             let out = syntax::parse(black_box(f)).expect("checked").to_bytes();
             assert_eq!(out.len(), f.len());
@@ -204,7 +223,7 @@ fn report(input: &Input, budget: Duration) {
     });
     row(
         "parse + to_bytes",
-        median_secs(budget, parse_print),
+        median_secs(budget, parse_copy),
         Some(peak),
     );
 }
@@ -367,7 +386,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 1 } else { 32 });
 
-    // WSGIFIX_BENCH_STAGE=none|grammar|parse|print runs one stage once over
+    // WSGIFIX_BENCH_STAGE=none|grammar|parse|print|to_bytes runs one stage once over
     // the inputs and exits: for instruction counts, which a shared machine's
     // load does not change (`valgrind --tool=callgrind`, minus `none`).
     if let Ok(stage) = std::env::var("WSGIFIX_BENCH_STAGE") {
@@ -384,6 +403,9 @@ fn main() {
                     black_box(syntax::parse(f).expect("parses"));
                 }
                 "print" => {
+                    black_box(syntax::parse(f).expect("parses").print());
+                }
+                "to_bytes" => {
                     black_box(syntax::parse(f).expect("parses").to_bytes());
                 }
                 _ => {}

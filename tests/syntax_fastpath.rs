@@ -1,10 +1,11 @@
 //! The syntax tree's fast paths against straightforward references kept
-//! here: lines are ranges of one shared buffer and `to_bytes` copies runs of
-//! adjacent lines at once; the reference printer appends every line's
-//! `raw()` one by one, and the reference splitter is httpd's reader replayed
-//! in `syntax_support`. `prints` (verify's comparison without a copy) is
-//! checked against the same reference print, and `parse_shared` against
-//! `parse`. Checked on random input, random edits and the corpus.
+//! here: lines are ranges of one shared buffer, `to_bytes` copies runs of
+//! adjacent lines at once and `print` hands an unedited tree's buffer back;
+//! the reference printer appends every line's `raw()` one by one, and the
+//! reference splitter is httpd's reader replayed in `syntax_support`.
+//! `prints` (verify's comparison without a copy) is checked against the same
+//! reference print, and `parse_shared` against `parse`. Checked on random
+//! input, random edits and the corpus.
 
 mod common;
 mod syntax_support;
@@ -110,10 +111,14 @@ fn check(input: &[u8], picks: &[(usize, u8)]) -> Result<(), TestCaseError> {
     prop_assert_eq!(&in_place, &tree);
     // Its lines are ranges of the caller's buffer, not of a copy.
     prop_assert!(in_place.nodes.is_empty() || Arc::strong_count(&shared) > 1);
+    // Printing an unedited tree hands back the buffer it was parsed from.
+    prop_assert_eq!(&**in_place.print(), input);
+    prop_assert!(in_place.nodes.is_empty() || Arc::ptr_eq(&in_place.print(), &shared));
     let mut edited = tree.clone();
     edit(&mut edited, picks);
     let printed = reference(&edited);
     prop_assert_eq!(edited.to_bytes(), printed.clone());
+    prop_assert_eq!(&**edited.print(), &printed[..]);
     prop_assert!(edited.prints(&printed));
     if !printed.is_empty() {
         let mut other = printed.clone();

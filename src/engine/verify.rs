@@ -239,7 +239,7 @@ pub fn written(
         .enumerate()
         .filter(|(i, _)| edited.get(*i).copied().unwrap_or(true))
         .map(|(i, slot)| {
-            let bytes = Arc::new(slot.to_bytes());
+            let bytes = slot.print();
             *slot = Arc::default();
             let again = syntax::parse_shared(Arc::clone(&bytes)).map_err(|e| {
                 format!(

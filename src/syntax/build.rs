@@ -9,6 +9,7 @@ use super::logical;
 use super::tree::{self, classify, Line, LineKind, Node, Section, SyntaxTree};
 use super::SyntaxError;
 use pest::Parser;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Deeper nesting than this is refused. Real configs nest a handful of
@@ -100,13 +101,15 @@ fn chunk_end(input: &[u8], from: usize, chunk: usize) -> usize {
 /// one shared copy of the input.
 fn split_lines(shared: &tree::SharedBytes, chunk: usize) -> Result<Nester, SyntaxError> {
     let input: &[u8] = shared;
+    // pest reads `&str`. A file that is not UTF-8 is read as Latin-1
+    // instead (one char per byte, every byte >= 0x80 an ordinary non-space
+    // char, which is all httpd makes of it), and each line is mapped back to
+    // its bytes. UTF-8 is validated once, and each chunk is a slice of it
+    // (chunks end after a `\n`, always a char boundary).
+    let utf8 = std::str::from_utf8(input).ok();
     let mut splitter = Splitter {
         input,
-        // pest reads `&str`. A file that is not UTF-8 is read as Latin-1
-        // instead (one char per byte, every byte >= 0x80 an ordinary
-        // non-space char, which is all httpd makes of it), and each line is
-        // mapped back to its bytes.
-        is_latin1: std::str::from_utf8(input).is_err(),
+        is_latin1: utf8.is_none(),
         buf: Arc::clone(shared),
         nest: Nester::default(),
         line_no: 1,
@@ -118,11 +121,12 @@ fn split_lines(shared: &tree::SharedBytes, chunk: usize) -> Result<Nester, Synta
         let chunk_stop = chunk_end(input, chunk_start, chunk);
         let bytes = &input[chunk_start..chunk_stop];
         let latin1: String;
-        let text = if splitter.is_latin1 {
-            latin1 = bytes.iter().map(|&b| b as char).collect();
-            latin1.as_str()
-        } else {
-            std::str::from_utf8(bytes).expect("cut at a line end of UTF-8 input")
+        let text = match utf8 {
+            Some(whole) => &whole[chunk_start..chunk_stop],
+            None => {
+                latin1 = bytes.iter().map(|&b| b as char).collect();
+                latin1.as_str()
+            }
         };
         let chunk_first_line = splitter.line_no;
         let pairs = HttpdGrammar::parse(Rule::file, text).map_err(|e| {
@@ -193,9 +197,9 @@ impl Splitter<'_> {
             let raw = &self.input[start..at];
             let first = self.line_no;
             // Only a continuation puts a newline anywhere but at the end.
-            let has_backslash = raw.contains(&b'\\');
+            let has_backslash = memchr::memchr(b'\\', raw).is_some();
             self.line_no += if has_backslash {
-                raw.iter().filter(|&&b| b == b'\n').count() as u32
+                memchr::memchr_iter(b'\n', raw).count() as u32
             } else {
                 u32::from(raw.last() == Some(&b'\n'))
             };
@@ -213,7 +217,7 @@ impl Splitter<'_> {
             // closer), and the grammar sees a quoted first word as a directive
             // while httpd strips the quotes (`"<Directory" /tmp>`).
             let kind = match kind {
-                _ if has_backslash => classify(&logical::join(raw).text),
+                _ if has_backslash => kind_of_continued(raw),
                 // The grammar's first tier takes only directives that start with
                 // a letter; a quote can come first only in the full reading.
                 LineKind::Directive if rule == Rule::directive_any => {
@@ -259,6 +263,26 @@ fn shared(kind: LineKind, buf: &tree::SharedBytes, start: usize, end: usize, lin
     Line::shared(kind, buf, start as u32, end as u32, line)
 }
 
+/// The kind httpd gives a line that holds a backslash: that of its joined
+/// line. Joining only removes `\`-newlines and cuts at NUL, so when neither
+/// comes before the second byte of content (nor a quote first, which
+/// `classify` reads as a whole word) the joined line starts with the same
+/// two bytes, and they decide the kind, without building the joined line.
+fn kind_of_continued(raw: &[u8]) -> LineKind {
+    let head = raw
+        .iter()
+        .position(|&b| !logical::is_space(b))
+        .and_then(|start| raw.get(start..start + 2));
+    let kind = match head {
+        Some(head) if !head.iter().any(|&b| matches!(b, b'\\' | 0 | b'"' | b'\'')) => {
+            classify(head)
+        }
+        _ => classify(&logical::join(raw).text),
+    };
+    debug_assert_eq!(kind, classify(&logical::join(raw).text), "{raw:?}");
+    kind
+}
+
 fn may_continue(raw: &[u8]) -> bool {
     (raw.ends_with(b"\n\n") || raw.ends_with(b"\n\r\n")) && raw.contains(&b'\\')
 }
@@ -267,7 +291,8 @@ struct Open {
     line: Line,
     /// The section's name as written, read once.
     name: Vec<u8>,
-    children: Vec<Node>,
+    /// Where the section's children start in [`Nester::nodes`].
+    first_child: usize,
     conditional: bool,
     /// For an opaque section, how many nested openers of its name are open.
     opaque_depth: Option<usize>,
@@ -278,7 +303,12 @@ struct Open {
 /// error stops it; later lines are ignored.
 #[derive(Default)]
 struct Nester {
-    root: Vec<Node>,
+    /// The nodes read so far of the file and of every open section, each
+    /// open section's after its parent's: a closing section's children are
+    /// the tail, moved out into a vector of their exact size. Growing one
+    /// buffer for all costs far less than growing each section's by doubling
+    /// and shrinking it at its end.
+    nodes: Vec<Node>,
     stack: Vec<Open>,
     error: Option<SyntaxError>,
 }
@@ -308,24 +338,19 @@ impl Nester {
                     *depth += 1;
                 } else if closes_same {
                     if *depth == 0 {
-                        let open = self.stack.pop().expect("top exists");
-                        push_node(
-                            &mut self.stack,
-                            &mut self.root,
-                            section_node(open, Some(line)),
-                        );
+                        self.close_top(Some(line));
                         return Ok(());
                     }
                     *depth -= 1;
                 }
-                top.children.push(Node::Line(line));
+                self.nodes.push(Node::Line(line));
                 return Ok(());
             }
         }
 
         match line.kind {
             LineKind::Blank | LineKind::Comment | LineKind::Directive => {
-                push_node(&mut self.stack, &mut self.root, Node::Line(line));
+                self.nodes.push(Node::Line(line));
             }
             LineKind::Open => {
                 let text = line.logical();
@@ -354,12 +379,20 @@ impl Nester {
                 self.stack.push(Open {
                     line,
                     name,
-                    children: Vec::new(),
+                    first_child: self.nodes.len(),
                     conditional,
                     opaque_depth: opaque.then_some(0),
                 });
             }
             LineKind::Close => {
+                if self
+                    .stack
+                    .last()
+                    .is_some_and(|top| closes_exactly(&line, &top.name))
+                {
+                    self.close_top(Some(line));
+                    return Ok(());
+                }
                 let first = first_word(&line);
                 let position = || line.content_position();
                 // httpd prints the closer's first word as it is, `>` or not.
@@ -412,15 +445,22 @@ impl Nester {
                         format!("Expected </{open_shown}> but saw {}", word()),
                     ));
                 }
-                let open = self.stack.pop().expect("top exists");
-                push_node(
-                    &mut self.stack,
-                    &mut self.root,
-                    section_node(open, Some(line)),
-                );
+                self.close_top(Some(line));
             }
         }
         Ok(())
+    }
+
+    /// Ends the innermost open section: its children move out of the shared
+    /// buffer, and the section takes their place as a node of its parent.
+    fn close_top(&mut self, close: Option<Line>) {
+        let open = self.stack.pop().expect("a section is open");
+        let children: Vec<Node> = self.nodes.drain(open.first_child..).collect();
+        self.nodes.push(Node::Section(Arc::new(Section {
+            open: open.line,
+            children,
+            close,
+        })));
     }
 
     fn finish(mut self) -> Result<SyntaxTree, SyntaxError> {
@@ -445,38 +485,37 @@ impl Nester {
             };
             return Err(SyntaxError::new(line_no, col, message));
         }
-        while let Some(open) = self.stack.pop() {
-            push_node(&mut self.stack, &mut self.root, section_node(open, None));
+        while !self.stack.is_empty() {
+            self.close_top(None);
         }
-        self.root.shrink_to_fit();
-        Ok(SyntaxTree { nodes: self.root })
+        // A tree lives as long as its run, so spare capacity would too.
+        self.nodes.shrink_to_fit();
+        Ok(SyntaxTree { nodes: self.nodes })
     }
 }
 
-fn first_word(line: &Line) -> Vec<u8> {
+/// Whether `line` is exactly `</name>`, the closer nearly every section has:
+/// then its first word is the whole line and it closes a section of that
+/// name in every context, so the closer's checks below all pass.
+fn closes_exactly(line: &Line, name: &[u8]) -> bool {
     let text = line.logical();
-    if let Some((word, _)) = logical::plain_word(&text) {
-        return word.to_vec();
+    let plain = |b: &u8| !logical::is_space(*b) && !matches!(b, b'\\' | b'"' | b'\'');
+    text.len() == name.len() + 3
+        && text.starts_with(b"</")
+        && text.ends_with(b">")
+        && text[2..text.len() - 1].eq_ignore_ascii_case(name)
+        && name.iter().all(plain)
+}
+
+/// A line's first word as httpd reads it, borrowed from the line when it is
+/// written plainly (the closers real configs are made of).
+fn first_word(line: &Line) -> Cow<'_, [u8]> {
+    let text = line.logical();
+    if let Cow::Borrowed(text) = text {
+        if let Some((word, _)) = logical::plain_word(text) {
+            return Cow::Borrowed(word);
+        }
     }
     let mut pos = 0;
-    logical::next_word(&text, &mut pos).unwrap_or_default()
-}
-
-fn section_node(open: Open, close: Option<Line>) -> Node {
-    let mut children = open.children;
-    // Grown by doubling; a tree lives as long as its run, so the slack
-    // would too.
-    children.shrink_to_fit();
-    Node::Section(Arc::new(Section {
-        open: open.line,
-        children,
-        close,
-    }))
-}
-
-fn push_node(stack: &mut [Open], root: &mut Vec<Node>, node: Node) {
-    match stack.last_mut() {
-        Some(top) => top.children.push(node),
-        None => root.push(node),
-    }
+    Cow::Owned(logical::next_word(&text, &mut pos).unwrap_or_default())
 }

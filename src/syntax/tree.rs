@@ -247,24 +247,18 @@ pub(crate) fn section_or_directive_name(kind: LineKind, text: &[u8]) -> Vec<u8> 
 
 /// The name in a line's first word: for a section line without `<`, `</`
 /// and a final `>`.
-pub(crate) fn name_from_first_word(kind: LineKind, first: Vec<u8>) -> Vec<u8> {
-    match kind {
-        LineKind::Open => {
-            let mut n = &first[1.min(first.len())..];
-            if let [rest @ .., b'>'] = n {
-                n = rest;
-            }
-            n.to_vec()
-        }
-        LineKind::Close => {
-            let mut n = &first[2.min(first.len())..];
-            if let [rest @ .., b'>'] = n {
-                n = rest;
-            }
-            n.to_vec()
-        }
-        _ => first,
+pub(crate) fn name_from_first_word(kind: LineKind, mut first: Vec<u8>) -> Vec<u8> {
+    let prefix = match kind {
+        LineKind::Open => 1,
+        LineKind::Close => 2,
+        _ => return first,
+    };
+    // In place: the word is the name's only allocation.
+    first.drain(..prefix.min(first.len()));
+    if first.last() == Some(&b'>') {
+        first.pop();
     }
+    first
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,33 +305,13 @@ impl Node {
     }
 }
 
-/// Appends lines to the output, copying each run of lines that lie next to
-/// each other in one buffer (an unedited file is one run) in one go.
-#[derive(Default)]
-struct Printer {
-    run: Option<Text>,
-    out: Vec<u8>,
-}
-
-impl Printer {
-    #[inline]
-    fn line(&mut self, l: &Line) {
-        match &mut self.run {
-            Some(run) if l.follows(run) => run.end = l.text.end,
-            run => {
-                if let Some(done) = run.replace(l.text.clone()) {
-                    self.out.extend_from_slice(done.bytes());
-                }
-            }
-        }
+/// The runs' bytes, copied once each into an output of the exact size.
+fn concat(runs: &[Text]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(runs.iter().map(|r| r.bytes().len()).sum());
+    for run in runs {
+        out.extend_from_slice(run.bytes());
     }
-
-    fn finish(mut self) -> Vec<u8> {
-        if let Some(done) = self.run.take() {
-            self.out.extend_from_slice(done.bytes());
-        }
-        self.out
-    }
+    out
 }
 
 /// A parsed file.
@@ -349,14 +323,30 @@ pub struct SyntaxTree {
 impl SyntaxTree {
     /// Prints the tree: for an unedited tree, exactly the parsed bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut len = 0;
-        visit_lines(&self.nodes, &mut |l| len += l.raw().len());
-        let mut p = Printer {
-            run: None,
-            out: Vec::with_capacity(len),
-        };
-        visit_lines(&self.nodes, &mut |l| p.line(l));
-        p.finish()
+        concat(&self.runs())
+    }
+
+    /// The tree's print, shared: an unedited tree (its lines one run over the
+    /// whole buffer it was parsed from) gives that very buffer back, with no
+    /// copy; any other tree a new buffer.
+    pub fn print(&self) -> SharedBytes {
+        match self.runs().as_slice() {
+            [whole] if whole.start == 0 && whole.end as usize == whole.buf.len() => {
+                Arc::clone(&whole.buf)
+            }
+            runs => Arc::new(concat(runs)),
+        }
+    }
+
+    /// The runs of lines that lie next to each other in one buffer, in
+    /// order: an unedited file is a single run, and each edit adds a few.
+    fn runs(&self) -> Vec<Text> {
+        let mut runs: Vec<Text> = Vec::new();
+        visit_lines(&self.nodes, &mut |l| match runs.last_mut() {
+            Some(run) if l.follows(run) => run.end = l.text.end,
+            _ => runs.push(l.text.clone()),
+        });
+        runs
     }
 
     /// Does the tree print exactly `expected`? Compared line by line, with
