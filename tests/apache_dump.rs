@@ -220,7 +220,8 @@ impl<'a> Projector<'a> {
 
     fn directive(&mut self, l: &Line, depth: usize) -> bool {
         let text = self.resolve(&l.logical());
-        let (mut name, rest) = logical::split_name(&text);
+        let (name, rest) = logical::split_name(&text);
+        let mut name = name.into_owned();
         if name.is_empty() {
             // httpd skips a line whose first word is empty (`"" x`).
             return false;
@@ -267,7 +268,8 @@ impl<'a> Projector<'a> {
 
     fn section(&mut self, s: &Section, depth: usize) -> bool {
         let text = self.resolve(&s.open.logical());
-        let (mut name, rest) = logical::split_name(&text);
+        let (name, rest) = logical::split_name(&text);
+        let mut name = name.into_owned();
         if name.ends_with(b">") {
             name.pop();
         }

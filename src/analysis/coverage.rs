@@ -58,9 +58,12 @@ fn collapsed(url: &str) -> impl Iterator<Item = u8> + Clone + '_ {
 /// `url` collapsed, without its trailing slash: the key under which a
 /// literal `<Location>` is found by the URLs below it.
 pub fn location_key(url: &str) -> String {
-    let bytes: Vec<u8> = collapsed(url).collect();
+    let mut bytes: Vec<u8> = collapsed(url).collect();
     let end = bytes.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    bytes.truncate(end);
+    // Dropping `/` bytes from UTF-8 leaves UTF-8, so the buffer becomes the
+    // key as it is.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Every [`location_key`] whose `<Location>` covers `url` ([`url_under`]):

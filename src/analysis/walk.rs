@@ -170,7 +170,7 @@ impl Walk<'_, '_> {
     }
 
     fn section(&mut self, s: &Section, a: &mut Analysis) {
-        let name = lossy(&s.name()).to_ascii_lowercase();
+        let name = String::from_utf8_lossy(&s.name()).to_ascii_lowercase();
         let args = s.args();
         match name.as_str() {
             "virtualhost" if self.scope == 0 => {

@@ -355,7 +355,7 @@ impl Nester {
             LineKind::Open => {
                 let text = line.logical();
                 let (first, rest) = logical::split_name(&text);
-                let name = tree::name_from_first_word(LineKind::Open, first);
+                let name = tree::name_from_first_word(LineKind::Open, first.into_owned());
                 // Positions and messages are only worked out for errors.
                 let error = |what: String| {
                     let (line_no, col) = line.content_position();

@@ -236,13 +236,15 @@ pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
 /// Splits a logical directive line into its first word (the name, as
 /// httpd tokenizes it) and the raw remainder httpd hands to RAW_ARGS
 /// handlers and prints in DUMP_CONFIG.
-pub fn split_name(logical: &[u8]) -> (Vec<u8>, &[u8]) {
+/// The name is borrowed when written plainly, as nearly every one is: the
+/// analysis reads every directive's name.
+pub fn split_name(logical: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
     if let Some((word, rest)) = plain_word(logical) {
-        return (word.to_vec(), &logical[rest..]);
+        return (Cow::Borrowed(word), &logical[rest..]);
     }
     let mut pos = 0;
     let name = next_word(logical, &mut pos).unwrap_or_default();
-    (name, &logical[pos..])
+    (Cow::Owned(name), &logical[pos..])
 }
 
 #[cfg(test)]

@@ -232,7 +232,7 @@ pub fn classify(logical: &[u8]) -> LineKind {
         [b'<', ..] => LineKind::Open,
         // httpd reads the name with ap_getword_conf, so `"<Directory" /tmp>`
         // opens a section and `"</Directory>"` closes one.
-        [b'"' | b'\'', ..] => match logical::split_name(logical).0.as_slice() {
+        [b'"' | b'\'', ..] => match &*logical::split_name(logical).0 {
             [b'<', b'/', ..] => LineKind::Close,
             [b'<', ..] => LineKind::Open,
             _ => LineKind::Directive,
@@ -242,7 +242,7 @@ pub fn classify(logical: &[u8]) -> LineKind {
 }
 
 pub(crate) fn section_or_directive_name(kind: LineKind, text: &[u8]) -> Vec<u8> {
-    name_from_first_word(kind, logical::split_name(text).0)
+    name_from_first_word(kind, logical::split_name(text).0.into_owned())
 }
 
 /// The name in a line's first word: for a section line without `<`, `</`
