@@ -213,3 +213,43 @@ fn corpus_fast_paths_equal_the_references() {
     }
     assert!(parsed > 100, "the corpus parses");
 }
+
+/// A section of more children than the builder copies out (the vhost around
+/// a redirect map) takes the node buffer itself; what came before it, at
+/// the top and in the sections around it, must stay where it was.
+#[test]
+fn a_section_bigger_than_the_copy_limit_keeps_its_place_and_its_lines() {
+    let mut input = b"ServerRoot /srv\n# head\n<IfModule wsgi>\nListen 80\n".to_vec();
+    input.extend_from_slice(b"<VirtualHost *:80>\n");
+    for i in 0..40_000 {
+        input.extend_from_slice(format!("  Redirect /r{i} /t{i}\n").as_bytes());
+    }
+    input.extend_from_slice(b"</VirtualHost>\nServerName after\n</IfModule>\n# tail\n");
+    let tree = parse(&input).expect("parses");
+    assert_eq!(tree.to_bytes(), input);
+    assert_eq!(reference(&tree), input);
+    check_tree(&input, &tree).expect("kinds and nesting as httpd reads them");
+    chunks_agree(&input).expect("pieces agree");
+    let kinds: Vec<&str> = tree
+        .nodes
+        .iter()
+        .map(|n| match n {
+            Node::Line(_) => "line",
+            Node::Section(_) => "section",
+        })
+        .collect();
+    assert_eq!(kinds, ["line", "line", "section", "line"]);
+    let Node::Section(module) = &tree.nodes[2] else {
+        unreachable!()
+    };
+    assert_eq!(module.children.len(), 3, "Listen, the vhost, ServerName");
+    let Node::Section(vhost) = &module.children[1] else {
+        panic!("the vhost is the IfModule's second child");
+    };
+    assert_eq!(vhost.children.len(), 40_000);
+    assert_eq!(
+        vhost.children[0].first_line().raw(),
+        b"  Redirect /r0 /t0\n"
+    );
+    assert_eq!(module.children[2].first_line().raw(), b"ServerName after\n");
+}

@@ -298,6 +298,11 @@ struct Open {
     opaque_depth: Option<usize>,
 }
 
+/// How many children make a section big enough that its children are
+/// never copied out of the node buffer ([`Nester::close_top`]): 768 KiB of
+/// nodes.
+const BIG_SECTION: usize = 1 << 15;
+
 /// Nests lines into sections as the grammar hands them over, so that a
 /// file's lines are never held twice (as a list and as the tree). The first
 /// error stops it; later lines are ignored.
@@ -455,7 +460,19 @@ impl Nester {
     /// buffer, and the section takes their place as a node of its parent.
     fn close_top(&mut self, close: Option<Line>) {
         let open = self.stack.pop().expect("a section is open");
-        let children: Vec<Node> = self.nodes.drain(open.first_child..).collect();
+        let count = self.nodes.len() - open.first_child;
+        let children: Vec<Node> = if count >= BIG_SECTION && open.first_child <= count {
+            // A section holding most of the buffer (the vhost around a
+            // 600 000-line redirect map) takes the buffer itself, and what
+            // precedes it moves instead: copying the children out would
+            // hold them twice at the peak.
+            let mut children = std::mem::take(&mut self.nodes);
+            self.nodes = children.drain(..open.first_child).collect();
+            children.shrink_to_fit();
+            children
+        } else {
+            self.nodes.drain(open.first_child..).collect()
+        };
         self.nodes.push(Node::Section(Arc::new(Section {
             open: open.line,
             children,
