@@ -6,12 +6,12 @@ mod fix_loop;
 mod verify;
 
 use crate::analysis::{self, AppInstance, ServerContext, View};
+use crate::collections::{HashMap, HashSet};
 use crate::rules::placement::FixEdit;
 use crate::rules::wsgi100_unused_suppression::{self as suppression, Suppression, Suppressions};
 use crate::rules::{check, edit, CheckCtx, Finding, Issue};
 use crate::server::{FileId, ServerModel};
 use crate::syntax::{self, SyntaxError, SyntaxTree};
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
@@ -184,7 +184,7 @@ impl Work {
     /// when an edit does not fit.
     fn apply(&self, edits: &[FixEdit]) -> Option<Work> {
         let mut out = self.clone();
-        let mut by_file: HashMap<FileId, Vec<edit::Edit>> = HashMap::new();
+        let mut by_file: HashMap<FileId, Vec<edit::Edit>> = HashMap::default();
         for e in edits {
             by_file.entry(e.file).or_default().push(e.edit.clone());
         }
@@ -463,7 +463,7 @@ mod tests {
     fn cached_suppressions_follow_every_tree_change() {
         let a = "# wsgifix: ignore[WSGI003] kept\nWSGIScriptAlias / /srv/a.wsgi\n";
         let b = "<VirtualHost *:80>\n    # wsgifix: ignore[WSGI001]\n    ServerName b\n</VirtualHost>\n";
-        let work = Work::new(vec![tree(a), tree(b)], Includes::new());
+        let work = Work::new(vec![tree(a), tree(b)], Includes::default());
         let fresh = |w: &Work| listed(&Suppressions::of(w.trees.iter().map(|t| &**t)));
         assert_eq!(listed(&work.suppressions()), fresh(&work));
         assert_eq!(work.suppressions().all.len(), 2);

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod collections;
 pub mod engine;
 pub mod generate;
 pub mod output;

@@ -8,7 +8,7 @@
 mod common;
 
 use proptest::prelude::*;
-use std::collections::HashMap;
+use wsgifix::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wsgifix::analysis::{Analysis, NodePath, View};
@@ -84,7 +84,7 @@ fn server(main: &str, sites: &[String], leaves: &[String]) -> Option<ServerModel
     }
     let site_ids: Vec<FileId> = (1..=sites.len()).collect();
     let leaf_ids: Vec<FileId> = (sites.len() + 1..files.len()).collect();
-    let mut includes: HashMap<(FileId, NodePath), Vec<FileId>> = HashMap::new();
+    let mut includes: HashMap<(FileId, NodePath), Vec<FileId>> = HashMap::default();
     for (id, f) in files.iter().enumerate() {
         let mut at = Vec::new();
         includes_in(&f.tree.nodes, &mut Vec::new(), &mut at);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use wsgifix::collections::HashMap;
 use std::path::PathBuf;
 use wsgifix::analysis::{analyse_server, instances, GroupKind};
 use wsgifix::engine::{process_server, Options, ServerResult};
@@ -27,7 +27,7 @@ fn model(files: &[(&str, &str)]) -> ServerModel {
         });
     }
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
-    let mut includes = HashMap::new();
+    let mut includes = HashMap::default();
     for (id, f) in m.files.iter().enumerate() {
         let mut found = Vec::new();
         collect_includes(&f.tree.nodes, &mut Vec::new(), &mut found);
@@ -100,7 +100,7 @@ fn all_findings(r: &ServerResult) -> Vec<(usize, &wsgifix::rules::Finding)> {
 /// changes nothing.
 fn assert_pymongo_server(m: &ServerModel) {
     let a = analyse_server(m);
-    let mut owner: HashMap<String, String> = HashMap::new();
+    let mut owner: HashMap<String, String> = HashMap::default();
     for (i, inst) in a.instances.iter().enumerate() {
         let mount = &a.mounts[inst.mount];
         let pg = a.effective_of(i, GroupKind::Process);

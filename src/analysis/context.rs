@@ -3,7 +3,7 @@
 //! server. The server analysis (`analyse_server`) sees all of this itself;
 //! this is for callers that still process one file at a time.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::sync::Arc;
 
 /// Daemon names across the files of one server (an httpd config tree),

@@ -4,7 +4,7 @@
 
 use super::coverage::{self, Decision};
 use super::*;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Lookups by scope, so resolving an instance looks only at its own vhost
@@ -56,7 +56,7 @@ impl Analysis {
         self.groups.shrink_to_fit();
         self.imports.shrink_to_fit();
         self.aliases.shrink_to_fit();
-        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut ids: HashMap<String, usize> = HashMap::default();
         for m in &mut self.mounts {
             let next = ids.len();
             let id = *ids.entry(m.target.clone()).or_insert(next);
@@ -72,8 +72,8 @@ impl Analysis {
             mounts_by_scope: vec![Vec::new(); n],
             instances_by_mount: vec![Vec::new(); self.mounts.len()],
             instances_by_scope: vec![Vec::new(); n],
-            daemons_by_name: HashMap::new(),
-            vhosts_by_name: HashMap::new(),
+            daemons_by_name: HashMap::default(),
+            vhosts_by_name: HashMap::default(),
             per_dir: vec![Default::default(); n],
             effective: OnceLock::new(),
         };

@@ -5,8 +5,8 @@
 use super::coverage::{self, SectionKind};
 use super::options::{self, WsgiArgs};
 use super::*;
+use crate::collections::HashMap;
 use crate::syntax::{logical, Line, LineKind, Node, Section};
-use std::collections::HashMap;
 
 mod merge;
 
@@ -170,8 +170,8 @@ impl Walk<'_, '_> {
     }
 
     fn section(&mut self, s: &Section, a: &mut Analysis) {
-        let name = String::from_utf8_lossy(&s.name()).to_ascii_lowercase();
-        let args = s.args();
+        let (name, args) = s.name_and_args();
+        let name = String::from_utf8_lossy(&name).to_ascii_lowercase();
         match name.as_str() {
             "virtualhost" if self.scope == 0 => {
                 a.scopes.push(Scope {

@@ -5,12 +5,12 @@
 use super::verify::{accept, Snapshot};
 use super::{enabled_issues, issue_key, unit_of, IssueKey, Options, Work};
 use crate::analysis::{self, ServerContext};
+use crate::collections::{HashMap, HashSet};
 use crate::rules::placement::{FixEdit, Fixer};
 use crate::rules::wsgi100_unused_suppression::Suppressions;
 use crate::rules::{edit, Issue, IssueKind};
 use crate::server::FileId;
 use crate::syntax;
-use std::collections::{HashMap, HashSet};
 
 /// Fixes in passes until nothing more can be fixed; returns the fixed
 /// server (when anything changed) and its remaining issues.
@@ -30,7 +30,7 @@ pub(super) fn run(
     let mut analysis = Some(first);
     let mut later_issues: Option<Vec<Issue>> = None;
     let mut fixed_any = false;
-    let mut refused: HashSet<IssueKey> = HashSet::new();
+    let mut refused: HashSet<IssueKey> = HashSet::default();
     // Edits that failed the checks in this state: the instances of one
     // server-level mount (one per vhost) often get the very same fix, and
     // it fails the same way for each of them.
@@ -56,18 +56,18 @@ pub(super) fn run(
         // largest part that passes and the rest comes back next pass.
         // Lines an edit of this pass replaces or removes: a second fix that
         // edits one of them waits for the next pass.
-        let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::new();
+        let mut touched: HashSet<(FileId, analysis::NodePath)> = HashSet::default();
         // A main-server fix reaches every vhost: those go first, to be
         // checked apart from the vhosts' when the batch fails.
         let mut batch: [Vec<Fix>; 2] = [Vec::new(), Vec::new()];
         // Entries by the place of their first edit, to find an equal one.
-        let mut by_place: HashMap<EditPlace, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_place: HashMap<EditPlace, Vec<(usize, usize)>> = HashMap::default();
         // Per mount (alias directive), the fix this pass has for it: its
         // kind (process or application group) and whether it adds a section.
         // A second fix of the same kind, computed on the same state, would
         // give a server-level mount a second daemon; two fixes that both
         // add a <Location> for one mount would add two.
-        let mut mounts_fixed: HashMap<usize, (u8, bool)> = HashMap::new();
+        let mut mounts_fixed: HashMap<usize, (u8, bool)> = HashMap::default();
         for issue in issues.iter().filter(|i| i.is_fixable_kind()) {
             let key = issue_key(issue);
             let class = group_class(issue);
@@ -201,7 +201,7 @@ fn verified_part(
     let members: Vec<usize> = (offset..offset + part.len()).collect();
     let together = |members: &[usize], all: &[Fix]| {
         let mut edits: Vec<FixEdit> = Vec::new();
-        let mut at: HashMap<EditPlace, Vec<usize>> = HashMap::new();
+        let mut at: HashMap<EditPlace, Vec<usize>> = HashMap::default();
         for &k in members {
             for e in &all[k - offset].edits {
                 // Fixes of one pass may share an edit (the same vhost-wide

@@ -3,9 +3,9 @@
 
 use super::{enabled_issues, issue_key, Options, Work};
 use crate::analysis::{Analysis, GroupKind, MountKind, ServerContext};
+use crate::collections::{HashMap, HashSet};
 use crate::rules::{Issue, IssueKind};
 use crate::syntax;
-use std::collections::{HashMap, HashSet};
 
 /// An instance across analyses: its mount's place (original lines keep
 /// their numbers), its context (the vhost's place, or the main server), and
@@ -15,7 +15,7 @@ type InstanceKey = (usize, u32, u32, Option<(usize, u32)>, usize);
 type Place = (usize, u32, u32, Option<(usize, u32)>);
 
 fn instance_keys(a: &Analysis) -> Vec<InstanceKey> {
-    let mut seen: HashMap<Place, usize> = HashMap::new();
+    let mut seen: HashMap<Place, usize> = HashMap::default();
     a.instances
         .iter()
         .map(|inst| {
@@ -117,7 +117,7 @@ pub fn accept(
     let remaining: HashSet<_> = after_issues.iter().map(issue_key).collect();
     // What each fix may move: its own app; for a renamed daemon, the vhosts
     // of its ServerName.
-    let mut apps: HashSet<&str> = HashSet::new();
+    let mut apps: HashSet<&str> = HashSet::default();
     for f in fixes {
         if let Some(inst) = f.instance() {
             let Some(seen) = before.instances.get(&before.key_of(inst)) else {

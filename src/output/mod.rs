@@ -20,13 +20,14 @@ use std::path::{Path, PathBuf};
 use clap::ColorChoice;
 
 use crate::cli::{Cli, Format, Mode};
+use crate::collections::HashSet;
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
 use crate::server;
 use formats::statistics::Statistics;
 use formats::Extras;
 use report::{FileError, Outcome, Summary};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use walk::{Filters, Item};
 

@@ -4,7 +4,8 @@
 //! main config leaves the files of that tree the server does not read
 //! (disabled sites, `*.dpkg-old`, backups) unchanged, and says so.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -98,7 +99,7 @@ pub fn plan(
         .collect();
     // Which server reads each file, and which tree each server owns: the
     // directory its relative paths start from by default.
-    let mut reached: HashMap<PathBuf, usize> = HashMap::new();
+    let mut reached: HashMap<PathBuf, usize> = HashMap::default();
     let mut trees: Vec<PathBuf> = Vec::new();
     for (k, d) in discoveries.iter().enumerate() {
         for f in &d.model.files {

@@ -3,8 +3,8 @@
 //! ending).
 
 use crate::analysis::NodePath;
+use crate::collections::HashMap;
 use crate::syntax::{visit_lines, Line, LineKind, Node, Section, SyntaxTree};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +143,7 @@ pub fn apply_tracking(
     let had_final_eol = last_line(&tree.nodes).is_none_or(|l| !l.eol().is_empty());
     let eol = tree.dominant_eol();
     let mut out = tree.clone();
-    let mut lists: HashMap<NodePath, ListEdits> = HashMap::new();
+    let mut lists: HashMap<NodePath, ListEdits> = HashMap::default();
     for e in edits {
         match e {
             Edit::Insert {

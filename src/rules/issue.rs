@@ -228,7 +228,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     issues.sort_by_key(|i| (i.order, i.line, i.column, i.code));
     // One finding per place and rule: a server-level mount reached in many
     // vhosts is reported once, for the first instance that has the problem.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::collections::HashSet::default();
     issues.retain(|i| seen.insert((i.code, i.file, i.line, i.column)));
     issues
 }

@@ -17,7 +17,8 @@ use std::cell::RefCell;
 
 mod insert;
 mod lookup;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
+use std::collections::BTreeSet;
 
 /// An edit to one file of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl<'a> Fixer<'a> {
         a: &'a Analysis,
         ext: &'a ServerContext,
     ) -> Fixer<'a> {
-        let mut users: HashMap<&'a str, BTreeSet<usize>> = HashMap::new();
+        let mut users: HashMap<&'a str, BTreeSet<usize>> = HashMap::default();
         for (i, inst) in a.instances.iter().enumerate() {
             let pg = a.effective_of(i, GroupKind::Process).value.as_str();
             users
@@ -122,12 +123,12 @@ impl<'a> Fixer<'a> {
             created: RefCell::default(),
             created_pending: RefCell::default(),
             users,
-            definitions: a.daemons.iter().fold(HashMap::new(), |mut m, d| {
+            definitions: a.daemons.iter().fold(HashMap::default(), |mut m, d| {
                 *m.entry(d.name.as_str()).or_insert(0) += 1;
                 m
             }),
             ext,
-            pinned: HashSet::new(),
+            pinned: HashSet::default(),
             lookups: lookup::Lookups::default(),
         }
     }

@@ -17,10 +17,10 @@ use super::fs::{self as sfs, Fs};
 use super::vars::{envvars, Vars};
 use super::{FileId, ServerFile, ServerModel};
 use crate::analysis::NodePath;
+use crate::collections::HashMap;
 use crate::syntax::{self, logical, LineKind, Node};
 use crate::writing::{read_config_in, DirCache, FileIdentity, ReadError};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -186,7 +186,7 @@ pub fn discover_server(main: &Path, opts: &DiscoverOptions) -> Discovery {
     let mut env = match (&opts.env, fs.root()) {
         (Some(e), _) => e.clone(),
         (None, None) => Vars::process_env(),
-        (None, Some(_)) => HashMap::new(),
+        (None, Some(_)) => HashMap::default(),
     };
     if main_server.file_name().is_some_and(|n| n == "apache2.conf") {
         let dir = main_server.parent().unwrap_or(Path::new("/"));
@@ -207,8 +207,8 @@ pub fn discover_server(main: &Path, opts: &DiscoverOptions) -> Discovery {
         main_real: PathBuf::new(),
         files: Vec::new(),
         events: Vec::new(),
-        by_identity: HashMap::new(),
-        includes: HashMap::new(),
+        by_identity: HashMap::default(),
+        includes: HashMap::default(),
         stack: Vec::new(),
         reads: Vec::new(),
         warnings: Vec::new(),

@@ -18,8 +18,8 @@ pub use discover::{
 pub use names::contexts;
 
 use crate::analysis::NodePath;
+use crate::collections::HashMap;
 use crate::syntax::SyntaxTree;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Index of a file in [`ServerModel::files`].
@@ -64,7 +64,7 @@ impl ServerModel {
                 source,
                 tree: std::sync::Arc::new(tree),
             }],
-            includes: HashMap::new(),
+            includes: HashMap::default(),
         }
     }
 

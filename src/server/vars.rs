@@ -2,7 +2,7 @@
 //! Debian's `envvars`, which apache2ctl sources before it starts httpd: the
 //! stock apache2.conf reads `${APACHE_LOG_DIR}` and friends from it.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::path::Path;
 
 /// What `${NAME}` can stand for at one point of the read.
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn resolve_like_httpd() {
-        let mut v = Vars::new(HashMap::from([(b"HOME".to_vec(), b"/root".to_vec())]));
+        let mut v = Vars::new(HashMap::from_iter([(b"HOME".to_vec(), b"/root".to_vec())]));
         v.define(b"D", Some(b"/srv/d"));
         v.define(b"ONLY", None);
         let mut undef = Vec::new();
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn debian_envvars() {
         let text = b"unset HOME\nif [ \"${APACHE_CONFDIR##/etc/apache2-}\" != \"${APACHE_CONFDIR}\" ] ; then\n\tSUFFIX=\"-${APACHE_CONFDIR##/etc/apache2-}\"\nelse\n\tSUFFIX=\nfi\nexport APACHE_RUN_USER=www-data\nexport APACHE_RUN_DIR=/var/run/apache2$SUFFIX\nexport APACHE_LOG_DIR='/var/log/apache2'${SUFFIX}\n";
-        let mut env = HashMap::from([(b"HOME".to_vec(), b"/root".to_vec())]);
+        let mut env = HashMap::from_iter([(b"HOME".to_vec(), b"/root".to_vec())]);
         envvars(text, Path::new("/etc/apache2-web"), &mut env);
         assert_eq!(env[b"APACHE_RUN_USER".as_slice()], b"www-data");
         assert_eq!(env[b"APACHE_RUN_DIR".as_slice()], b"/var/run/apache2-web");

@@ -206,19 +206,22 @@ impl Line {
     /// Directive arguments, tokenized as `ap_getword_conf` does. For a section
     /// opener, the words between the name and the last `>`.
     pub fn args(&self) -> Vec<Vec<u8>> {
+        self.name_and_args().1
+    }
+
+    /// [`Line::name`] and [`Line::args`] from one reading of the line.
+    pub fn name_and_args(&self) -> (Vec<u8>, Vec<Vec<u8>>) {
         let text = self.logical();
-        match self.kind {
+        let (first, rest) = logical::split_name(&text);
+        let rest = match self.kind {
             LineKind::Open => {
-                let (_, rest) = logical::split_name(&text);
                 let cut = rest.iter().rposition(|&b| b == b'>').unwrap_or(rest.len());
-                let inner = &rest[..cut];
-                logical::words(inner)
+                &rest[..cut]
             }
-            _ => {
-                let (_, rest) = logical::split_name(&text);
-                logical::words(rest)
-            }
-        }
+            _ => rest,
+        };
+        let args = logical::words(rest);
+        (name_from_first_word(self.kind, first.into_owned()), args)
     }
 }
 
@@ -281,6 +284,10 @@ impl Section {
 
     pub fn args(&self) -> Vec<Vec<u8>> {
         self.open.args()
+    }
+
+    pub fn name_and_args(&self) -> (Vec<u8>, Vec<Vec<u8>>) {
+        self.open.name_and_args()
     }
 }
 

@@ -15,7 +15,7 @@
 //! rustix gives these `*at` calls safe, typed wrappers (owned fds, `Stat`,
 //! flags as bitflags) instead of raw libc and errno handling.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};

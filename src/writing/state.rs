@@ -8,7 +8,8 @@
 //! STATE/checkpoints/<ID>/       see checkpoint.rs
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use crate::collections::HashSet;
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Write};

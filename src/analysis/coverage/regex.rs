@@ -9,10 +9,10 @@
 //! Patterns the regex crate cannot read (PCRE-only syntax) are Unknown.
 
 use super::{literal_prefix, Decision};
+use crate::collections::HashMap;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// Which question a remembered answer is for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,7 +29,7 @@ thread_local! {
     /// a DFA (a server-level pattern reaching 2 000 vhosts asked them
     /// thousands of times per analysis).
     static ANSWERS: RefCell<HashMap<(Question, String, String), Decision>> =
-        RefCell::new(HashMap::new());
+        RefCell::new(HashMap::default());
 }
 
 /// Bounds the memory the answers may take on configs with many patterns.

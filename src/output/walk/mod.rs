@@ -8,7 +8,7 @@
 //! symlinked files are taken (Debian's `sites-enabled/`), and a file reached
 //! twice (link and target) is processed once, under the first path seen.
 
-use std::collections::HashSet;
+use crate::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,7 @@ pub fn collect(paths: &[PathBuf], filters: &Filters) -> Vec<Item> {
 /// compressed or binary (`sites/x.conf.gz: skipped: gzip-compressed`).
 pub fn collect_noted(paths: &[PathBuf], filters: &Filters, notes: &mut Vec<String>) -> Vec<Item> {
     let mut out = Vec::new();
-    for w in Walk::new(paths, filters, Seen::All(HashSet::new())) {
+    for w in Walk::new(paths, filters, Seen::All(HashSet::default())) {
         match w {
             Walked::Item(i) => out.push(i),
             Walked::Note(n) => notes.push(n),

@@ -7,7 +7,7 @@
 //! walk may be told, from a survey made before it, which files can be met
 //! twice at all, and keep only those.
 
-use std::collections::HashSet;
+use crate::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::slice;
@@ -122,7 +122,7 @@ impl<'a> Walk<'a> {
             Seen::Gather(may_repeat) => Seen::Known {
                 may_repeat,
                 roots: self.real_roots,
-                kept: HashSet::new(),
+                kept: HashSet::default(),
             },
             other => other,
         }

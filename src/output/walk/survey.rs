@@ -6,7 +6,7 @@
 //! listing, a stat per link and one small read; what it keeps grows with
 //! the links and the depth of the tree, not with the files.
 
-use std::collections::HashSet;
+use crate::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::{sniff, Filters, Item, Seen, Walk, Walked};
@@ -32,7 +32,7 @@ pub struct Survey {
 /// walk roots overlap), before the walk goes on past it.
 pub fn survey(paths: &[PathBuf], filters: &Filters, each_dir: &mut dyn FnMut(&Path)) -> Survey {
     let mut s = Survey::default();
-    let mut walk = Walk::new(paths, filters, Seen::Gather(HashSet::new()));
+    let mut walk = Walk::new(paths, filters, Seen::Gather(HashSet::default()));
     // The directories from the walk's root down to the current one: a
     // depth-first walk never comes back to a directory it has left, so a
     // directory not on this path is new, and nothing else is kept.
@@ -74,6 +74,6 @@ pub fn survey(paths: &[PathBuf], filters: &Filters, each_dir: &mut dyn FnMut(&Pa
 
 impl Default for Seen {
     fn default() -> Seen {
-        Seen::All(HashSet::new())
+        Seen::All(HashSet::default())
     }
 }

@@ -5,10 +5,11 @@
 use super::Fixer;
 use crate::analysis::coverage::{self, Decision, SectionKind};
 use crate::analysis::{GroupKind, Mount, MountKind, NodePath, SectionContext, Source};
+use crate::collections::HashMap;
 use crate::server::FileId;
 use crate::syntax::Node;
 use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 #[derive(Default)]
@@ -120,7 +121,7 @@ impl<'a> Fixer<'a> {
     pub(super) fn directive_only_for(&self, gi: usize, kind: GroupKind, app: usize) -> bool {
         let a = self.a;
         let map = self.lookups.directive_apps.get_or_init(|| {
-            let mut map: HashMap<(GroupKind, usize), Vec<usize>> = HashMap::new();
+            let mut map: HashMap<(GroupKind, usize), Vec<usize>> = HashMap::default();
             for (i, inst) in a.instances.iter().enumerate() {
                 for k in [GroupKind::Process, GroupKind::Application] {
                     if let Source::Directive(g) = a.effective_of(i, k).source {
