@@ -193,40 +193,26 @@ fn report(input: &Input, budget: Duration) {
     row("parse (tree)", median_secs(budget, parse), Some(peak));
 
     // `print` hands an unedited tree's buffer back; `to_bytes` copies it.
-    let parse_print = || {
-        for f in &input.files {
-            let out = syntax::parse(black_box(f)).expect("checked").print();
-            assert_eq!(out.len(), f.len());
-            black_box(out);
-        }
-    };
-    let peak = peak_during(|| {
-        let out = syntax::parse(largest).expect("checked").print();
-        black_box(out);
-    });
-    row(
-        "parse + print",
-        median_secs(budget, parse_print),
-        Some(peak),
-    );
-
-    let parse_copy = || {
-        for f in &input.files {
-            let out = syntax::parse(black_box(f)).expect("checked").to_bytes();
-            assert_eq!(out.len(), f.len());
-            black_box(out);
-        }
-    };
-    let peak = peak_during(|| {
-        let out = syntax::parse(largest).expect("checked").to_bytes();
-        black_box(out);
-    });
-    row(
-        "parse + to_bytes",
-        median_secs(budget, parse_copy),
-        Some(peak),
-    );
+    let printers: [(&str, Printer); 2] = [
+        ("parse + print", |t| black_box(t.print()).len()),
+        ("parse + to_bytes", |t| black_box(t.to_bytes()).len()),
+    ];
+    for (stage, print) in printers {
+        let parse_print = || {
+            for f in &input.files {
+                let tree = syntax::parse(black_box(f)).expect("checked");
+                assert_eq!(print(&tree), f.len());
+            }
+        };
+        let peak = peak_during(|| {
+            print(&syntax::parse(largest).expect("checked"));
+        });
+        row(stage, median_secs(budget, parse_print), Some(peak));
+    }
 }
+
+/// Prints a tree and gives the length of what it printed.
+type Printer = fn(&syntax::SyntaxTree) -> usize;
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) {
     if p.is_dir() {

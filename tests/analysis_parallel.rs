@@ -8,10 +8,10 @@
 mod common;
 
 use proptest::prelude::*;
-use wsgifix::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wsgifix::analysis::{Analysis, NodePath, View};
+use wsgifix::collections::HashMap;
 use wsgifix::server::{FileId, ServerFile, ServerModel};
 use wsgifix::syntax::{self, Node, SyntaxTree};
 

@@ -4,9 +4,9 @@
 
 mod common;
 
-use wsgifix::collections::HashMap;
 use std::path::PathBuf;
 use wsgifix::analysis::{analyse_server, instances, GroupKind};
+use wsgifix::collections::HashMap;
 use wsgifix::engine::{process_server, Options, ServerResult};
 use wsgifix::server::{ServerFile, ServerModel};
 use wsgifix::syntax::{self, LineKind, Node};

@@ -282,7 +282,11 @@ fn define_and_variables_in_include_paths_in_read_order() {
     write(root, "sites/a.conf", "# a\n");
     write(root, "envfile.conf", "# e\n");
     let mut o = opts();
-    o.env = Some([(b"FROM_ENV".to_vec(), b"envfile".to_vec())].into_iter().collect());
+    o.env = Some(
+        [(b"FROM_ENV".to_vec(), b"envfile".to_vec())]
+            .into_iter()
+            .collect(),
+    );
     let d = discover_server(&root.join("httpd.conf"), &o);
     assert!(d.error.is_none(), "{:?}", d.error);
     assert_eq!(
