@@ -218,14 +218,16 @@ pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
     if matches!(s[start], b'"' | b'\'') {
         return None;
     }
+    // One scan finds the word's end and whether it holds an escape: the
+    // word holds a backslash exactly when one comes before the first space.
     let end = s[start..]
         .iter()
-        .position(|&b| is_space(b))
+        .position(|&b| is_space(b) || b == b'\\')
         .map_or(s.len(), |n| start + n);
-    let word = &s[start..end];
-    if word.contains(&b'\\') {
+    if s.get(end) == Some(&b'\\') {
         return None;
     }
+    let word = &s[start..end];
     let rest = s[end..]
         .iter()
         .position(|&b| !is_space(b))
