@@ -61,9 +61,8 @@ pub fn location_key(url: &str) -> String {
     let mut bytes: Vec<u8> = collapsed(url).collect();
     let end = bytes.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
     bytes.truncate(end);
-    // Dropping `/` bytes from UTF-8 leaves UTF-8, so the buffer becomes the
-    // key as it is.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    // Dropping `/` bytes from UTF-8 leaves UTF-8: the buffer is the key.
+    super::into_text(bytes)
 }
 
 /// Every [`location_key`] whose `<Location>` covers `url` ([`url_under`]):

@@ -263,6 +263,12 @@ impl Resolved {
 }
 
 /// Analyses one file on its own (its Includes are not followed).
+/// Config bytes as the analysis' text: the buffer itself when it is UTF-8
+/// (nearly always), read lossily otherwise.
+pub(crate) fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 pub fn analyse(tree: &SyntaxTree) -> Analysis {
     View::single(tree).analyse()
 }

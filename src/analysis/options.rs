@@ -46,7 +46,7 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
         match next_word(args, &mut pos) {
             Some(w) => {
                 let end = trim_end_space(args, start, pos);
-                out.words.push(into_string(w));
+                out.words.push(super::into_text(w));
                 out.word_texts.push(args[start..end].to_vec());
             }
             None => return out,
@@ -84,19 +84,13 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
         let end = trim_end_space(args, start, p);
         out.options.push(WsgiOption {
             name: String::from_utf8_lossy(&args[start..name_end]).into_owned(),
-            value: into_string(value),
+            value: super::into_text(value),
             text: args[start..end].to_vec(),
         });
         pos = p;
     }
     out.options.shrink_to_fit();
     out
-}
-
-/// A word read as text, its buffer reused when it is UTF-8 (as nearly every
-/// one is); lossy otherwise, as everywhere in the analysis.
-fn into_string(word: Vec<u8>) -> String {
-    String::from_utf8(word).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn skip_space(s: &[u8], mut i: usize) -> usize {
