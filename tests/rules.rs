@@ -526,7 +526,7 @@ Use App shop
 fn select_and_ignore_choose_the_rules() {
     let opts = Options {
         select: vec!["WSGI003".into()],
-        ignore: vec![],
+        ..Options::default()
     };
     let r = process(SEED_EMBEDDED.as_bytes(), &opts);
     assert!(r.findings.iter().all(|f| f.code == "WSGI003"));
@@ -535,8 +535,8 @@ fn select_and_ignore_choose_the_rules() {
     assert!(fixed.contains("WSGIApplicationGroup %{GLOBAL}"));
 
     let opts = Options {
-        select: vec![],
         ignore: vec!["WSGI001".into(), "WSGI003".into()],
+        ..Options::default()
     };
     let r = process(SEED_EMBEDDED.as_bytes(), &opts);
     assert!(r.findings.is_empty() && r.fixed.is_none());

@@ -213,6 +213,15 @@ pub fn preload_problems(a: &Analysis) -> usize {
 /// An edited file (by id) and the bytes of it that passed [`written`].
 pub type Verified = (usize, syntax::SharedBytes);
 
+/// The print of each edited file, by file, for a run that writes nothing.
+pub fn printed(done: Work, edited: &[bool]) -> Vec<Verified> {
+    use rayon::prelude::*;
+    (done.trees.par_iter().enumerate())
+        .filter(|(i, _)| edited.get(*i).copied().unwrap_or(true))
+        .map(|(i, tree)| (i, tree.print()))
+        .collect()
+}
+
 /// What is written must parse back into the same bytes and read the same:
 /// the same findings, nothing new for a second run. Returns the verified
 /// bytes of each edited file, by file: what is written is what was checked.

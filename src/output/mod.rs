@@ -342,6 +342,7 @@ fn settings(
         options: Options {
             select: cli.select.iter().map(|s| s.to_string()).collect(),
             ignore: cli.ignore.iter().map(|s| s.to_string()).collect(),
+            unverified: cli.mode() == Mode::Check,
         },
         color: cli.format == Format::Text && use_color(cli.color),
         color_err: use_color_stderr(cli.color),
@@ -455,6 +456,21 @@ mod tests {
             units: Arc::default(),
             exit_non_zero_on_fix: false,
             dirs: Arc::default(),
+        }
+    }
+
+    /// Only a run that writes nothing may skip parsing its fixes back: what
+    /// `--dry-run` shows and `--write` writes has been read again.
+    #[test]
+    fn only_check_skips_the_print_back() {
+        for (args, unverified) in [
+            (["wsgifix", "--check", "x"], true),
+            (["wsgifix", "--dry-run", "x"], false),
+            (["wsgifix", "--write", "x"], false),
+        ] {
+            let cli = <Cli as clap::Parser>::try_parse_from(args).unwrap();
+            let s = super::settings(&cli, None, BTreeMap::new());
+            assert_eq!(s.options.unverified, unverified, "{args:?}");
         }
     }
 

@@ -5,3 +5,5 @@
 pub mod apache;
 pub mod cli;
 pub mod corpus;
+pub mod random_config;
+pub mod servers;
