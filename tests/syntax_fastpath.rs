@@ -4,8 +4,9 @@
 //! the reference printer appends every line's `raw()` one by one, and the
 //! reference splitter is httpd's reader replayed in `syntax_support`.
 //! `prints` (verify's comparison without a copy) is checked against the same
-//! reference print, and `parse_shared` against `parse`. Checked on random
-//! input, random edits and the corpus.
+//! reference print, and `parse_shared` against `parse`; a line's name, read
+//! from its raw bytes when joining cannot change it, against the name of the
+//! joined line. Checked on random input, random edits and the corpus.
 
 mod common;
 mod syntax_support;
@@ -13,7 +14,9 @@ mod syntax_support;
 use proptest::prelude::*;
 use std::sync::Arc;
 use syntax_support::{check_tree, to_crlf};
-use wsgifix::syntax::{parse, parse_in_chunks, parse_shared, Line, Node, SyntaxTree};
+use wsgifix::syntax::{
+    logical, parse, parse_in_chunks, parse_shared, visit_lines, Line, LineKind, Node, SyntaxTree,
+};
 
 /// Appends each line's bytes, in file order, with no shortcut.
 fn reference_print(nodes: &[Node], out: &mut Vec<u8>) {
@@ -97,10 +100,41 @@ fn edit(tree: &mut SyntaxTree, picks: &[(usize, u8)]) {
     }
 }
 
+/// A line's name from its joined text: the first word, without a
+/// section's `<`, `</` and final `>`.
+fn reference_name(line: &Line) -> Vec<u8> {
+    let joined = line.logical();
+    let word = logical::split_name(&joined).0.into_owned();
+    let prefix = match line.kind {
+        LineKind::Open => 1,
+        LineKind::Close => 2,
+        _ => return word,
+    };
+    let mut name = word[prefix.min(word.len())..].to_vec();
+    if name.last() == Some(&b'>') {
+        name.pop();
+    }
+    name
+}
+
+fn names_agree(tree: &SyntaxTree) -> Result<(), TestCaseError> {
+    let mut lines = Vec::new();
+    visit_lines(&tree.nodes, &mut |l: &Line| lines.push(l));
+    for l in lines {
+        let want = reference_name(l);
+        prop_assert_eq!(l.name(), want.clone(), "{:?}", l.raw());
+        if let Ok(name) = std::str::from_utf8(&want) {
+            prop_assert!(l.name_is(&name.to_ascii_uppercase()), "{:?}", l.raw());
+        }
+    }
+    Ok(())
+}
+
 fn check(input: &[u8], picks: &[(usize, u8)]) -> Result<(), TestCaseError> {
     let Ok(tree) = parse(input) else {
         return Ok(());
     };
+    names_agree(&tree)?;
     prop_assert_eq!(tree.to_bytes(), input.to_vec());
     prop_assert_eq!(reference(&tree), input.to_vec());
     check_tree(input, &tree).map_err(TestCaseError::fail)?;

@@ -233,15 +233,15 @@ impl Walk<'_, '_> {
     }
 
     fn directive(&mut self, line: &Line, a: &mut Analysis) {
+        // Most directives matter to no rule: recognise the few that do without
+        // joining the line, or building strings, for the rest.
+        let known = logical::raw_name(line.raw()).map(relevant);
+        if known == Some(None) {
+            return;
+        }
         let text = line.logical();
         let (name, rest) = logical::split_name(&text);
-        // Most directives matter to no rule: recognise the few that do without
-        // building strings for the rest.
-        let Some(lower) = RELEVANT
-            .iter()
-            .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
-            .copied()
-        else {
+        let Some(lower) = known.flatten().or_else(|| relevant(&name)) else {
             return;
         };
         match lower {
@@ -392,6 +392,14 @@ impl Walk<'_, '_> {
 }
 
 /// The directives the analysis reads, lower-cased.
+/// The lower-case name of a directive the analysis reads, if it is one.
+fn relevant(name: &[u8]) -> Option<&'static str> {
+    RELEVANT
+        .iter()
+        .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
+        .copied()
+}
+
 const RELEVANT: &[&str] = &[
     "include",
     "includeoptional",

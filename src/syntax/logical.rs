@@ -235,6 +235,25 @@ pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
     Some((word, rest))
 }
 
+/// A directive's name read straight from its raw line, when joining the
+/// line could not change it: unquoted and ended by a space before any
+/// backslash or NUL (the only bytes the join rewrites). `None` otherwise:
+/// the caller then joins the line and uses [`split_name`].
+pub fn raw_name(raw: &[u8]) -> Option<&[u8]> {
+    let start = raw.iter().position(|&b| !is_space(b))?;
+    if matches!(raw[start], b'"' | b'\'') {
+        return None;
+    }
+    let len = raw[start..]
+        .iter()
+        .position(|&b| is_space(b) || b == b'\\' || b == 0)
+        .unwrap_or(raw.len() - start);
+    match raw.get(start + len) {
+        Some(b'\\' | 0) => None,
+        _ => Some(&raw[start..start + len]),
+    }
+}
+
 /// Splits a logical directive line into its first word (the name, as
 /// httpd tokenizes it) and the raw remainder httpd hands to RAW_ARGS
 /// handlers and prints in DUMP_CONFIG.
@@ -311,6 +330,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn raw_name_is_the_joined_lines_name() {
+        let mut read = 0;
+        for raw in [
+            "Alias /a /b\n",
+            "  \tServerName x\r\n",
+            "Listen",
+            "Listen\n",
+            "Alias\\\n /a /b\n",
+            "Ali\\\nas /a /b\n",
+            "\"Alias\" /a\n",
+            "Ali\0as /a\n",
+            "\x0bInclude\x0cx\n",
+            "Alias /a\\\n /b\n",
+            "WSGIScriptAlias / /srv/a.wsgi \\\n  process-group=x\n",
+        ] {
+            let joined = join(raw.as_bytes()).text;
+            let (name, _) = split_name(&joined);
+            match raw_name(raw.as_bytes()) {
+                Some(n) => {
+                    assert_eq!(n, &*name, "{raw:?}");
+                    read += 1;
+                }
+                None => assert!(raw.contains(['\\', '"', '\0']), "{raw:?}"),
+            }
+        }
+        assert_eq!(read, 7);
     }
 
     #[test]

@@ -195,12 +195,26 @@ impl Line {
     /// For a directive: its name as written (first word) and the raw rest.
     /// For a section line: the section name without `<`, `</` or `>`.
     pub fn name(&self) -> Vec<u8> {
+        if let Some(name) = self.plain_name() {
+            return name.to_vec();
+        }
         let text = self.logical();
         section_or_directive_name(self.kind, &text)
     }
 
     pub fn name_is(&self, wanted: &str) -> bool {
-        self.name().eq_ignore_ascii_case(wanted.as_bytes())
+        match self.plain_name() {
+            Some(name) => name.eq_ignore_ascii_case(wanted.as_bytes()),
+            None => self.name().eq_ignore_ascii_case(wanted.as_bytes()),
+        }
+    }
+
+    /// The name borrowed from the raw line, when joining the line could not
+    /// change it (nearly always): the fixer asks many lines their name.
+    fn plain_name(&self) -> Option<&[u8]> {
+        let word = logical::raw_name(self.raw())?;
+        let (start, end) = name_in_word(self.kind, word);
+        Some(&word[start..end])
     }
 
     /// Directive arguments, tokenized as `ap_getword_conf` does. For a section
@@ -251,17 +265,27 @@ pub(crate) fn section_or_directive_name(kind: LineKind, text: &[u8]) -> Vec<u8> 
 /// The name in a line's first word: for a section line without `<`, `</`
 /// and a final `>`.
 pub(crate) fn name_from_first_word(kind: LineKind, mut first: Vec<u8>) -> Vec<u8> {
+    let (start, end) = name_in_word(kind, &first);
+    // In place: the word is the name's only allocation.
+    first.truncate(end);
+    first.drain(..start);
+    first
+}
+
+/// Where the name lies in a line's first word, as a range.
+fn name_in_word(kind: LineKind, word: &[u8]) -> (usize, usize) {
     let prefix = match kind {
         LineKind::Open => 1,
         LineKind::Close => 2,
-        _ => return first,
+        _ => return (0, word.len()),
     };
-    // In place: the word is the name's only allocation.
-    first.drain(..prefix.min(first.len()));
-    if first.last() == Some(&b'>') {
-        first.pop();
-    }
-    first
+    let start = prefix.min(word.len());
+    let end = if word.len() > start && word.last() == Some(&b'>') {
+        word.len() - 1
+    } else {
+        word.len()
+    };
+    (start, end)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
