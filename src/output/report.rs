@@ -239,21 +239,16 @@ pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
     // terminal escape from them reaches the terminal.
     let path = &crate::writing::escape_bytes(path.as_bytes());
     let message = crate::writing::escape_bytes(f.message.as_bytes());
-    let f = &Finding {
-        message,
-        ..f.clone()
-    };
     if color {
         format!(
-            "\x1b[1m{path}:{}:{}\x1b[0m \x1b[{}m{}\x1b[0m {}",
+            "\x1b[1m{path}:{}:{}\x1b[0m \x1b[{}m{}\x1b[0m {message}",
             f.line,
             f.column,
             colored::Color::Red.to_fg_str(),
             f.code,
-            f.message
         )
     } else {
-        format!("{path}:{}:{} {} {}", f.line, f.column, f.code, f.message)
+        format!("{path}:{}:{} {} {message}", f.line, f.column, f.code)
     }
 }
 
