@@ -4,7 +4,7 @@
 //! read by `ap_getword_conf` starting right after `=` (modwsgi.md §2.1, §2.3;
 //! apache-syntax.md §3).
 
-use crate::syntax::logical::{is_space, next_word};
+use crate::syntax::logical::{is_space, is_templated, next_word};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsgiOption {
@@ -13,6 +13,10 @@ pub struct WsgiOption {
     /// The option exactly as written in the logical line (`name=value`,
     /// quotes included), used to find it in the raw text when editing.
     pub text: Vec<u8>,
+    /// Written as `name=value` with a name, as mod_wsgi's option reader
+    /// requires; any other word makes httpd refuse the directive (unless
+    /// it is a template's token, which may stand for several options).
+    pub well_formed: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,6 +74,7 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
             out.options.push(WsgiOption {
                 name: String::from_utf8_lossy(&args[start..end]).into_owned(),
                 value: String::new(),
+                well_formed: false,
                 text: args[start..end].to_vec(),
             });
             pos = p;
@@ -85,12 +90,59 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
         out.options.push(WsgiOption {
             name: String::from_utf8_lossy(&args[start..name_end]).into_owned(),
             value: super::into_text(value),
+            well_formed: name_end > start,
             text: args[start..end].to_vec(),
         });
         pos = p;
     }
     out.options.shrink_to_fit();
     out
+}
+
+/// What mod_wsgi says when it refuses a `WSGIScriptAlias(Match)`'s options
+/// at start-up, in every version since 3.0 (modwsgi.md §2.1, §6): a word
+/// that is not `name=value`, an unknown option, an empty group or callable
+/// name, a `pass-authorization` other than On or Off. The first such option
+/// is the one reported, as httpd stops there. What a version may refuse
+/// (group options on `...Match` before 4.6) is not judged here.
+pub fn alias_refusal(args: &WsgiArgs) -> Option<&'static str> {
+    const INVALID: &str = "Invalid option to WSGI script alias definition.";
+    args.options
+        .iter()
+        .filter(|o| !is_templated(&o.text))
+        .find_map(|o| match o.name.as_str() {
+            _ if !o.well_formed => Some(INVALID),
+            "application-group" if o.value.is_empty() => {
+                Some("Invalid name for WSGI application group.")
+            }
+            "process-group" if o.value.is_empty() => Some("Invalid name for WSGI process group."),
+            "callable-object" if o.value.is_empty() => {
+                Some("Invalid name for WSGI callable object.")
+            }
+            "pass-authorization"
+                if !o.value.eq_ignore_ascii_case("on") && !o.value.eq_ignore_ascii_case("off") =>
+            {
+                Some("Invalid value for authorization flag.")
+            }
+            "application-group" | "process-group" | "callable-object" | "pass-authorization" => {
+                None
+            }
+            _ => Some(INVALID),
+        })
+}
+
+/// What mod_wsgi says when it refuses a `WSGIDaemonProcess` at start-up
+/// whatever its version: no name, or an option word that is not
+/// `name=value`. Which option names exist depends on the version, so an
+/// unknown name is not judged.
+pub fn daemon_refusal(args: &WsgiArgs) -> Option<&'static str> {
+    if args.words.first().is_none_or(|w| w.is_empty()) {
+        return Some("Name of WSGI daemon process not supplied.");
+    }
+    args.options
+        .iter()
+        .any(|o| !o.well_formed && !is_templated(&o.text))
+        .then_some("Invalid option to WSGI daemon process definition.")
 }
 
 fn skip_space(s: &[u8], mut i: usize) -> usize {

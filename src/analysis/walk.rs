@@ -261,6 +261,13 @@ impl Walk<'_, '_> {
             }
             "wsgidaemonprocess" => {
                 let args = options::parse(rest, 1);
+                if let Some(message) = options::daemon_refusal(&args) {
+                    a.errors.push(ConfigError {
+                        site: self.site(line),
+                        message: message.to_string(),
+                    });
+                    return;
+                }
                 if let Some(name) = args.words.first().cloned() {
                     a.daemons.push(Daemon {
                         name,
@@ -346,6 +353,13 @@ impl Walk<'_, '_> {
             a.errors.push(ConfigError {
                 site: self.site(line),
                 message: format!("{canonical} requires at least two arguments, {help}"),
+            });
+            return;
+        }
+        if let Some(message) = options::alias_refusal(&args) {
+            a.errors.push(ConfigError {
+                site: self.site(line),
+                message: message.to_string(),
             });
             return;
         }

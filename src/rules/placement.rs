@@ -12,7 +12,7 @@ use crate::analysis::{
     Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
 };
 use crate::server::FileId;
-use crate::syntax::{Line, LineKind, Node, SyntaxTree};
+use crate::syntax::{logical, Line, LineKind, Node, SyntaxTree};
 use std::cell::RefCell;
 
 mod insert;
@@ -188,12 +188,13 @@ impl<'a> Fixer<'a> {
     /// A daemon name derived from the mount (`/my_app` → `my_app`) or, for
     /// `/` and patterns, from the script (`graphite.wsgi` → `graphite`);
     /// unique in the server; the same input always gives the same name.
-    pub fn new_name(&self, m: &Mount) -> String {
-        let from_url = match (&m.url, m.kind) {
-            (Some(u), MountKind::Alias | MountKind::Handler) => sanitize(u),
-            _ => String::new(),
+    /// `None` for a mount of a template (see [`Fixer::new_name_from`]).
+    pub fn new_name(&self, m: &Mount) -> Option<String> {
+        let url = match (&m.url, m.kind) {
+            (Some(u), MountKind::Alias | MountKind::Handler) => u.as_str(),
+            _ => "",
         };
-        let base = if from_url.is_empty() {
+        let base = if sanitize(url).is_empty() {
             let mut parts = m.target.trim_end_matches('/').rsplit('/');
             let file = parts.next().unwrap_or("");
             let stem = file
@@ -201,21 +202,26 @@ impl<'a> Fixer<'a> {
                 .or_else(|| file.strip_suffix(".py"))
                 .unwrap_or(file);
             // `wsgi.py`, `app.wsgi`...: the directory says more about the app.
-            let stem = if GENERIC_SCRIPT_NAMES.contains(&stem.to_ascii_lowercase().as_str()) {
+            if GENERIC_SCRIPT_NAMES.contains(&stem.to_ascii_lowercase().as_str()) {
                 parts.next().filter(|d| !d.is_empty()).unwrap_or(stem)
             } else {
                 stem
-            };
-            sanitize(stem)
+            }
         } else {
-            from_url
+            url
         };
-        self.new_name_from(&base, m.site.scope)
+        self.new_name_from(base, m.site.scope)
     }
 
     /// `base` if free, else qualified by the vhost's host name (the same
     /// mount in another vhost is common: `shop_admin`), else numbered.
-    pub fn new_name_from(&self, base: &str, scope: usize) -> String {
+    /// `None` when `base` holds a template's token: every rendering of the
+    /// template would get the one name made from it, and two daemons of one
+    /// name keep httpd from starting.
+    pub fn new_name_from(&self, base: &str, scope: usize) -> Option<String> {
+        if logical::is_templated(base.as_bytes()) {
+            return None;
+        }
         let base = match sanitize(base) {
             b if b.is_empty() => "wsgi".to_string(),
             b => b,
@@ -243,7 +249,7 @@ impl<'a> Fixer<'a> {
             }
         };
         taken.insert(name.clone());
-        name
+        Some(name)
     }
 
     /// The apps whose process group is daemon `name` (none when unused).

@@ -131,7 +131,7 @@ impl Fixer<'_> {
             None => {
                 let original = accessible_daemon(self.a, daemon, i.scope)?;
                 let line = self.line(original.site.file, &original.site.path)?;
-                let name = self.new_name(m);
+                let name = self.new_name(m)?;
                 let old = original.args.word_texts.first()?;
                 let raw =
                     edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;

@@ -136,7 +136,7 @@ impl Fixer<'_> {
     /// vhosts of its ServerName.
     fn rename(&self, d: &Daemon) -> Option<Vec<FixEdit>> {
         let a = self.a;
-        let name = self.new_name_from(&d.name, d.site.scope);
+        let name = self.new_name_from(&d.name, d.site.scope)?;
         let shown = quote_if_needed(&name);
         let same_vhosts =
             |scope: usize| scope != 0 && a.server_name_of(scope) == a.server_name_of(d.site.scope);

@@ -129,6 +129,12 @@ pub fn trim(mut s: &[u8]) -> &[u8] {
 /// (or to the end: an unterminated quote is not an error); inside it only
 /// `\<quote>` and `\\` are escapes. An unquoted word runs to whitespace; in it
 /// `\\` still collapses to `\`.
+///
+/// One departure from httpd: a template placeholder (`{{ name }}`,
+/// `{% if x %}`, `{# note #}`, as Jinja writes them for Ansible and Salt) is
+/// part of the word it stands in, spaces and all. httpd never reads one (the
+/// template is rendered first, and the placeholder becomes one value), while
+/// its halves read as words would invent URLs, scripts and options.
 pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
     let mut i = *pos;
     while i < s.len() && is_space(s[i]) {
@@ -160,7 +166,7 @@ pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
     } else {
         let start = i;
         while i < s.len() && !is_space(s[i]) {
-            i += 1;
+            i = placeholder_end(s, i).unwrap_or(i + 1);
         }
         word = unescape(&s[start..i], None, s.get(i).copied());
     }
@@ -169,6 +175,56 @@ pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
     }
     *pos = i;
     Some(word)
+}
+
+/// Where a template placeholder opening at `s[i]` ends (past its closer):
+/// `{{ … }}`, `{% … %}` or `{# … #}`. `None` when none opens there, or it is
+/// never closed (then the braces are plain bytes, as httpd reads them).
+fn placeholder_end(s: &[u8], i: usize) -> Option<usize> {
+    if s.get(i) != Some(&b'{') {
+        return None;
+    }
+    let closer: &[u8] = match s.get(i + 1)? {
+        b'{' => b"}}",
+        b'%' => b"%}",
+        b'#' => b"#}",
+        _ => return None,
+    };
+    let body = i + 2;
+    memchr::memmem::find(&s[body..], closer).map(|n| body + n + closer.len())
+}
+
+/// Whether `s` holds a template placeholder (see [`next_word`]): such a
+/// file is not yet a config httpd reads, and what stands in a placeholder
+/// is not judged.
+pub fn has_placeholder(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'{', s).any(|i| placeholder_end(s, i).is_some())
+}
+
+/// Whether `s` holds a token that something replaces before mod_wsgi reads
+/// it: a Jinja placeholder, httpd's own `${VAR}` (or a shell's `$VAR`), or a
+/// `%TOKEN%` / `@@TOKEN@@` that installers such as devstack substitute
+/// (modwsgi.md §9). One such token may stand for a value, a path or several
+/// options, so what holds one is neither judged nor used to make a name.
+pub fn is_templated(s: &[u8]) -> bool {
+    let token_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let wrapped = |marker: &[u8]| {
+        let mut rest = s;
+        while let Some(at) = memchr::memmem::find(rest, marker) {
+            let body = &rest[at + marker.len()..];
+            let len = body.iter().take_while(|b| token_char(b)).count();
+            if len > 0 && body[len..].starts_with(marker) {
+                return true;
+            }
+            rest = body;
+        }
+        false
+    };
+    has_placeholder(s)
+        || s.windows(2)
+            .any(|w| w[0] == b'$' && (w[1] == b'{' || w[1].is_ascii_alphabetic() || w[1] == b'_'))
+        || wrapped(b"%")
+        || wrapped(b"@@")
 }
 
 /// httpd's `substring_conf`: `\\` (and `\<quote>` inside quotes) lose their
@@ -228,6 +284,9 @@ pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
         return None;
     }
     let word = &s[start..end];
+    if opens_placeholder(word) {
+        return None;
+    }
     let rest = s[end..]
         .iter()
         .position(|&b| !is_space(b))
@@ -248,10 +307,18 @@ pub fn raw_name(raw: &[u8]) -> Option<&[u8]> {
         .iter()
         .position(|&b| is_space(b) || b == b'\\' || b == 0)
         .unwrap_or(raw.len() - start);
+    let name = &raw[start..start + len];
     match raw.get(start + len) {
         Some(b'\\' | 0) => None,
-        _ => Some(&raw[start..start + len]),
+        _ if opens_placeholder(name) => None,
+        _ => Some(name),
     }
+}
+
+/// Whether a placeholder may open in `word` (its closer may lie past the
+/// word's first space): such a word is left to [`next_word`].
+fn opens_placeholder(word: &[u8]) -> bool {
+    memchr::memchr_iter(b'{', word).any(|i| matches!(word.get(i + 1), Some(b'{' | b'%' | b'#')))
 }
 
 /// Splits a logical directive line into its first word (the name, as
@@ -376,5 +443,57 @@ mod tests {
         assert!(r.continues);
         assert_eq!(&*r.text, b"ab");
         assert!(!join(b"ab\\\n\n").continues);
+    }
+
+    #[test]
+    fn a_placeholder_is_part_of_its_word() {
+        let all = |s: &str| -> Vec<String> {
+            words(s.as_bytes())
+                .into_iter()
+                .map(|w| String::from_utf8(w).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            all("/{{ name }} {{ root }}/{{ name }}.wsgi x={% if a %}b{% endif %}"),
+            [
+                "/{{ name }}",
+                "{{ root }}/{{ name }}.wsgi",
+                "x={% if a %}b{% endif %}"
+            ]
+        );
+        // Not a placeholder: httpd's own reading.
+        assert_eq!(
+            all("%{GLOBAL} ${X} a{b c}"),
+            ["%{GLOBAL}", "${X}", "a{b", "c}"]
+        );
+        assert_eq!(all("{{ never closed"), ["{{", "never", "closed"]);
+        // The borrowed readers leave such words to next_word.
+        assert_eq!(plain_word(b"{{ name }} x"), None);
+        assert_eq!(raw_name(b"{{ directive }} x"), None);
+        assert_eq!(plain_word(b"%{GLOBAL} x"), Some((&b"%{GLOBAL}"[..], 10)));
+    }
+
+    #[test]
+    fn templated_words_are_told_apart() {
+        for t in [
+            "{{ x }}",
+            "a{# c #}",
+            "%VIRTUALENV%",
+            "@@PORT@@",
+            "${APACHE_LOG_DIR}/x",
+            "$HOME",
+        ] {
+            assert!(is_templated(t.as_bytes()), "{t}");
+        }
+        for t in [
+            "%{GLOBAL}",
+            "/srv/$1.wsgi",
+            "100%",
+            "a@@b",
+            "processes=2",
+            "{{",
+        ] {
+            assert!(!is_templated(t.as_bytes()), "{t}");
+        }
     }
 }

@@ -30,3 +30,21 @@ pub fn files(sub: &str) -> Option<Vec<PathBuf>> {
     files.sort();
     Some(files)
 }
+
+/// Corpus files httpd refuses to start with, and where and how wsgifix
+/// says so (in mod_wsgi's words): Weblate's example puts `request-timeout=`,
+/// a daemon option, on its `WSGIScriptAlias` (modwsgi.md §8.11;
+/// `tests/rules_templates.rs` has real Apache refuse the same option).
+pub const REFUSED_BY_HTTPD: &[(&str, &str)] = &[(
+    "weblate-example-apache.conf",
+    "31:5: Invalid option to WSGI script alias definition.",
+)];
+
+/// The error wsgifix must give for the corpus file at `path`, if any.
+pub fn refusal_of(path: &Path) -> Option<&'static str> {
+    let name = path.file_name()?.to_str()?;
+    REFUSED_BY_HTTPD
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, error)| *error)
+}
