@@ -24,10 +24,10 @@ use crate::collections::HashSet;
 use crate::engine::{self, Options};
 use crate::rules::rule_by_code;
 use crate::server;
+use crate::writing::units::CommitUnits;
 use formats::statistics::Statistics;
 use formats::Extras;
 use report::{FileError, Outcome, Summary};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use walk::{Filters, Item};
 
@@ -60,7 +60,7 @@ pub struct Settings {
     /// With `--write`: how (see `crate::writing`), and each server file's
     /// main config by canonical path (the unit it is committed with).
     pub write: Option<Arc<crate::writing::WriteOptions>>,
-    pub units: Arc<BTreeMap<PathBuf, PathBuf>>,
+    pub units: Arc<CommitUnits>,
     /// `--exit-non-zero-on-fix`.
     pub exit_non_zero_on_fix: bool,
     /// The directories this run has read files from.
@@ -236,7 +236,12 @@ pub fn run(cli: &Cli) -> i32 {
             &mut err,
         );
     }
-    let settings = settings(cli, write, units::commit_units(&plan));
+    // Only a write commits by unit.
+    let commit = match write {
+        Some(_) => units::commit_units(&plan),
+        None => CommitUnits::default(),
+    };
+    let settings = settings(cli, write, commit);
     let run = process::Run {
         files: plan.iter().map(units::Unit::file_count).sum::<usize>() as u64,
         reads_stdin: plan
@@ -265,7 +270,7 @@ fn stream(
         return nothing_found(cli, err);
     }
     let write = (cli.mode() == Mode::Write).then(|| Arc::new(write_options(cli)));
-    let settings = settings(cli, write, BTreeMap::new());
+    let settings = settings(cli, write, CommitUnits::default());
     let run = process::Run {
         files: survey.files,
         reads_stdin: survey.reads_stdin,
@@ -329,7 +334,7 @@ fn jobs(cli: &Cli) -> usize {
 fn settings(
     cli: &Cli,
     write: Option<Arc<crate::writing::WriteOptions>>,
-    units: BTreeMap<PathBuf, PathBuf>,
+    units: CommitUnits,
 ) -> Settings {
     Settings {
         max_file_size: cli.max_file_size,
@@ -469,7 +474,7 @@ mod tests {
             (["wsgifix", "--write", "x"], false),
         ] {
             let cli = <Cli as clap::Parser>::try_parse_from(args).unwrap();
-            let s = super::settings(&cli, None, BTreeMap::new());
+            let s = super::settings(&cli, None, CommitUnits::default());
             assert_eq!(s.options.unverified, unverified, "{args:?}");
         }
     }

@@ -5,7 +5,8 @@
 //! (disabled sites, `*.dpkg-old`, backups) unchanged, and says so.
 
 use crate::collections::{HashMap, HashSet};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::writing::units::CommitUnits;
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -203,8 +204,8 @@ pub fn dirs(units: &[Unit]) -> BTreeSet<PathBuf> {
 
 /// Each server file's real path → its main config's: the unit its changes
 /// are committed with (the first server that reads it).
-pub fn commit_units(units: &[Unit]) -> BTreeMap<PathBuf, PathBuf> {
-    let mut out = BTreeMap::new();
+pub fn commit_units(units: &[Unit]) -> CommitUnits {
+    let mut out = CommitUnits::default();
     for u in units {
         if let Unit::Server(s) = u {
             let Some(main) = s.discovery.model.files.first() else {

@@ -296,15 +296,17 @@ fn collect_events(nodes: &[Node], prefix: &mut NodePath, conditional: bool, out:
         prefix.push(i);
         match n {
             Node::Line(l) if l.kind == LineKind::Directive => {
-                let kind = if l.name_is("Include") {
+                let name = l.name_ref();
+                let is = |wanted: &str| name.eq_ignore_ascii_case(wanted.as_bytes());
+                let kind = if is("Include") {
                     Some(EventKind::Include { optional: false })
-                } else if l.name_is("IncludeOptional") {
+                } else if is("IncludeOptional") {
                     Some(EventKind::Include { optional: true })
-                } else if l.name_is("Define") {
+                } else if is("Define") {
                     Some(EventKind::Define)
-                } else if l.name_is("UnDefine") {
+                } else if is("UnDefine") {
                     Some(EventKind::UnDefine)
-                } else if l.name_is("ServerRoot") {
+                } else if is("ServerRoot") {
                     Some(EventKind::ServerRoot)
                 } else {
                     None
@@ -321,10 +323,16 @@ fn collect_events(nodes: &[Node], prefix: &mut NodePath, conditional: bool, out:
                     });
                 }
             }
-            // A macro body is a template, read only where it is used.
-            Node::Section(s) if !s.name_is("Macro") => {
-                let cond = conditional || CONDITIONALS.iter().any(|c| s.name_is(c));
-                collect_events(&s.children, prefix, cond, out);
+            Node::Section(s) => {
+                let name = s.open.name_ref();
+                // A macro body is a template, read only where it is used.
+                if !name.eq_ignore_ascii_case(b"Macro") {
+                    let cond = conditional
+                        || CONDITIONALS
+                            .iter()
+                            .any(|c| name.eq_ignore_ascii_case(c.as_bytes()));
+                    collect_events(&s.children, prefix, cond, out);
+                }
             }
             _ => {}
         }

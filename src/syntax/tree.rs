@@ -202,6 +202,15 @@ impl Line {
         section_or_directive_name(self.kind, &text)
     }
 
+    /// [`Line::name`], borrowed when written plainly: for asking one line
+    /// several names.
+    pub fn name_ref(&self) -> Cow<'_, [u8]> {
+        match self.plain_name() {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(self.name()),
+        }
+    }
+
     pub fn name_is(&self, wanted: &str) -> bool {
         match self.plain_name() {
             Some(name) => name.eq_ignore_ascii_case(wanted.as_bytes()),

@@ -6,6 +6,7 @@
 //! server is committed as one transaction; its outcomes are reported then.
 //! Any other file is a unit of its own, committed at once.
 
+use crate::collections::HashMap;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,9 +16,13 @@ use crate::output::report::{FileError, Outcome, RunWrites};
 
 use super::{commit, commit_standalone, print_notes, CommitReport, WriteOptions, WriteUnit};
 
+/// Each server file's main config, by real path: the unit a file is
+/// committed with.
+pub type CommitUnits = HashMap<PathBuf, PathBuf>;
+
 pub struct Queue {
     opts: Arc<WriteOptions>,
-    units: Arc<BTreeMap<PathBuf, PathBuf>>,
+    units: Arc<CommitUnits>,
     deferred: BTreeMap<PathBuf, Vec<Outcome>>,
     pub writes: RunWrites,
     /// The signal that stopped a commit: the run exits 128 + it.
@@ -25,7 +30,7 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn new(opts: Arc<WriteOptions>, units: Arc<BTreeMap<PathBuf, PathBuf>>) -> Queue {
+    pub fn new(opts: Arc<WriteOptions>, units: Arc<CommitUnits>) -> Queue {
         Queue {
             opts,
             units,
