@@ -240,8 +240,8 @@ fn display_names(model: &ServerModel) -> Vec<String> {
         .collect()
 }
 
-/// The issues of the enabled rules that no suppression hides: the ones to
-/// report and fix.
+/// The issues of the enabled rules that no suppression hides, as the fix
+/// loop and verify compare them: without messages.
 fn enabled_issues(
     a: &analysis::Analysis,
     files: &[String],
@@ -249,21 +249,29 @@ fn enabled_issues(
     ext: &ServerContext,
     suppressions: &Suppressions,
 ) -> Vec<Issue> {
-    let mut issues = all_enabled_issues(a, files, options, ext);
+    let mut issues = all_enabled_issues(a, files, options, ext, false);
     issues.retain(|i| !suppressions.hides(i));
     issues
 }
 
+/// Every issue of the enabled rules; `messages` says whether their
+/// messages are read (see [`CheckCtx::messages`]).
 fn all_enabled_issues(
     a: &analysis::Analysis,
     files: &[String],
     options: &Options,
     ext: &ServerContext,
+    messages: bool,
 ) -> Vec<Issue> {
-    check(&CheckCtx { a, files, ext })
-        .into_iter()
-        .filter(|i| options.enabled(i.code))
-        .collect()
+    check(&CheckCtx {
+        a,
+        files,
+        ext,
+        messages,
+    })
+    .into_iter()
+    .filter(|i| options.enabled(i.code))
+    .collect()
 }
 
 /// The codes each suppression hid, given every issue before hiding.
@@ -304,7 +312,7 @@ fn run(
     let first = work.analyse();
     result.instances = analysis::apps::instances_of(&first, model);
     let suppressions = work.suppressions();
-    let unfiltered = all_enabled_issues(&first, &names, options, ext);
+    let unfiltered = all_enabled_issues(&first, &names, options, ext, true);
     let mut hidden: Vec<(&'static str, FileId, u32)> = unfiltered
         .iter()
         .map(|i| (i.code, i.file, i.line))
@@ -442,7 +450,7 @@ fn template_findings(
         let inner = analysis::analyse(&t.tree);
         // Suppressions are read from the file itself by the caller, where
         // the template's lines have their place.
-        for i in all_enabled_issues(&inner, names, options, ext) {
+        for i in all_enabled_issues(&inner, names, options, ext, true) {
             let mut f = i.to_finding(false);
             f.line += t.first_line - 1;
             f.message.push_str(&format!(

@@ -102,6 +102,22 @@ pub struct CheckCtx<'a> {
     pub a: &'a Analysis,
     pub files: &'a [String],
     pub ext: &'a ServerContext,
+    /// Whether anyone reads the issues' messages. Only the findings of the
+    /// input are reported; the fix loop's checks of its candidates compare
+    /// issues by place, and building their messages was about a twentieth
+    /// of a server's run.
+    pub messages: bool,
+}
+
+impl CheckCtx<'_> {
+    /// `message()` when messages are read, else nothing.
+    pub fn say(&self, message: impl FnOnce() -> String) -> String {
+        if self.messages {
+            message()
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// One app instance as the daemon rules (WSGI001, 002, 006) read it.

@@ -46,13 +46,6 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             continue;
         }
         let from = m.site.file;
-        let how = match pg.source {
-            Source::Default => "no WSGIProcessGroup applies to it".to_string(),
-            _ => format!(
-                "{} selects embedded mode",
-                ctx.source_text(from, pg, GroupKind::Process)
-            ),
-        };
         let undecided = ctx.undecided_text(from, pg);
         let kind = if undecided.is_empty() {
             IssueKind::Embedded {
@@ -66,11 +59,20 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         out.push(Issue::new(
             RULE.code,
             &m.site,
-            format!(
-                "WSGI application {}{} runs in embedded mode: {how}{undecided}",
-                describe(m),
-                ctx.where_text(m, v.scope)
-            ),
+            ctx.say(|| {
+                let how = match pg.source {
+                    Source::Default => "no WSGIProcessGroup applies to it".to_string(),
+                    _ => format!(
+                        "{} selects embedded mode",
+                        ctx.source_text(from, pg, GroupKind::Process)
+                    ),
+                };
+                format!(
+                    "WSGI application {}{} runs in embedded mode: {how}{undecided}",
+                    describe(m),
+                    ctx.where_text(m, v.scope)
+                )
+            }),
             kind,
         ));
     }

@@ -106,13 +106,15 @@ fn issue(ctx: &CheckCtx, i: usize, daemon: &str, keeper: usize) -> Issue {
     Issue::new(
         RULE.code,
         &m.site,
-        format!(
-            "WSGI application {}{} shares daemon process group '{daemon}' with {} ({}){undecided}",
-            describe(m),
-            ctx.where_text(m, inst.scope),
-            a.apps[keeper],
-            ctx.source_text(from, pg, GroupKind::Process)
-        ),
+        ctx.say(|| {
+            format!(
+                "WSGI application {}{} shares daemon process group '{daemon}' with {} ({}){undecided}",
+                describe(m),
+                ctx.where_text(m, inst.scope),
+                a.apps[keeper],
+                ctx.source_text(from, pg, GroupKind::Process)
+            )
+        }),
         kind,
     )
 }

@@ -41,36 +41,39 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         }
         let m = &a.mounts[inst.mount];
         let from = m.site.file;
-        let mut message = format!(
-            "WSGI application {}{} runs in sub-interpreter '{}' ({}), not in the main interpreter %{{GLOBAL}}",
-            describe(m),
-            ctx.where_text(m, inst.scope),
-            ag.value,
-            ctx.source_text(from, ag, GroupKind::Application)
-        );
-        let ineffective: Vec<String> = a
-            .ineffective_for(m, inst.scope, GroupKind::Application)
-            .into_iter()
-            .filter(|&g| a.groups[g].value == "%{GLOBAL}")
-            .map(|g| {
-                let site = &a.groups[g].site;
-                let s = site.sections.last().expect("per-dir");
-                format!(
-                    "{} (its <{} {}> does not cover the app)",
-                    ctx.at(from, site),
-                    section_name(s.kind, s.regex),
-                    s.arg
-                )
-            })
-            .collect();
-        if !ineffective.is_empty() {
-            message.push_str(&format!(
-                "; WSGIApplicationGroup %{{GLOBAL}} at {} does not apply",
-                ineffective.join(", ")
-            ));
-        }
         let undecided = ctx.undecided_text(from, ag);
-        message.push_str(&undecided);
+        let message = ctx.say(|| {
+            let mut message = format!(
+                "WSGI application {}{} runs in sub-interpreter '{}' ({}), not in the main interpreter %{{GLOBAL}}",
+                describe(m),
+                ctx.where_text(m, inst.scope),
+                ag.value,
+                ctx.source_text(from, ag, GroupKind::Application)
+            );
+            let ineffective: Vec<String> = a
+                .ineffective_for(m, inst.scope, GroupKind::Application)
+                .into_iter()
+                .filter(|&g| a.groups[g].value == "%{GLOBAL}")
+                .map(|g| {
+                    let site = &a.groups[g].site;
+                    let s = site.sections.last().expect("per-dir");
+                    format!(
+                        "{} (its <{} {}> does not cover the app)",
+                        ctx.at(from, site),
+                        section_name(s.kind, s.regex),
+                        s.arg
+                    )
+                })
+                .collect();
+            if !ineffective.is_empty() {
+                message.push_str(&format!(
+                    "; WSGIApplicationGroup %{{GLOBAL}} at {} does not apply",
+                    ineffective.join(", ")
+                ));
+            }
+            message.push_str(&undecided);
+            message
+        });
         let kind = if undecided.is_empty() {
             IssueKind::NotGlobal {
                 inst: i,
