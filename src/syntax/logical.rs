@@ -9,7 +9,7 @@ use std::borrow::Cow;
 /// C `isspace()` in the "C" locale, which is what httpd uses (it never calls
 /// setlocale). Bytes >= 0x80 are never whitespace.
 #[inline]
-pub fn is_space(b: u8) -> bool {
+pub const fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
@@ -267,31 +267,16 @@ pub fn words(s: &[u8]) -> Vec<Vec<u8>> {
 
 /// The first word of `s` as `next_word` reads it, and where the text after it
 /// (and its trailing whitespace) starts, borrowed: only when reading changes
-/// nothing, i.e. the word is unquoted and holds no backslash. `None`
-/// otherwise (or at the end of the text); the caller then uses `next_word`.
+/// nothing, i.e. the word is unquoted and holds no backslash (nor a
+/// placeholder, see [`next_word`]). `None` otherwise (or at the end of the
+/// text); the caller then uses `next_word`.
 pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
-    let start = s.iter().position(|&b| !is_space(b))?;
-    if matches!(s[start], b'"' | b'\'') {
-        return None;
-    }
-    // One scan finds the word's end and whether it holds an escape: the
-    // word holds a backslash exactly when one comes before the first space.
-    let end = s[start..]
-        .iter()
-        .position(|&b| is_space(b) || b == b'\\')
-        .map_or(s.len(), |n| start + n);
-    if s.get(end) == Some(&b'\\') {
-        return None;
-    }
-    let word = &s[start..end];
-    if opens_placeholder(word) {
-        return None;
-    }
+    let (start, end) = plain_span(s, SPACE | BACKSLASH | BRACE)?;
     let rest = s[end..]
         .iter()
-        .position(|&b| !is_space(b))
+        .position(|&b| CLASS[b as usize] & SPACE == 0)
         .map_or(s.len(), |n| end + n);
-    Some((word, rest))
+    Some((&s[start..end], rest))
 }
 
 /// A directive's name read straight from its raw line, when joining the
@@ -299,26 +284,52 @@ pub fn plain_word(s: &[u8]) -> Option<(&[u8], usize)> {
 /// backslash or NUL (the only bytes the join rewrites). `None` otherwise:
 /// the caller then joins the line and uses [`split_name`].
 pub fn raw_name(raw: &[u8]) -> Option<&[u8]> {
-    let start = raw.iter().position(|&b| !is_space(b))?;
-    if matches!(raw[start], b'"' | b'\'') {
-        return None;
-    }
-    let len = raw[start..]
-        .iter()
-        .position(|&b| is_space(b) || b == b'\\' || b == 0)
-        .unwrap_or(raw.len() - start);
-    let name = &raw[start..start + len];
-    match raw.get(start + len) {
-        Some(b'\\' | 0) => None,
-        _ if opens_placeholder(name) => None,
-        _ => Some(name),
-    }
+    let (start, end) = plain_span(raw, SPACE | BACKSLASH | BRACE | NUL)?;
+    Some(&raw[start..end])
 }
 
-/// Whether a placeholder may open in `word` (its closer may lie past the
-/// word's first space): such a word is left to [`next_word`].
-fn opens_placeholder(word: &[u8]) -> bool {
-    memchr::memchr_iter(b'{', word).any(|i| matches!(word.get(i + 1), Some(b'{' | b'%' | b'#')))
+/// Byte classes for the borrowed readers, which every line of every
+/// analysis goes through: one table lookup a byte.
+const SPACE: u8 = 1;
+const BACKSLASH: u8 = 2;
+const BRACE: u8 = 4;
+const NUL: u8 = 8;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_space(b as u8) {
+            t[b] = SPACE;
+        }
+        b += 1;
+    }
+    t[b'\\' as usize] = BACKSLASH;
+    t[b'{' as usize] = BRACE;
+    t[0] = NUL;
+    t
+};
+
+/// The first word of `s` (after whitespace), as a range, when it is
+/// unquoted, ends at a space or the end, and holds no byte of `stops` but
+/// spaces and braces that open no placeholder.
+fn plain_span(s: &[u8], stops: u8) -> Option<(usize, usize)> {
+    let start = s.iter().position(|&b| CLASS[b as usize] & SPACE == 0)?;
+    if matches!(s[start], b'"' | b'\'') {
+        return None;
+    }
+    let mut end = start;
+    loop {
+        end = s[end..]
+            .iter()
+            .position(|&b| CLASS[b as usize] & stops != 0)
+            .map_or(s.len(), |n| end + n);
+        match s.get(end) {
+            None => return Some((start, end)),
+            Some(&b) if CLASS[b as usize] & SPACE != 0 => return Some((start, end)),
+            Some(b'{') if !matches!(s.get(end + 1), Some(b'{' | b'%' | b'#')) => end += 1,
+            Some(_) => return None,
+        }
+    }
 }
 
 /// Splits a logical directive line into its first word (the name, as
