@@ -16,7 +16,7 @@ fn reference(a: &Analysis, inst: usize, kind: GroupKind) -> (String, Source, Vec
     let i = &a.instances[inst];
     let m = &a.mounts[i.mount];
     if let Some(o) = m.args.option(kind.option()) {
-        return (o.value.clone(), Source::AliasOption, Vec::new());
+        return (o.value.to_string(), Source::AliasOption, Vec::new());
     }
     let levels: Vec<usize> = if i.scope == 0 {
         vec![0]

@@ -61,7 +61,7 @@ pub(crate) fn instances_of(a: &Analysis, model: &ServerModel) -> Vec<AppInstance
                     .map(|(_, d)| d)
                     .find(|d| a.accessible(d, scope))
                     .and_then(|d| d.args.option("user"))
-                    .map(|o| o.value.clone())
+                    .map(|o| o.value.to_string())
             })
             .flatten();
         Effective {

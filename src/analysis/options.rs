@@ -4,15 +4,22 @@
 //! read by `ap_getword_conf` starting right after `=` (modwsgi.md §2.1, §2.3;
 //! apache-syntax.md §3).
 
-use crate::syntax::logical::{is_space, is_templated, next_word};
+use crate::syntax::logical::{is_space, is_templated, next_word_ref};
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
+/// A word of a directive: nearly always short enough to be held inline.
+pub type Word = CompactString;
+/// A word's bytes as written, quotes included.
+pub type WordText = SmallVec<[u8; 24]>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsgiOption {
-    pub name: String,
-    pub value: String,
+    pub name: Word,
+    pub value: Word,
     /// The option exactly as written in the logical line (`name=value`,
     /// quotes included), used to find it in the raw text when editing.
-    pub text: Vec<u8>,
+    pub text: WordText,
     /// Written as `name=value` with a name, as mod_wsgi's option reader
     /// requires; any other word makes httpd refuse the directive (unless
     /// it is a template's token, which may stand for several options).
@@ -22,9 +29,9 @@ pub struct WsgiOption {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WsgiArgs {
     /// The leading positional words (URL and target; or the daemon name).
-    pub words: Vec<String>,
+    pub words: Vec<Word>,
     /// Raw text of each positional word as written.
-    pub word_texts: Vec<Vec<u8>>,
+    pub word_texts: Vec<WordText>,
     pub options: Vec<WsgiOption>,
 }
 
@@ -47,11 +54,11 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
     let mut pos = 0;
     for _ in 0..positional {
         let start = skip_space(args, pos);
-        match next_word(args, &mut pos) {
+        match next_word_ref(args, &mut pos) {
             Some(w) => {
                 let end = trim_end_space(args, start, pos);
-                out.words.push(super::into_text(w));
-                out.word_texts.push(args[start..end].to_vec());
+                out.words.push(word(&w));
+                out.word_texts.push(SmallVec::from_slice(&args[start..end]));
             }
             None => return out,
         }
@@ -69,29 +76,29 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
             // Not an option (mod_wsgi would refuse the line); keep it visible
             // as a valueless option so callers can tell.
             let mut p = start;
-            next_word(args, &mut p);
+            next_word_ref(args, &mut p);
             let end = trim_end_space(args, start, p);
             out.options.push(WsgiOption {
-                name: String::from_utf8_lossy(&args[start..end]).into_owned(),
-                value: String::new(),
+                name: word(&args[start..end]),
+                value: Word::default(),
                 well_formed: false,
-                text: args[start..end].to_vec(),
+                text: SmallVec::from_slice(&args[start..end]),
             });
             pos = p;
             continue;
         }
         let mut p = name_end + 1;
         let value = if p < args.len() && !is_space(args[p]) {
-            next_word(args, &mut p).unwrap_or_default()
+            next_word_ref(args, &mut p).unwrap_or_default()
         } else {
-            Vec::new()
+            std::borrow::Cow::Borrowed(&[][..])
         };
         let end = trim_end_space(args, start, p);
         out.options.push(WsgiOption {
-            name: String::from_utf8_lossy(&args[start..name_end]).into_owned(),
-            value: super::into_text(value),
+            name: word(&args[start..name_end]),
+            value: word(&value),
             well_formed: name_end > start,
-            text: args[start..end].to_vec(),
+            text: SmallVec::from_slice(&args[start..end]),
         });
         pos = p;
     }
@@ -145,6 +152,14 @@ pub fn daemon_refusal(args: &WsgiArgs) -> Option<&'static str> {
         .then_some("Invalid option to WSGI daemon process definition.")
 }
 
+/// Bytes as text, invalid UTF-8 replaced (as everywhere in the analysis).
+fn word(bytes: &[u8]) -> Word {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Word::new(s),
+        Err(_) => Word::from(String::from_utf8_lossy(bytes)),
+    }
+}
+
 fn skip_space(s: &[u8], mut i: usize) -> usize {
     while i < s.len() && is_space(s[i]) {
         i += 1;
@@ -170,11 +185,11 @@ mod tests {
             2,
         );
         assert_eq!(a.words, ["/ipa", "/usr/share/ipa/wsgi.py"]);
-        assert_eq!(a.word_texts[1], br#""/usr/share/ipa/wsgi.py""#);
+        assert_eq!(&a.word_texts[1][..], br#""/usr/share/ipa/wsgi.py""#);
         assert_eq!(a.option("process-group").unwrap().value, "ipa");
         let ag = a.option("application-group").unwrap();
         assert_eq!(ag.value, "%{GLOBAL}");
-        assert_eq!(ag.text, b"application-group='%{GLOBAL}'");
+        assert_eq!(&ag.text[..], b"application-group='%{GLOBAL}'");
     }
 
     #[test]

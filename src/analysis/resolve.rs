@@ -226,7 +226,7 @@ impl Analysis {
     pub fn resolve_in(&self, mount: &Mount, scope: usize, kind: GroupKind) -> Resolved {
         if let Some(opt) = mount.args.option(kind.option()) {
             return Resolved {
-                value: opt.value.clone(),
+                value: opt.value.to_string(),
                 source: Source::AliasOption,
                 undecided: Vec::new(),
             };

@@ -268,7 +268,7 @@ impl Walk<'_, '_> {
                     });
                     return;
                 }
-                if let Some(name) = args.words.first().cloned() {
+                if let Some(name) = args.words.first().map(|w| w.to_string()) {
                     a.daemons.push(Daemon {
                         name,
                         site: self.site(line),
@@ -369,8 +369,8 @@ impl Walk<'_, '_> {
         a.mounts.push(Mount {
             kind,
             site: self.site(line),
-            url: Some(args.words[0].clone()),
-            target: args.words[1].clone(),
+            url: Some(args.words[0].to_string()),
+            target: args.words[1].to_string(),
             args,
             handler_section: None,
             app: 0,

@@ -39,7 +39,7 @@ fn taken_names(a: &Analysis) -> BTreeSet<String> {
         .chain(a.imports.iter().map(|i| &i.args));
     for args in options {
         if let Some(o) = args.option("process-group") {
-            names.insert(o.value.clone());
+            names.insert(o.value.to_string());
         }
     }
     for t in &a.templates {

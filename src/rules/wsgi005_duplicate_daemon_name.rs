@@ -94,14 +94,11 @@ fn fixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> bool {
 }
 
 fn same_definition(a: &Daemon, b: &Daemon) -> bool {
-    let opts = |d: &Daemon| -> Vec<(String, String)> {
-        d.args
-            .options
-            .iter()
-            .map(|o| (o.name.clone(), o.value.clone()))
-            .collect()
-    };
-    opts(a) == opts(b)
+    let (x, y) = (&a.args.options, &b.args.options);
+    x.len() == y.len()
+        && x.iter()
+            .zip(y)
+            .all(|(o, p)| o.name == p.name && o.value == p.value)
 }
 
 impl Fixer<'_> {

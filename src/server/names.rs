@@ -47,7 +47,7 @@ pub fn contexts(model: &ServerModel) -> Vec<ServerContext> {
             .chain(a.imports.iter().map(|s| &s.args))
         {
             if let Some(o) = args.option("process-group") {
-                selected.push(o.value.clone());
+                selected.push(o.value.to_string());
             }
         }
         selected.sort();

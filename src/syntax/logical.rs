@@ -136,6 +136,12 @@ pub fn trim(mut s: &[u8]) -> &[u8] {
 /// template is rendered first, and the placeholder becomes one value), while
 /// its halves read as words would invent URLs, scripts and options.
 pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
+    next_word_ref(s, pos).map(Cow::into_owned)
+}
+
+/// [`next_word`], borrowed from `s` when reading changes nothing (no
+/// backslash in the word): the analysis reads every mod_wsgi word.
+pub fn next_word_ref<'s>(s: &'s [u8], pos: &mut usize) -> Option<Cow<'s, [u8]>> {
     let mut i = *pos;
     while i < s.len() && is_space(s[i]) {
         i += 1;
@@ -165,8 +171,15 @@ pub fn next_word(s: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
         i = if end < s.len() { end + 1 } else { end };
     } else {
         let start = i;
-        while i < s.len() && !is_space(s[i]) {
-            i = placeholder_end(s, i).unwrap_or(i + 1);
+        loop {
+            i = s[i..]
+                .iter()
+                .position(|&b| CLASS[b as usize] & (SPACE | BRACE) != 0)
+                .map_or(s.len(), |n| i + n);
+            match s.get(i) {
+                Some(b'{') => i = placeholder_end(s, i).unwrap_or(i + 1),
+                _ => break,
+            }
         }
         word = unescape(&s[start..i], None, s.get(i).copied());
     }
@@ -230,7 +243,11 @@ pub fn is_templated(s: &[u8]) -> bool {
 /// httpd's `substring_conf`: `\\` (and `\<quote>` inside quotes) lose their
 /// backslash. `after` is the byte just past the word, which httpd's loop may
 /// peek at for a word's final backslash.
-fn unescape(word: &[u8], quote: Option<u8>, after: Option<u8>) -> Vec<u8> {
+fn unescape(word: &[u8], quote: Option<u8>, after: Option<u8>) -> Cow<'_, [u8]> {
+    // Every escape starts with a backslash.
+    if memchr::memchr(b'\\', word).is_none() {
+        return Cow::Borrowed(word);
+    }
     let mut out = Vec::with_capacity(word.len());
     let mut i = 0;
     while i < word.len() {
@@ -252,7 +269,7 @@ fn unescape(word: &[u8], quote: Option<u8>, after: Option<u8>) -> Vec<u8> {
             i += 1;
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// All words of `s`, as `ap_getword_conf` would return them one by one.

@@ -70,8 +70,8 @@ impl<'a> Fixer<'a> {
             return Some(self.insert_first_child(file, &loc, directive));
         }
         let (name, arg) = match m.kind {
-            MountKind::AliasMatch => ("LocationMatch", m.args.word_texts.first()?.clone()),
-            MountKind::Alias => ("Location", m.args.word_texts.first()?.clone()),
+            MountKind::AliasMatch => ("LocationMatch", m.args.word_texts.first()?.to_vec()),
+            MountKind::Alias => ("Location", m.args.word_texts.first()?.to_vec()),
             MountKind::Handler => ("Location", quote_if_needed(m.url.as_ref()?).into_bytes()),
         };
         let anchor = self.anchor(m);
