@@ -729,21 +729,14 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
 
     // A file httpd refuses is an error (2), left as it is; the others are
     // fixed, and unfixable findings (WSGI004) remain.
-    let refused = |out: &std::process::Output| {
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let write_all = || {
+        let run = wsgifix().arg("--write").arg(dir.path()).assert().code(2);
+        let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
         for (file, error) in common::corpus::REFUSED_BY_HTTPD {
             assert!(stderr.contains(&format!("{file}:{error}")), "{stderr}");
         }
     };
-    refused(
-        &wsgifix()
-            .arg("--write")
-            .arg(dir.path())
-            .assert()
-            .code(2)
-            .get_output()
-            .clone(),
-    );
+    write_all();
     let mut changed = 0;
     for (path, before, ino, mtime_ns, mtime) in &originals {
         let after = std::fs::read(path).unwrap();
@@ -768,15 +761,7 @@ fn write_over_the_wsgi_corpus_is_idempotent_and_touches_only_what_changes() {
         .collect();
 
     // The second run has nothing left to do (but the unfixable findings).
-    refused(
-        &wsgifix()
-            .arg("--write")
-            .arg(dir.path())
-            .assert()
-            .code(2)
-            .get_output()
-            .clone(),
-    );
+    write_all();
     for (o, first) in originals.iter().zip(&first) {
         assert_eq!(
             &std::fs::read(&o.0).unwrap(),
