@@ -37,7 +37,7 @@ fn text_of(a: &Analysis) -> String {
             (&a.scopes, &a.daemons, &a.mounts, &a.groups, &a.imports),
             (&a.aliases, &a.python_path, &a.python_home, a.windows),
             (&a.templates, &a.apps, &a.instances, &a.listen_ports),
-            (&a.errors, a.too_deep),
+            (&a.errors, a.too_deep, &a.restricted_scopes),
         )
     )
 }

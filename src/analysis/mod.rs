@@ -129,6 +129,31 @@ impl Mount {
     pub fn app_key(&self, analysis: &Analysis) -> String {
         analysis.apps[self.app].clone()
     }
+
+    /// Whether the mount may serve several scripts, each in a
+    /// sub-interpreter of its own by default: a `WSGIScriptAliasMatch`
+    /// whose target takes parts of the URL (`$1`), an alias of a directory,
+    /// a wsgi-script handler for a directory an `Alias` maps (koji's
+    /// handler directory, reached only through an alias of its one script,
+    /// is one app). One daemon and `%{GLOBAL}` for the mount would put them
+    /// all in one interpreter (modwsgi.md §9).
+    pub fn serves_several_scripts(&self) -> bool {
+        match self.kind {
+            MountKind::AliasMatch => self.target.contains('$'),
+            MountKind::Alias => self.target.ends_with('/'),
+            MountKind::Handler => match self.handler_section.as_deref() {
+                Some(s) => match s.kind {
+                    SectionKind::Files => s.regex,
+                    SectionKind::Location => {
+                        s.regex || self.target.ends_with('/') || self.target == s.arg
+                    }
+                    SectionKind::Directory => s.regex || self.url.is_some(),
+                    SectionKind::Other => true,
+                },
+                None => true,
+            },
+        }
+    }
 }
 
 /// An app in a context requests reach: a mount, and the scope whose
@@ -222,6 +247,10 @@ pub struct Analysis {
     pub errors: Vec<ConfigError>,
     /// The walk met Includes nested deeper than httpd allows.
     pub too_deep: bool,
+    /// Scopes with a `WSGIRestrictProcess` (0: the main server, whose
+    /// sections vhosts inherit): it names the daemons an app may use, so
+    /// moving an app there to another daemon answers 500 (modwsgi.md §6).
+    pub restricted_scopes: Vec<usize>,
     pub(crate) index: resolve::Index,
 }
 

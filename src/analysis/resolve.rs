@@ -137,8 +137,12 @@ impl Analysis {
         let main_takes_requests = vhosts.is_empty()
             || (!covered.iter().any(|p| p == "*")
                 && self.listen_ports.iter().any(|p| !covered.contains(p)));
+        let reached = self.reached_mounts();
         let mut out = Vec::new();
         for (i, m) in self.mounts.iter().enumerate() {
+            if !reached[i] {
+                continue;
+            }
             if m.site.scope != 0 {
                 out.push(Instance {
                     mount: i,
@@ -156,6 +160,44 @@ impl Analysis {
             }
         }
         out
+    }
+
+    /// Whether instance `inst` is a mount of several scripts
+    /// ([`Mount::serves_several_scripts`]) each in a sub-interpreter of its
+    /// own (`%{RESOURCE}`, the default): one interpreter for all of them
+    /// would merge what is apart now. Scripts already sharing a named
+    /// group are merged as it is.
+    pub fn has_interpreter_per_script(&self, inst: usize) -> bool {
+        self.mounts[self.instances[inst].mount].serves_several_scripts()
+            && self.effective_of(inst, GroupKind::Application).value == "%{RESOURCE}"
+    }
+
+    /// Which mounts some request reaches. mod_wsgi takes the first
+    /// `WSGIScriptAlias` of a scope that matches a URL, so a later one whose
+    /// every URL an earlier one takes (`/` before `/extra`) is never used:
+    /// it is no app, and a fix for it would split the app that serves it.
+    /// An earlier alias counts only where it is always read with the later
+    /// one (its `<IfDefine>`s are among the later one's).
+    fn reached_mounts(&self) -> Vec<bool> {
+        let mut earlier: Vec<HashMap<String, Vec<usize>>> =
+            vec![HashMap::default(); self.scopes.len()];
+        let mut reached = vec![true; self.mounts.len()];
+        for (i, m) in self.mounts.iter().enumerate() {
+            let (MountKind::Alias, Some(url)) = (m.kind, &m.url) else {
+                continue;
+            };
+            let seen = &mut earlier[m.site.scope];
+            let always_with = |o: &usize| {
+                let d = &self.mounts[*o].site.defines;
+                d.iter().all(|x| m.site.defines.contains(x))
+            };
+            reached[i] = !coverage::covering_location_keys(url)
+                .iter()
+                .filter_map(|k| seen.get(k))
+                .any(|os| os.iter().any(always_with));
+            seen.entry(coverage::location_key(url)).or_default().push(i);
+        }
+        reached
     }
 
     /// Does vhost `v` map every URL of server-level mount `m` to one of its

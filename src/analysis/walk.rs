@@ -286,6 +286,7 @@ impl Walk<'_, '_> {
                         .push((self.scope, lossy(&words[0]), lossy(&words[1])));
                 }
             }
+            "wsgirestrictprocess" => a.restricted_scopes.push(self.scope),
             "wsgiimportscript" => a.imports.push(ImportScript {
                 site: self.site(line),
                 args: options::parse(rest, 1),
@@ -429,6 +430,7 @@ const RELEVANT: &[&str] = &[
     "alias",
     "aliasmatch",
     "wsgiimportscript",
+    "wsgirestrictprocess",
     "wsgipythonpath",
     "wsgipythonhome",
     "loadmodule",

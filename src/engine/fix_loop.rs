@@ -243,17 +243,26 @@ fn verified_part(
     }
 }
 
-/// Apps a suppression of a per-app rule covers: the user keeps them as they
-/// are, so fixes of other apps must leave their groups alone.
+/// Apps whose groups fixes of other apps must leave alone: those a
+/// suppression of a per-app rule covers (the user keeps them as they are),
+/// and mounts of several scripts that each have an interpreter of their
+/// own (a scope-wide `%{GLOBAL}` would merge them).
 fn pinned_apps(a: &analysis::Analysis, suppressions: &Suppressions) -> HashSet<usize> {
     const PER_APP: [&str; 3] = ["WSGI001", "WSGI002", "WSGI003"];
+    let per_script: HashSet<usize> = (0..a.instances.len())
+        .filter(|&i| a.has_interpreter_per_script(i))
+        .map(|i| a.instances[i].mount)
+        .collect();
     a.mounts
         .iter()
-        .filter(|m| {
-            PER_APP
-                .iter()
-                .any(|c| suppressions.covering(c, m.site.file, m.site.line).is_some())
+        .enumerate()
+        .filter(|(k, m)| {
+            per_script.contains(k)
+                || PER_APP
+                    .iter()
+                    .any(|c| suppressions.covering(c, m.site.file, m.site.line).is_some())
         })
+        .map(|(_, m)| m)
         .map(|m| m.app)
         .collect()
 }

@@ -56,6 +56,8 @@ impl<'a> Snapshot<'a> {
             .iter()
             .filter(|i| matches!(i.kind, IssueKind::NotGlobal { .. }))
             .filter_map(Issue::instance)
+            // Several scripts in one interpreter is no fix for any of them.
+            .filter(|&i| !a.has_interpreter_per_script(i))
             .collect();
         let keys = instance_keys(a);
         let instances = keys

@@ -149,6 +149,34 @@ impl<'a> Fixer<'a> {
 
     /// The edits that fix `issue`, or `None` when it cannot be fixed safely.
     pub fn fix(&self, issue: &Issue) -> Option<Vec<FixEdit>> {
+        // One daemon or interpreter for a mount of several scripts would
+        // merge them: each needs one of its own, which only its author can
+        // lay out.
+        if issue
+            .mount()
+            .is_some_and(|m| self.a.mounts[m].serves_several_scripts())
+        {
+            return None;
+        }
+        // A WSGIRestrictProcess lists the daemons its apps may use: an app
+        // moved to another daemon, or a daemon renamed, would answer 500.
+        let restricted = |scope: usize| {
+            self.a
+                .restricted_scopes
+                .iter()
+                .any(|&s| s == 0 || s == scope)
+        };
+        match &issue.kind {
+            IssueKind::Embedded { inst, .. } | IssueKind::Shared { inst, .. }
+                if restricted(self.a.instances[*inst].scope) =>
+            {
+                return None;
+            }
+            IssueKind::Duplicate { dup, .. } if restricted(self.a.daemons[*dup].site.scope) => {
+                return None;
+            }
+            _ => {}
+        }
         match &issue.kind {
             IssueKind::Embedded { inst, pg, .. } => self.embedded(*inst, pg),
             IssueKind::Shared {

@@ -124,6 +124,19 @@ impl Fixer<'_> {
     pub fn shared(&self, inst: usize, daemon: &str, pg: &Resolved) -> Option<Vec<FixEdit>> {
         let i = self.a.instances[inst];
         let m = &self.a.mounts[i.mount];
+        // A WSGIImportScript that preloads the app's script into the shared
+        // daemon would go on loading it there, beside the app that keeps
+        // the daemon; it could move along only if the new daemon were
+        // defined before it, which a fix cannot promise.
+        let preloaded_there = self.a.imports.iter().any(|s| {
+            s.args.words.first().is_some_and(|w| *w == m.target)
+                && s.args
+                    .option("process-group")
+                    .is_some_and(|o| o.value == daemon)
+        });
+        if preloaded_there {
+            return None;
+        }
         let mut edits = Vec::new();
         let reused = self
             .created_for(m)

@@ -133,6 +133,8 @@ impl Walk<'_, '_> {
             shift.site(&mut e.site);
             e
         }));
+        a.restricted_scopes
+            .extend(p.restricted_scopes.into_iter().map(|s| shift.scope(s)));
         a.aliases.extend(
             p.aliases
                 .into_iter()
