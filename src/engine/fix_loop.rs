@@ -2,7 +2,7 @@
 //! whole server (and split when a part of it breaks something) until
 //! nothing more can be fixed.
 
-use super::verify::{accept, Snapshot};
+use super::verify::{accept, unresolved, Snapshot};
 use super::{enabled_issues, issue_key, unit_of, IssueKey, Options, Work};
 use crate::analysis::{self, ServerContext};
 use crate::collections::{HashMap, HashSet};
@@ -141,14 +141,19 @@ pub(super) fn run(
         drop(fixer);
         drop(state);
         let check = |edits: &[FixEdit], fixes: &[&Issue]| {
-            let w = current.apply(edits)?;
+            let w = current.apply(edits).ok_or_else(Vec::new)?;
             let after = w.analyse();
             let after_issues = enabled_issues(&after, names, options, ext, &w.suppressions());
-            accept(&before, fixes, &after, &after_issues).then_some((w, after, after_issues))
+            if accept(&before, fixes, &after, &after_issues) {
+                Ok((w, after, after_issues))
+            } else {
+                Err(unresolved(&before, fixes, &after, &after_issues))
+            }
         };
         let split =
             (main_server_fixes > 0 && main_server_fixes < batch.len()).then_some(main_server_fixes);
-        let next = verified_part(&batch, 0, split, &check, &mut refused).map(|(a, _)| a);
+        let all: Vec<usize> = (0..batch.len()).collect();
+        let next = verified_part(&batch, all, split, &check, &mut refused).map(|(a, _)| a);
         refused_edits.extend(
             batch
                 .iter()
@@ -174,8 +179,10 @@ pub(super) fn run(
 /// A fixed server that passed the checks, its analysis and its issues.
 type Accepted = (Work, analysis::Analysis, Vec<Issue>);
 
-/// Applies a set of fixes and checks the result on the whole server.
-type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Option<Accepted> + 'c;
+/// Applies a set of fixes and checks the result on the whole server; when
+/// it fails, the issues of the fixes that did not resolve theirs (maybe
+/// none: the batch failed otherwise).
+type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Result<Accepted, Vec<IssueKey>> + 'c;
 
 /// One fix of a pass: its edits, and the issues they fix (several when the
 /// same edits fix several apps).
@@ -184,26 +191,27 @@ struct Fix<'i> {
     edits: Vec<FixEdit>,
 }
 
-/// The largest part of `part` (at `offset` in its batch) whose fixes pass
-/// the checks together, and which fixes (batch indexes) those are. Found by
-/// halving (the first split at `split_at` when given), so that one bad fix
-/// among n costs about 2·log2(n) analyses of the server instead of one pass
-/// per good fix. A fix that fails on its own is refused for the pass; one
-/// left out only because it does not go with the others comes back in the
-/// next pass.
+/// The largest part of `members` (indexes into the batch `all`) whose
+/// fixes pass the checks together, and which fixes those are. A fix that
+/// did not resolve its own issue is named by the check and dropped at once;
+/// what fails otherwise is found by halving (the first split between the
+/// main server's fixes and the vhosts' when `split_at` is given), so that
+/// one bad fix among n costs about 2·log2(n) analyses of the server instead
+/// of one pass per good fix. A fix that fails on its own is refused for the
+/// pass; one left out only because it does not go with the others comes
+/// back in the next pass.
 fn verified_part(
-    part: &[Fix],
-    offset: usize,
+    all: &[Fix],
+    mut members: Vec<usize>,
     split_at: Option<usize>,
     check: &Check,
     refused: &mut HashSet<IssueKey>,
 ) -> Option<(Accepted, Vec<usize>)> {
-    let members: Vec<usize> = (offset..offset + part.len()).collect();
-    let together = |members: &[usize], all: &[Fix]| {
+    let together = |members: &[usize]| {
         let mut edits: Vec<FixEdit> = Vec::new();
         let mut at: HashMap<EditPlace, Vec<usize>> = HashMap::default();
         for &k in members {
-            for e in &all[k - offset].edits {
+            for e in &all[k].edits {
                 // Fixes of one pass may share an edit (the same vhost-wide
                 // line): it is made once.
                 let same = at.entry(edit_place(e)).or_default();
@@ -215,27 +223,56 @@ fn verified_part(
         }
         let fixes: Vec<&Issue> = members
             .iter()
-            .flat_map(|&k| all[k - offset].issues.iter().copied())
+            .flat_map(|&k| all[k].issues.iter().copied())
             .collect();
         check(&edits, &fixes)
     };
-    if let Some(a) = together(&members, part) {
-        return Some((a, members));
+    // With many fixes that resolve nothing in a pass (one per vhost of a
+    // server, say), halving would analyse the server 2·log2(n) times for
+    // each of them.
+    loop {
+        match together(&members) {
+            Ok(a) => return Some((a, members)),
+            Err(failed) if !failed.is_empty() => {
+                let before = members.len();
+                members.retain(|&k| {
+                    let issues = &all[k].issues;
+                    let drop = issues.iter().any(|i| failed.contains(&issue_key(i)));
+                    if drop {
+                        refused.extend(issues.iter().map(|i| issue_key(i)));
+                    }
+                    !drop
+                });
+                if members.is_empty() {
+                    return None;
+                }
+                if members.len() == before {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
     }
-    if part.len() == 1 {
-        refused.extend(part[0].issues.iter().map(|i| issue_key(i)));
+    if let [only] = members[..] {
+        refused.extend(all[only].issues.iter().map(|i| issue_key(i)));
         return None;
     }
-    let mid = split_at.unwrap_or(part.len() / 2);
-    let left = verified_part(&part[..mid], offset, None, check, refused);
-    let right = verified_part(&part[mid..], offset + mid, None, check, refused);
+    let split = split_at.map_or(members.len() / 2, |s| members.partition_point(|&k| k < s));
+    let split = if split == 0 || split == members.len() {
+        members.len() / 2
+    } else {
+        split
+    };
+    let right_half = members.split_off(split);
+    let left = verified_part(all, members, None, check, refused);
+    let right = verified_part(all, right_half, None, check, refused);
     match (left, right) {
         (Some(l), Some(r)) => {
             let both: Vec<usize> = l.1.iter().chain(&r.1).copied().collect();
-            match together(&both, part) {
-                Some(a) => Some((a, both)),
-                None if l.1.len() >= r.1.len() => Some(l),
-                None => Some(r),
+            match together(&both) {
+                Ok(a) => Some((a, both)),
+                Err(_) if l.1.len() >= r.1.len() => Some(l),
+                Err(_) => Some(r),
             }
         }
         (Some(x), None) | (None, Some(x)) => Some(x),
