@@ -95,7 +95,9 @@ fn generated_vhost(i: usize, rng: &mut Lcg) -> Vec<u8> {
             let _ = writeln!(s, "    SSLCertificateFile ssl/site{i}.pem");
             let _ = writeln!(s, "    SSLCertificateKeyFile ssl/site{i}.key");
         }
-        for a in 0..apps {
+        // `/` last: mod_wsgi takes the first alias that matches, so an app
+        // at `/app1` written after `/` would never be reached.
+        for a in (0..apps).rev() {
             if port == 80 && (daemon == 1 || (daemon == 2 && a == 0)) {
                 let _ = writeln!(
                     s,
