@@ -91,7 +91,7 @@ pub fn parse(args: &[u8], positional: usize) -> WsgiArgs {
         let value = if p < args.len() && !is_space(args[p]) {
             next_word_ref(args, &mut p).unwrap_or_default()
         } else {
-            std::borrow::Cow::Borrowed(&[][..])
+            Default::default()
         };
         let end = trim_end_space(args, start, p);
         out.options.push(WsgiOption {

@@ -2,7 +2,7 @@
 //! whole server (and split when a part of it breaks something) until
 //! nothing more can be fixed.
 
-use super::verify::{accept, unresolved, Snapshot};
+use super::verify::{judge, Snapshot};
 use super::{enabled_issues, issue_key, unit_of, IssueKey, Options, Work};
 use crate::analysis::{self, ServerContext};
 use crate::collections::{HashMap, HashSet};
@@ -144,11 +144,7 @@ pub(super) fn run(
             let w = current.apply(edits).ok_or_else(Vec::new)?;
             let after = w.analyse();
             let after_issues = enabled_issues(&after, names, options, ext, &w.suppressions());
-            if accept(&before, fixes, &after, &after_issues) {
-                Ok((w, after, after_issues))
-            } else {
-                Err(unresolved(&before, fixes, &after, &after_issues))
-            }
+            judge(&before, fixes, &after, &after_issues).map(|()| (w, after, after_issues))
         };
         let split =
             (main_server_fixes > 0 && main_server_fixes < batch.len()).then_some(main_server_fixes);

@@ -1,7 +1,7 @@
 //! The checks every fix passes on the whole server, and the check of what is
 //! finally written.
 
-use super::{enabled_issues, issue_key, Options, Work};
+use super::{enabled_issues, issue_key, IssueKey, Options, Work};
 use crate::analysis::{Analysis, GroupKind, MountKind, ServerContext};
 use crate::collections::{HashMap, HashSet};
 use crate::rules::{Issue, IssueKind};
@@ -47,7 +47,7 @@ pub struct Snapshot<'a> {
     preload_problems: usize,
     /// A WSGI005 fix may move the instances that select its name in the
     /// vhosts of the duplicate's ServerName: (name, ServerName) by issue.
-    renames: HashMap<crate::engine::IssueKey, (String, Option<String>)>,
+    renames: HashMap<IssueKey, (String, Option<String>)>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -100,21 +100,22 @@ impl<'a> Snapshot<'a> {
     }
 }
 
-/// The fixes of a batch that did not do what their rule asks on the fixed
-/// server (by issue): whatever else the batch did, those have to go, and
-/// naming them at once spares the halving an analysis of the server for
-/// each of them.
-pub fn unresolved(
+/// Is the fixed server acceptable for these fixes? When not, the fixes
+/// that did not do what their rule asks (by issue; none when the batch
+/// failed otherwise): those have to go whatever else the batch did, and
+/// naming them at once spares the fix loop's halving an analysis of the
+/// server for each of them.
+pub fn judge(
     before: &Snapshot,
     fixes: &[&Issue],
     after: &Analysis,
     after_issues: &[Issue],
-) -> Vec<crate::engine::IssueKey> {
+) -> Result<(), Vec<IssueKey>> {
     let keys = instance_keys(after);
     let index: HashMap<InstanceKey, usize> =
         keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let remaining: HashSet<_> = after_issues.iter().map(issue_key).collect();
-    fixes
+    let unresolved: Vec<IssueKey> = fixes
         .iter()
         .filter(|f| match f.instance() {
             Some(inst) => index
@@ -125,47 +126,27 @@ pub fn unresolved(
             }
         })
         .map(|f| issue_key(f))
-        .collect()
-}
-
-/// Is the fixed server acceptable for these fixes?
-pub fn accept(
-    before: &Snapshot,
-    fixes: &[&Issue],
-    after: &Analysis,
-    after_issues: &[Issue],
-) -> bool {
-    if after_issues.len() + fixes.len() > before.issues.len() {
-        return false;
+        .collect();
+    if !unresolved.is_empty() {
+        return Err(unresolved);
     }
-    if preload_problems(after) > before.preload_problems {
-        return false;
+    let refused = Err(Vec::new());
+    if after_issues.len() + fixes.len() > before.issues.len()
+        || preload_problems(after) > before.preload_problems
+    {
+        return refused;
     }
-    let keys = instance_keys(after);
-    let index: HashMap<InstanceKey, usize> =
-        keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-    let remaining: HashSet<_> = after_issues.iter().map(issue_key).collect();
     // What each fix may move: its own app; for a renamed daemon, the vhosts
     // of its ServerName.
     let mut apps: HashSet<&str> = HashSet::default();
-    for f in fixes {
-        if let Some(inst) = f.instance() {
-            let Some(seen) = before.instances.get(&before.key_of(inst)) else {
-                return false;
-            };
-            apps.insert(seen.app.as_str());
-            let Some(&now) = index.get(&before.key_of(inst)) else {
-                return false;
-            };
-            if !resolved(f, now, after) {
-                return false;
-            }
-        }
-        if let IssueKind::Duplicate { .. } = f.kind {
-            if remaining.contains(&issue_key(f)) {
-                return false;
-            }
-        }
+    for inst in fixes.iter().filter_map(|f| f.instance()) {
+        let (Some(seen), true) = (
+            before.instances.get(&before.key_of(inst)),
+            index.contains_key(&before.key_of(inst)),
+        ) else {
+            return refused;
+        };
+        apps.insert(seen.app.as_str());
     }
     // The (name, ServerName) pairs the batch's WSGI005 renames may move.
     let renames: HashSet<(&String, &Option<String>)> = fixes
@@ -178,19 +159,19 @@ pub fn accept(
             continue;
         }
         let Some(&now) = index.get(key) else {
-            return false;
+            return refused;
         };
         let pg = &after.effective_of(now, GroupKind::Process).value;
         let ag = after.effective_of(now, GroupKind::Application);
         let renamed = renames.contains(&(&seen.pg, &seen.server_name));
         if *pg != seen.pg && !renamed {
-            return false;
+            return refused;
         }
         if ag.value != seen.ag && !(ag.is_global() && seen.not_global) {
-            return false;
+            return refused;
         }
     }
-    true
+    Ok(())
 }
 
 /// Did the fix do what its rule asks, for the instance it was about?

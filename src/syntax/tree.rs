@@ -212,10 +212,7 @@ impl Line {
     }
 
     pub fn name_is(&self, wanted: &str) -> bool {
-        match self.plain_name() {
-            Some(name) => name.eq_ignore_ascii_case(wanted.as_bytes()),
-            None => self.name().eq_ignore_ascii_case(wanted.as_bytes()),
-        }
+        self.name_ref().eq_ignore_ascii_case(wanted.as_bytes())
     }
 
     /// The name borrowed from the raw line, when joining the line could not
