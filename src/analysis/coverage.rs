@@ -158,6 +158,37 @@ fn parent(path: &str) -> &str {
     }
 }
 
+/// Whether a `<Files>` section names files by a pattern (a regex or shell
+/// wildcards) rather than one literal name.
+pub fn is_pattern(files: &super::SectionContext) -> bool {
+    files.regex || files.arg.contains(['*', '?', '['])
+}
+
+/// The innermost literal `<Directory>` around the innermost of `sections`.
+pub fn enclosing_directory(sections: &[super::SectionContext]) -> Option<&super::SectionContext> {
+    let (_, outer) = sections.split_last()?;
+    outer
+        .iter()
+        .rev()
+        .find(|s| s.kind == SectionKind::Directory && !s.regex)
+}
+
+/// Whether a handler mount's target is a directory whose scripts it maps:
+/// a handler for a whole literal `<Directory>`, or for a `<Files>` pattern
+/// inside one.
+pub fn handler_maps_directory(mount: &Mount) -> bool {
+    if mount.kind != MountKind::Handler {
+        return false;
+    }
+    match mount.handler_section.as_deref() {
+        Some(h) if h.kind == SectionKind::Directory => true,
+        Some(h) if h.kind == SectionKind::Files => {
+            is_pattern(h) && enclosing_directory(&mount.site.sections).is_some()
+        }
+        _ => false,
+    }
+}
+
 /// Does a section apply to every request of an app? Regex sections and
 /// pattern mounts are not always decidable; then the answer says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,11 +227,7 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
             return Decision::Yes;
         }
     }
-    let handler_dir = mount.kind == MountKind::Handler
-        && mount
-            .handler_section
-            .as_ref()
-            .is_some_and(|h| h.kind == SectionKind::Directory);
+    let handler_dir = handler_maps_directory(mount);
     // A `$1` in an AliasMatch target: the script path depends on the URL.
     let templated = mount.kind == MountKind::AliasMatch && mount.target.contains('$');
     match section.kind {
@@ -237,7 +264,21 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
         }
         SectionKind::Files => {
             if handler_dir {
-                return yes_no(!section.regex && section.arg == "*");
+                if !section.regex && section.arg == "*" {
+                    return Decision::Yes;
+                }
+                // Another `<Files>` than the handler's: it applies to the
+                // scripts its own pattern matches, which may be some of them.
+                return match mount.handler_section.as_deref() {
+                    Some(h) if h.kind == SectionKind::Files => {
+                        if h.regex == section.regex && h.arg == section.arg {
+                            Decision::Yes
+                        } else {
+                            Decision::Unknown
+                        }
+                    }
+                    _ => Decision::No,
+                };
             }
             if templated {
                 return Decision::Unknown;

@@ -143,7 +143,7 @@ impl Mount {
             MountKind::Alias => self.target.ends_with('/'),
             MountKind::Handler => match self.handler_section.as_deref() {
                 Some(s) => match s.kind {
-                    SectionKind::Files => s.regex,
+                    SectionKind::Files => coverage::is_pattern(s),
                     SectionKind::Location => {
                         s.regex || self.target.ends_with('/') || self.target == s.arg
                     }

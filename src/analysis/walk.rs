@@ -447,7 +447,7 @@ impl Analysis {
                 continue;
             };
             let seen = &self.aliases[..p.aliases_seen];
-            let (url, target) = handler_target(seen, m.site.scope, section);
+            let (url, target) = handler_target(seen, m.site.scope, section, &m.site.sections);
             let m = &mut self.mounts[p.mount];
             m.url = url;
             m.target = target;
@@ -455,11 +455,13 @@ impl Analysis {
     }
 }
 
-/// The URL and script of a wsgi-script handler set in `section`.
+/// The URL and script of a wsgi-script handler set in `section`, the
+/// innermost of `sections`.
 fn handler_target(
     aliases: &[(usize, String, String)],
     scope: usize,
     section: &SectionContext,
+    sections: &[SectionContext],
 ) -> (Option<String>, String) {
     match section.kind {
         SectionKind::Location if !section.regex => {
@@ -478,8 +480,39 @@ fn handler_target(
             .map(|(url, _)| url.to_string());
             (url, section.arg.clone())
         }
+        SectionKind::Files => match coverage::enclosing_directory(sections) {
+            Some(dir) => files_handler_target(aliases, scope, section, &dir.arg),
+            None => (None, section.arg.clone()),
+        },
         _ => (None, section.arg.clone()),
     }
+}
+
+/// A handler in a `<Files>` inside `<Directory dir>` (the usual way to make
+/// one script of a directory an app): a literal name is that one script,
+/// reached through an `Alias` of it or of its directory; a pattern stands
+/// for every matching script of the directory, as a handler for the whole
+/// directory does.
+fn files_handler_target(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    files: &SectionContext,
+    dir: &str,
+) -> (Option<String>, String) {
+    let dir_url = || {
+        alias_visible(aliases, scope, |_, target| coverage::same_url(target, dir))
+            .map(|(url, _)| url.to_string())
+    };
+    if coverage::is_pattern(files) {
+        return (dir_url(), dir.to_string());
+    }
+    let script = format!("{}/{}", dir.trim_end_matches('/'), files.arg);
+    let url = alias_visible(aliases, scope, |_, target| {
+        coverage::same_url(target, &script)
+    })
+    .map(|(url, _)| url.to_string())
+    .or_else(|| dir_url().map(|u| format!("{}/{}", u.trim_end_matches('/'), files.arg)));
+    (url, script)
 }
 
 /// The last of `aliases` in `scope` or the main server (which vhosts

@@ -12,12 +12,14 @@ use crate::analysis::{
     Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
 };
 use crate::server::FileId;
-use crate::syntax::{logical, Line, LineKind, Node, SyntaxTree};
+use crate::syntax::{Line, LineKind, Node, SyntaxTree};
 use std::cell::RefCell;
 
 mod insert;
 mod lookup;
+mod naming;
 use crate::collections::{HashMap, HashSet};
+pub use naming::sanitize;
 use std::collections::BTreeSet;
 
 /// An edit to one file of the server.
@@ -201,83 +203,31 @@ impl<'a> Fixer<'a> {
     }
 
     /// The node next to which a mount's new lines go: the alias directive, or
-    /// the section that holds a handler.
+    /// the outermost section around a handler in its file (the `<Directory>`
+    /// of a `<Files>` that holds it), so that what only a vhost may hold
+    /// lands in the vhost.
     pub fn anchor(&self, m: &Mount) -> NodePath {
         match &m.handler_section {
-            Some(s) => s.path.clone(),
+            Some(h) => m
+                .site
+                .sections
+                .iter()
+                .find(|s| s.file == h.file && h.path.starts_with(&s.path))
+                .map_or_else(|| h.path.clone(), |s| s.path.clone()),
             None => m.site.path.clone(),
         }
     }
 
-    fn is_taken(&self, taken: &BTreeSet<String>, n: &str) -> bool {
-        taken.contains(n) || self.ext.defined_elsewhere(n) || self.ext.selected_elsewhere(n)
-    }
-
-    /// A daemon name derived from the mount (`/my_app` → `my_app`) or, for
-    /// `/` and patterns, from the script (`graphite.wsgi` → `graphite`);
-    /// unique in the server; the same input always gives the same name.
-    /// `None` for a mount of a template (see [`Fixer::new_name_from`]).
-    pub fn new_name(&self, m: &Mount) -> Option<String> {
-        let url = match (&m.url, m.kind) {
-            (Some(u), MountKind::Alias | MountKind::Handler) => u.as_str(),
-            _ => "",
-        };
-        let base = if sanitize(url).is_empty() {
-            let mut parts = m.target.trim_end_matches('/').rsplit('/');
-            let file = parts.next().unwrap_or("");
-            let stem = file
-                .strip_suffix(".wsgi")
-                .or_else(|| file.strip_suffix(".py"))
-                .unwrap_or(file);
-            // `wsgi.py`, `app.wsgi`...: the directory says more about the app.
-            if GENERIC_SCRIPT_NAMES.contains(&stem.to_ascii_lowercase().as_str()) {
-                parts.next().filter(|d| !d.is_empty()).unwrap_or(stem)
-            } else {
-                stem
-            }
-        } else {
-            url
-        };
-        self.new_name_from(base, m.site.scope)
-    }
-
-    /// `base` if free, else qualified by the vhost's host name (the same
-    /// mount in another vhost is common: `shop_admin`), else numbered.
-    /// `None` when `base` holds a template's token: every rendering of the
-    /// template would get the one name made from it, and two daemons of one
-    /// name keep httpd from starting.
-    pub fn new_name_from(&self, base: &str, scope: usize) -> Option<String> {
-        if logical::is_templated(base.as_bytes()) {
-            return None;
-        }
-        let base = match sanitize(base) {
-            b if b.is_empty() => "wsgi".to_string(),
-            b => b,
-        };
-        let mut taken = self.taken.borrow_mut();
-        let host = self.a.scopes[scope]
-            .server_name
-            .as_deref()
-            .and_then(|n| n.split('.').next())
-            .map(sanitize)
-            .filter(|h| !h.is_empty() && *h != base);
-        let name = match host.map(|h| format!("{h}_{base}")) {
-            _ if !self.is_taken(&taken, &base) => base,
-            Some(qualified) if !self.is_taken(&taken, &qualified) => qualified,
-            _ => {
-                let mut next = self.next_suffix.borrow_mut();
-                let n = next.entry(base.clone()).or_insert(2);
-                loop {
-                    let candidate = format!("{base}-{n}");
-                    *n += 1;
-                    if !self.is_taken(&taken, &candidate) {
-                        break candidate;
-                    }
-                }
-            }
-        };
-        taken.insert(name.clone());
-        Some(name)
+    /// Where a daemon for `m` may be defined: before its [`Fixer::anchor`],
+    /// unless that is itself inside a per-directory section (a handler in a
+    /// file Included inside a `<Directory>`), where httpd refuses one.
+    pub fn daemon_anchor(&self, m: &Mount) -> Option<NodePath> {
+        let inside_other_file = m
+            .site
+            .sections
+            .first()
+            .is_some_and(|s| s.file != m.site.file);
+        (!inside_other_file).then(|| self.anchor(m))
     }
 
     /// The apps whose process group is daemon `name` (none when unused).
@@ -520,19 +470,6 @@ impl<'a> Fixer<'a> {
     }
 }
 
-const GENERIC_SCRIPT_NAMES: &[&str] = &[
-    "wsgi",
-    "app",
-    "application",
-    "index",
-    "main",
-    "django",
-    "site",
-    "server",
-    "run",
-    "start",
-];
-
 /// The directives that make up an app's daemon and group setup; a new
 /// `WSGIApplicationGroup` joins them rather than unrelated WSGI settings.
 const GROUPING_DIRECTIVES: &[&str] = &[
@@ -553,20 +490,6 @@ pub fn split(path: &[usize]) -> (NodePath, usize) {
     (parent.to_vec(), *last)
 }
 
-/// Daemon names mod_wsgi and httpd read without surprises.
-pub fn sanitize(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-            out.push(c);
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
-        }
-    }
-    out.trim_matches(|c| c == '_' || c == '.' || c == '-')
-        .to_string()
-}
-
 pub fn quote_if_needed(s: &str) -> String {
     if s.is_empty()
         || s.bytes()
@@ -583,18 +506,4 @@ pub fn quote_if_needed(s: &str) -> String {
 pub fn reindent(raw: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let rest = raw.strip_prefix(from).unwrap_or(raw);
     [to, rest].concat()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_come_from_mounts() {
-        assert_eq!(sanitize("/my_app"), "my_app");
-        assert_eq!(sanitize("/cblr/svc"), "cblr_svc");
-        assert_eq!(sanitize("/"), "");
-        assert_eq!(sanitize("ironic-api-wsgi"), "ironic-api-wsgi");
-        assert_eq!(quote_if_needed("/a b"), "\"/a b\"");
-    }
 }

@@ -152,7 +152,7 @@ impl Fixer<'_> {
                     edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;
                 // The copy keeps the original's options and continuations, at
                 // the indent of the app's alias.
-                let anchor = self.anchor(m);
+                let anchor = self.daemon_anchor(m)?;
                 let raw = reindent(&raw, line.indent(), &self.indent_of(m.site.file, &anchor));
                 let (parent, index) = super::placement::split(&anchor);
                 edits.push(FixEdit {

@@ -1,0 +1,107 @@
+//! Apps made by a `wsgi-script` handler in a `<Files>`/`<FilesMatch>`
+//! inside a `<Directory>`: which scripts they stand for, which groups reach
+//! them, and where their fixes go (served by real Apache in
+//! `e2e_handlers.rs`).
+
+use wsgifix::engine::{process, FileResult, Options};
+
+fn run(input: &str) -> FileResult {
+    process(input.as_bytes(), &Options::default())
+}
+
+fn codes(r: &FileResult) -> Vec<(&'static str, u32, bool)> {
+    r.findings
+        .iter()
+        .map(|f| (f.code, f.line, f.fixable))
+        .collect()
+}
+
+fn site(files_open: &str, files_close: &str, groups: &str) -> String {
+    format!(
+        "<VirtualHost *:80>
+    ServerName h.example
+    WSGIDaemonProcess app processes=1 threads=2
+    Alias /app /srv/app
+    <Directory /srv/app>
+{groups}        Options +ExecCGI
+        {files_open}
+            SetHandler wsgi-script
+        {files_close}
+    </Directory>
+</VirtualHost>
+"
+    )
+}
+
+const GROUPS: &str = "        WSGIProcessGroup app\n        WSGIApplicationGroup %{GLOBAL}\n";
+
+#[test]
+fn groups_of_the_directory_reach_its_files_handler() {
+    for (open, close) in [
+        ("<Files app.wsgi>", "</Files>"),
+        ("<Files *.wsgi>", "</Files>"),
+        ("<FilesMatch \"\\.wsgi$\">", "</FilesMatch>"),
+        ("<Files ~ \"\\.wsgi$\">", "</Files>"),
+    ] {
+        let r = run(&site(open, close, GROUPS));
+        assert!(r.findings.is_empty(), "{open}: {:#?}", r.findings);
+        assert!(r.fixed.is_none(), "{open}");
+    }
+}
+
+#[test]
+fn one_named_script_is_fixed_next_to_its_directory() {
+    let text = site("<Files app.wsgi>", "</Files>", "")
+        .replace("    WSGIDaemonProcess app processes=1 threads=2\n", "");
+    let r = run(&text);
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 7, true), ("WSGI003", 7, true)],
+        "{:#?}",
+        r.findings
+    );
+    let fixed = String::from_utf8(r.fixed.unwrap()).unwrap();
+    // The daemon goes where httpd allows one (the vhost, not the
+    // <Directory>), and it selects the one it defines.
+    let daemon = fixed.find("\n    WSGIDaemonProcess app\n").expect(&fixed);
+    assert!(daemon < fixed.find("<Directory").unwrap(), "{fixed}");
+    assert!(
+        fixed.contains("<Files app.wsgi>\n            WSGIProcessGroup app\n"),
+        "{fixed}"
+    );
+    let again = run(&fixed);
+    assert!(again.findings.is_empty(), "{:#?}", again.findings);
+}
+
+#[test]
+fn a_pattern_of_scripts_in_their_own_interpreters_is_reported_not_merged() {
+    // Every script `\.wsgi$` matches is an app in an interpreter of its
+    // own: one daemon and %{GLOBAL} for them all would merge them.
+    for (open, close) in [
+        ("<FilesMatch \"\\.wsgi$\">", "</FilesMatch>"),
+        ("<Files *.wsgi>", "</Files>"),
+    ] {
+        let r = run(&site(open, close, ""));
+        assert_eq!(
+            codes(&r),
+            [("WSGI001", 8, false), ("WSGI003", 8, false)],
+            "{open}: {:#?}",
+            r.findings
+        );
+        assert!(r.fixed.is_none(), "{open}");
+    }
+}
+
+#[test]
+fn another_files_section_may_cover_only_some_of_a_pattern() {
+    let text = site(
+        "<FilesMatch \"\\.wsgi$\">",
+        "</FilesMatch>\n        <Files app.wsgi>\n            WSGIProcessGroup app\n        </Files>",
+        "        WSGIApplicationGroup %{GLOBAL}\n",
+    );
+    let r = run(&text);
+    // Which scripts the daemon takes is not decidable: not "embedded" for
+    // sure, and not fixed.
+    assert!(r.fixed.is_none(), "{:#?}", r.findings);
+    assert!(r.findings.iter().all(|f| !f.fixable), "{:#?}", r.findings);
+}
