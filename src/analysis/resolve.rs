@@ -398,6 +398,14 @@ impl Analysis {
             .map(|i| &self.daemons[i])
     }
 
+    /// The vhosts whose requests carry ServerName `name`, in read order.
+    pub fn vhosts_named(&self, name: Option<&str>) -> &[usize] {
+        self.index
+            .vhosts_by_name
+            .get(&name.map(str::to_string))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// The definitions of daemon `name`, in read order.
     pub fn daemons_named(&self, name: &str) -> impl Iterator<Item = (usize, &Daemon)> {
         self.index

@@ -218,6 +218,32 @@ impl<'a> Fixer<'a> {
         }
     }
 
+    /// The mount before which a new daemon for `m`'s app goes. For a mount
+    /// in certbot's `-le-ssl.conf` copy of a vhost, the same app's mount in
+    /// the original vhost of its ServerName: both vhosts may use a daemon
+    /// either defines, and disabling the copy again (`a2dissite`) must not
+    /// take away the daemon the original selects.
+    pub fn daemon_home<'m>(&'m self, m: &'m Mount) -> &'m Mount {
+        if !self.is_certbot_file(m.site.file) || m.site.scope == 0 {
+            return m;
+        }
+        let a = self.a;
+        a.vhosts_named(a.server_name_of(m.site.scope))
+            .iter()
+            .flat_map(|&v| a.mounts_in(v))
+            .map(|&o| &a.mounts[o])
+            .find(|o| o.app == m.app && !self.is_certbot_file(o.site.file))
+            .unwrap_or(m)
+    }
+
+    /// Whether `file` is one certbot wrote: the `-le-ssl.conf` copy of a
+    /// site, for its TLS vhost.
+    pub fn is_certbot_file(&self, file: FileId) -> bool {
+        self.file_names
+            .get(file)
+            .is_some_and(|n| n.ends_with("-le-ssl.conf"))
+    }
+
     /// Where a daemon for `m` may be defined: before its [`Fixer::anchor`],
     /// unless that is itself inside a per-directory section (a handler in a
     /// file Included inside a `<Directory>`), where httpd refuses one.

@@ -92,8 +92,9 @@ impl Fixer<'_> {
             Some(n) => n,
             None => {
                 let name = self.new_name(m)?;
-                let anchor = self.daemon_anchor(m)?;
-                edits.push(self.insert_before(m.site.file, &anchor, &self.bare_daemon(&name)));
+                let home = self.daemon_home(m);
+                let anchor = self.daemon_anchor(home)?;
+                edits.push(self.insert_before(home.site.file, &anchor, &self.bare_daemon(&name)));
                 self.record_created(m, &name);
                 name
             }

@@ -30,7 +30,10 @@ made only when the server, analysed again, shows that no other app changed
 its process or application group.
 
 The same script mounted in the :80 and :443 virtual hosts of one ServerName,
-or reached in several vhosts, is one application and is left alone.",
+or reached in several vhosts, is one application and is left alone. certbot's
+-le-ssl.conf copy of the daemon definition is the same daemon (WSGI005 removes
+it); a new daemon for an app of such a pair goes in the original site, so that
+disabling the copy leaves the :80 vhost every daemon it selects.",
 };
 
 pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
@@ -43,8 +46,9 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             continue;
         }
         // A daemon it cannot reach is WSGI006's, an undefined one WSGI004's,
-        // a name defined twice WSGI005's (httpd does not start at all).
-        if accessible_daemon(a, &pg.value, v.scope).is_none() || defined_twice(a, &pg.value) {
+        // a name defined as two different daemons WSGI005's (httpd does not
+        // start at all, and which one an app means is unknown).
+        if accessible_daemon(a, &pg.value, v.scope).is_none() || ambiguous(a, &pg.value) {
             continue;
         }
         users
@@ -77,12 +81,16 @@ fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) 
         .unwrap_or_default()
 }
 
-fn defined_twice(a: &crate::analysis::Analysis, name: &str) -> bool {
+/// Whether `name` is defined twice as different daemons. certbot's copy of
+/// a vhost's definition, in the vhost of the same ServerName, is the same
+/// daemon: its apps share it all the same once WSGI005 removes the copy.
+fn ambiguous(a: &crate::analysis::Analysis, name: &str) -> bool {
     let defs: Vec<_> = a.daemons_named(name).map(|(_, d)| d).collect();
     defs.iter().enumerate().any(|(i, d)| {
-        defs[..i]
-            .iter()
-            .any(|e| !super::issue::exclusive(&e.site.defines, &d.site.defines))
+        defs[..i].iter().any(|e| {
+            !super::issue::exclusive(&e.site.defines, &d.site.defines)
+                && !super::wsgi005_duplicate_daemon_name::is_removable_copy(a, e, d)
+        })
     })
 }
 
@@ -152,11 +160,16 @@ impl Fixer<'_> {
                     edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;
                 // The copy keeps the original's options and continuations, at
                 // the indent of the app's alias.
-                let anchor = self.daemon_anchor(m)?;
-                let raw = reindent(&raw, line.indent(), &self.indent_of(m.site.file, &anchor));
+                let home = self.daemon_home(m);
+                let anchor = self.daemon_anchor(home)?;
+                let raw = reindent(
+                    &raw,
+                    line.indent(),
+                    &self.indent_of(home.site.file, &anchor),
+                );
                 let (parent, index) = super::placement::split(&anchor);
                 edits.push(FixEdit {
-                    file: m.site.file,
+                    file: home.site.file,
                     edit: Edit::Insert {
                         parent,
                         index,

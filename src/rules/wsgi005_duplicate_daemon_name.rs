@@ -75,6 +75,17 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     out
 }
 
+/// The same definition in two vhosts of one ServerName (certbot's copy of
+/// the :80 vhost for :443): one of them goes, and both vhosts use the other.
+pub fn is_removable_copy(a: &crate::analysis::Analysis, first: &Daemon, dup: &Daemon) -> bool {
+    let (fs, ds) = (first.site.scope, dup.site.scope);
+    fs != 0
+        && ds != 0
+        && fs != ds
+        && a.server_name_of(fs) == a.server_name_of(ds)
+        && same_definition(first, dup)
+}
+
 /// Both in vhosts: removable when one ServerName holds both and they are the
 /// same definition; renamable when the ServerNames differ (each vhost's
 /// selections then reach only its own definition).
@@ -124,9 +135,7 @@ impl Fixer<'_> {
     }
 
     fn is_certbot_copy(&self, d: &Daemon) -> bool {
-        self.file_names
-            .get(d.site.file)
-            .is_some_and(|n| n.ends_with("-le-ssl.conf"))
+        self.is_certbot_file(d.site.file)
     }
 
     /// Renames the second definition and every selection of the name in the
