@@ -333,18 +333,24 @@ fn run(
         });
     }
     let templates = template_findings(&first, &names, options, ext);
-    let (fixed, final_issues) = if first.errors.is_empty() {
+    let (fixed, final_issues, declined) = if first.errors.is_empty() {
         fix_loop::run(work.clone(), first, &original, &names, options, ext)
     } else {
-        (None, original.clone())
+        (None, original.clone(), HashMap::default())
     };
 
     // A finding is fixed when the final config no longer has it, whichever
     // fix did it (one `WSGIApplicationGroup %{GLOBAL}` serves a whole vhost).
     let remaining: HashSet<IssueKey> = final_issues.iter().map(issue_key).collect();
     for i in &original {
-        let fixable = !remaining.contains(&issue_key(i));
-        result.files[i.file].findings.push(i.to_finding(fixable));
+        let key = issue_key(i);
+        let fixable = !remaining.contains(&key);
+        let why = i
+            .reported_only_because()
+            .or_else(|| declined.get(&key).copied());
+        result.files[i.file]
+            .findings
+            .push(i.to_finding(fixable, why));
     }
     for (file, f) in templates {
         hidden.push((f.code, file, f.line));
@@ -355,7 +361,9 @@ fn run(
     if options.enabled(suppression::RULE.code) {
         let used = used_codes(&suppressions, &hidden);
         for i in suppression::check(&suppressions, &used, |c| options.enabled(c)) {
-            result.files[i.file].findings.push(i.to_finding(false));
+            result.files[i.file]
+                .findings
+                .push(i.to_finding(false, None));
         }
     }
     for f in &mut result.files {
@@ -451,7 +459,7 @@ fn template_findings(
         // Suppressions are read from the file itself by the caller, where
         // the template's lines have their place.
         for i in all_enabled_issues(&inner, names, options, ext, true) {
-            let mut f = i.to_finding(false);
+            let mut f = i.to_finding(false, None);
             f.line += t.first_line - 1;
             f.message.push_str(&format!(
                 " (in <Macro {}>, a template: not rewritten)",

@@ -344,3 +344,56 @@ fn progress_bar_only_on_a_terminal() {
     let err = String::from_utf8_lossy(&piped.stderr);
     assert!(!err.contains("/40"), "a bar off a terminal:\n{err}");
 }
+
+/// A finding of a rule that has a fix, left for a known reason, says why in
+/// the `--check` line and in the JSON document.
+#[test]
+fn why_a_finding_is_not_fixed_is_shown() {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(
+        d.path().join("tools.conf"),
+        "<VirtualHost *:80>\n    WSGIScriptAlias /tools/ /srv/www/tools/\n</VirtualHost>\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run(d.path(), &["--check", "tools.conf"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in &lines {
+        assert!(
+            line.starts_with("tools.conf:2:5 WSGI00")
+                && line.ends_with(
+                    " (not fixed: it serves several scripts, each in an interpreter of its own: one daemon and %{GLOBAL} for it would merge them)"
+                ),
+            "{line}"
+        );
+    }
+    let (_, json, _) = run(d.path(), &["--format", "json", "tools.conf"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let findings = doc["files"][0]["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().all(|f| f["fixable"] == false
+            && f["not_fixed"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("it serves several scripts"))),
+        "{json}"
+    );
+    // A fixable finding carries no such key.
+    let (_, json, _) = run_with(MIXED, &["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let findings = doc["files"][0]["findings"].as_array().unwrap();
+    let fixable: Vec<_> = findings.iter().filter(|f| f["fixable"] == true).collect();
+    assert!(!fixable.is_empty(), "{json}");
+    assert!(
+        fixable.iter().all(|f| f.get("not_fixed").is_none()),
+        "{json}"
+    );
+}
+
+fn run_with(text: &str, args: &[&str]) -> (i32, String, String) {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("a.conf"), text).unwrap();
+    let mut all = args.to_vec();
+    all.push("a.conf");
+    run(d.path(), &all)
+}

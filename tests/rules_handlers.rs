@@ -88,6 +88,13 @@ fn a_pattern_of_scripts_in_their_own_interpreters_is_reported_not_merged() {
             "{open}: {:#?}",
             r.findings
         );
+        assert!(
+            r.findings.iter().all(|f| f
+                .not_fixed
+                .is_some_and(|why| why.contains("several scripts"))),
+            "{open}: {:#?}",
+            r.findings
+        );
         assert!(r.fixed.is_none(), "{open}");
     }
 }

@@ -85,6 +85,13 @@ fn no_daemon_name_is_made_from_a_placeholder() {
     let wsgi001: Vec<_> = r.findings.iter().filter(|f| f.code == "WSGI001").collect();
     assert_eq!(wsgi001.len(), 1, "{:?}", r.findings);
     assert!(!wsgi001[0].fixable);
+    assert!(
+        wsgi001[0]
+            .not_fixed
+            .is_some_and(|why| why.contains("template")),
+        "{:?}",
+        wsgi001[0]
+    );
     let fixed = r.fixed.map(|f| String::from_utf8(f).unwrap());
     assert!(
         !fixed.as_deref().unwrap_or("").contains("WSGIDaemonProcess"),
@@ -98,7 +105,13 @@ fn no_daemon_name_is_made_from_a_placeholder() {
     let r = run(&shared);
     let wsgi002: Vec<_> = r.findings.iter().filter(|f| f.code == "WSGI002").collect();
     assert!(!wsgi002.is_empty(), "{:?}", r.findings);
-    assert!(wsgi002.iter().all(|f| !f.fixable), "{:?}", r.findings);
+    assert!(
+        wsgi002
+            .iter()
+            .all(|f| !f.fixable && f.not_fixed.is_some_and(|why| why.contains("template"))),
+        "{:?}",
+        r.findings
+    );
     assert_eq!(r.fixed, None);
 }
 

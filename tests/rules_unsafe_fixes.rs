@@ -19,6 +19,15 @@ fn on_line(r: &FileResult, line: u32) -> Vec<(&'static str, bool)> {
         .collect()
 }
 
+/// Why each finding on the mount at `line` is not fixed.
+fn why_not(r: &FileResult, line: u32) -> Vec<&'static str> {
+    r.findings
+        .iter()
+        .filter(|f| f.line == line)
+        .map(|f| f.not_fixed.unwrap_or("(no reason given)"))
+        .collect()
+}
+
 fn fixed_text(r: &FileResult) -> String {
     r.fixed
         .as_ref()
@@ -45,6 +54,11 @@ fn an_app_under_wsgi_restrict_process_keeps_its_daemon() {
 ";
     let r = run(shared);
     assert_eq!(on_line(&r, 7), [("WSGI002", false)], "{:?}", r.findings);
+    assert!(
+        why_not(&r, 7)[0].contains("WSGIRestrictProcess"),
+        "{:?}",
+        r.findings
+    );
     assert_eq!(r.fixed, None);
     // The same without the restriction is fixed.
     let free = run(&shared.replace("        WSGIRestrictProcess one\n", ""));
@@ -91,6 +105,11 @@ fn an_app_preloaded_into_its_shared_daemon_is_not_moved() {
 ";
     let r = run(conf);
     assert_eq!(on_line(&r, 7), [("WSGI002", false)], "{:?}", r.findings);
+    assert!(
+        why_not(&r, 7)[0].contains("WSGIImportScript"),
+        "{:?}",
+        r.findings
+    );
     assert_eq!(r.fixed, None);
     // A preload of another script does not hold it back.
     let other = run(&conf.replace(
@@ -128,6 +147,13 @@ fn mounts_of_several_scripts_are_not_merged_into_one_interpreter() {
         assert!(
             found.iter().all(|(_, fixable)| !fixable),
             "{conf}: {found:?}"
+        );
+        assert!(
+            why_not(&r, line + 1)
+                .iter()
+                .all(|why| why.contains("several scripts")),
+            "{conf}: {:?}",
+            r.findings
         );
         assert_eq!(r.fixed, None, "{conf}");
     }

@@ -6,6 +6,7 @@ use super::verify::{judge, Snapshot};
 use super::{enabled_issues, issue_key, unit_of, IssueKey, Options, Work};
 use crate::analysis::{self, ServerContext};
 use crate::collections::{HashMap, HashSet};
+use crate::rules::issue::NotFixed;
 use crate::rules::placement::{FixEdit, Fixer};
 use crate::rules::wsgi100_unused_suppression::Suppressions;
 use crate::rules::{edit, Issue, IssueKind};
@@ -13,7 +14,8 @@ use crate::server::FileId;
 use crate::syntax;
 
 /// Fixes in passes until nothing more can be fixed; returns the fixed
-/// server (when anything changed) and its remaining issues.
+/// server (when anything changed), its remaining issues, and why the fixes
+/// of those that were tried were declined.
 pub(super) fn run(
     mut current: Work,
     first: analysis::Analysis,
@@ -21,7 +23,7 @@ pub(super) fn run(
     names: &[String],
     options: &Options,
     ext: &ServerContext,
-) -> (Option<Work>, Vec<Issue>) {
+) -> (Option<Work>, Vec<Issue>, HashMap<IssueKey, NotFixed>) {
     // The analysis of `current`, taken by each pass and dropped before the
     // pass's batch is checked: the check compares against a snapshot, and
     // the state's analysis (as big as the candidate's, 1.5× a dense file)
@@ -30,7 +32,9 @@ pub(super) fn run(
     let mut analysis = Some(first);
     let mut later_issues: Option<Vec<Issue>> = None;
     let mut fixed_any = false;
-    let mut refused: HashSet<IssueKey> = HashSet::default();
+    let mut refused: HashMap<IssueKey, NotFixed> = HashMap::default();
+    // Why each issue was last refused, kept across passes.
+    let mut reasons: HashMap<IssueKey, NotFixed> = HashMap::default();
     // Edits that failed the checks in this state: the instances of one
     // server-level mount (one per vhost) often get the very same fix, and
     // it fails the same way for each of them.
@@ -41,7 +45,7 @@ pub(super) fn run(
         // lookups of the whole server to find that out.
         if !issues
             .iter()
-            .any(|i| i.is_fixable_kind() && !refused.contains(&issue_key(i)))
+            .any(|i| i.is_fixable_kind() && !refused.contains_key(&issue_key(i)))
         {
             break;
         }
@@ -72,7 +76,7 @@ pub(super) fn run(
             let key = issue_key(issue);
             let class = group_class(issue);
             let earlier = issue.mount().and_then(|m| mounts_fixed.get(&m).copied());
-            if refused.contains(&key) || earlier.is_some_and(|(c, _)| c == class) {
+            if refused.contains_key(&key) || earlier.is_some_and(|(c, _)| c == class) {
                 continue;
             }
             let unit = unit_of(issue, a);
@@ -80,12 +84,12 @@ pub(super) fn run(
             // only if the fix is in the pass: each path below settles it.
             let Some(edits) = fixer.fix(issue) else {
                 fixer.settle(false);
-                refused.insert(key);
+                refused.insert(key, fixer.take_refusal().unwrap_or(NO_SAFE_PLACE));
                 continue;
             };
             if refused_edits.contains(&edits) {
                 fixer.settle(false);
-                refused.insert(key);
+                refused.insert(key, CHANGES_OTHERS);
                 continue;
             }
             let adds_section = edits.iter().any(adds_a_section);
@@ -153,7 +157,7 @@ pub(super) fn run(
         refused_edits.extend(
             batch
                 .iter()
-                .filter(|f| f.issues.iter().any(|i| refused.contains(&issue_key(i))))
+                .filter(|f| f.issues.iter().any(|i| refused.contains_key(&issue_key(i))))
                 .map(|f| f.edits.clone()),
         );
         if let Some((w, after, after_issues)) = next {
@@ -164,13 +168,22 @@ pub(super) fn run(
             // What could not be fixed before may be fixable now; retrying
             // keeps a second run from finding more to do. The loop still
             // ends: every accepted pass lowers the number of findings.
-            refused.clear();
+            reasons.extend(refused.drain());
             refused_edits.clear();
         }
     }
+    reasons.extend(refused);
     let remaining = later_issues.unwrap_or_else(|| original.to_vec());
-    (fixed_any.then_some(current), remaining)
+    (fixed_any.then_some(current), remaining, reasons)
 }
+
+/// No fix was found that changes only what the finding is about.
+const NO_SAFE_PLACE: NotFixed = "no place was found for a fix that changes only this";
+/// The check of the whole server after the fix: something else changed.
+const CHANGES_OTHERS: NotFixed =
+    "with the fix made, the server read again showed another app moved or a new finding";
+/// The check of the whole server after the fix: the finding was still there.
+const UNRESOLVED: NotFixed = "with the fix made, the server read again still had the finding";
 
 /// A fixed server that passed the checks, its analysis and its issues.
 type Accepted = (Work, analysis::Analysis, Vec<Issue>);
@@ -201,7 +214,7 @@ fn verified_part(
     mut members: Vec<usize>,
     split_at: Option<usize>,
     check: &Check,
-    refused: &mut HashSet<IssueKey>,
+    refused: &mut HashMap<IssueKey, NotFixed>,
 ) -> Option<(Accepted, Vec<usize>)> {
     let together = |members: &[usize]| {
         let mut edits: Vec<FixEdit> = Vec::new();
@@ -235,7 +248,7 @@ fn verified_part(
                     let issues = &all[k].issues;
                     let drop = issues.iter().any(|i| failed.contains(&issue_key(i)));
                     if drop {
-                        refused.extend(issues.iter().map(|i| issue_key(i)));
+                        refused.extend(issues.iter().map(|i| (issue_key(i), UNRESOLVED)));
                     }
                     !drop
                 });
@@ -250,7 +263,12 @@ fn verified_part(
         }
     }
     if let [only] = members[..] {
-        refused.extend(all[only].issues.iter().map(|i| issue_key(i)));
+        refused.extend(
+            all[only]
+                .issues
+                .iter()
+                .map(|i| (issue_key(i), CHANGES_OTHERS)),
+        );
         return None;
     }
     let split = split_at.map_or(members.len() / 2, |s| members.partition_point(|&k| k < s));

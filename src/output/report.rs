@@ -233,12 +233,16 @@ pub fn verbose_line(o: &Outcome) -> String {
     )
 }
 
-/// `FILE:LINE:COL CODE message`, the `--check` line.
+/// `FILE:LINE:COL CODE message`, the `--check` line, with `(not fixed:
+/// WHY)` after the message of a finding wsgifix leaves for a known reason.
 pub fn finding_line(path: &str, f: &Finding, color: bool) -> String {
     // Names and messages carry bytes from file names and configs: no
     // terminal escape from them reaches the terminal.
     let path = &crate::writing::escape_bytes(path.as_bytes());
-    let message = crate::writing::escape_bytes(f.message.as_bytes());
+    let mut message = crate::writing::escape_bytes(f.message.as_bytes());
+    if let Some(why) = f.not_fixed {
+        message.push_str(&format!(" (not fixed: {why})"));
+    }
     if color {
         format!(
             "\x1b[1m{path}:{}:{}\x1b[0m \x1b[{}m{}\x1b[0m {message}",
@@ -323,6 +327,7 @@ mod tests {
             column: 5,
             message: "app / runs in embedded mode".into(),
             fixable: true,
+            not_fixed: None,
         }
     }
 

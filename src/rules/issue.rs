@@ -30,9 +30,17 @@ pub enum IssueKind {
     },
     /// WSGI005: daemon `dup` repeats daemon `first` (indexes into daemons).
     Duplicate { first: usize, dup: usize },
-    /// Reported only.
-    ReportOnly,
+    /// Reported only; for a rule that has a fix, why it is not made here.
+    ReportOnly(Option<NotFixed>),
 }
+
+/// Why a finding of a rule that has a fix is left as it is, in words shown
+/// with the finding: the operator must not have to guess.
+pub type NotFixed = &'static str;
+
+/// Which sections apply to the app is decided per request (a regex section
+/// over a pattern mount, say).
+pub const UNDECIDED: NotFixed = "which sections apply to it is decided per request";
 
 #[derive(Debug, Clone)]
 pub struct Issue {
@@ -60,7 +68,8 @@ impl Issue {
         }
     }
 
-    pub fn to_finding(&self, fixable: bool) -> Finding {
+    /// The finding, and (when it is not fixed) why, if known.
+    pub fn to_finding(&self, fixable: bool, not_fixed: Option<NotFixed>) -> Finding {
         let rule = rule_by_code(self.code).expect("issue codes are registered");
         Finding {
             code: rule.code,
@@ -69,6 +78,7 @@ impl Issue {
             column: self.column,
             message: self.message.clone(),
             fixable,
+            not_fixed: if fixable { None } else { not_fixed },
         }
     }
 
@@ -78,6 +88,14 @@ impl Issue {
             IssueKind::Embedded { inst, .. }
             | IssueKind::Shared { inst, .. }
             | IssueKind::NotGlobal { inst, .. } => Some(inst),
+            _ => None,
+        }
+    }
+
+    /// Why the check itself leaves the finding unfixed.
+    pub fn reported_only_because(&self) -> Option<NotFixed> {
+        match self.kind {
+            IssueKind::ReportOnly(why) => why,
             _ => None,
         }
     }
@@ -92,7 +110,7 @@ impl Issue {
     }
 
     pub fn is_fixable_kind(&self) -> bool {
-        !matches!(self.kind, IssueKind::ReportOnly)
+        !matches!(self.kind, IssueKind::ReportOnly(_))
     }
 }
 

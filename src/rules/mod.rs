@@ -28,4 +28,7 @@ pub struct Finding {
     pub message: String,
     /// True when wsgifix will rewrite the config for it.
     pub fixable: bool,
+    /// Why a finding of a rule that has a fix is not fixed, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_fixed: Option<&'static str>,
 }

@@ -7,7 +7,7 @@
 //! handler's own section.
 
 use super::edit::{self, node_at, Edit};
-use super::issue::{exclusive, Issue, IssueKind};
+use super::issue::{exclusive, Issue, IssueKind, NotFixed};
 use crate::analysis::{
     Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
 };
@@ -86,6 +86,8 @@ pub struct Fixer<'a> {
     /// move them, so it takes a narrower place (a <Location>, an option).
     pinned: HashSet<usize>,
     lookups: lookup::Lookups,
+    /// Why the fix being made was declined, when a check said so.
+    refusal: std::cell::Cell<Option<NotFixed>>,
 }
 
 impl<'a> Fixer<'a> {
@@ -132,6 +134,7 @@ impl<'a> Fixer<'a> {
             ext,
             pinned: HashSet::default(),
             lookups: lookup::Lookups::default(),
+            refusal: std::cell::Cell::new(None),
         }
     }
 
@@ -149,8 +152,10 @@ impl<'a> Fixer<'a> {
             })
     }
 
-    /// The edits that fix `issue`, or `None` when it cannot be fixed safely.
+    /// The edits that fix `issue`, or `None` when it cannot be fixed safely
+    /// (then [`Fixer::take_refusal`] may say why).
     pub fn fix(&self, issue: &Issue) -> Option<Vec<FixEdit>> {
+        self.refusal.set(None);
         // One daemon or interpreter for a mount of several scripts would
         // merge them: each needs one of its own, which only its author can
         // lay out.
@@ -158,7 +163,9 @@ impl<'a> Fixer<'a> {
             .mount()
             .is_some_and(|m| self.a.mounts[m].serves_several_scripts())
         {
-            return None;
+            return self.refuse(
+                "it serves several scripts, each in an interpreter of its own: one daemon and %{GLOBAL} for it would merge them",
+            );
         }
         // A WSGIRestrictProcess lists the daemons its apps may use: an app
         // moved to another daemon, or a daemon renamed, would answer 500.
@@ -172,10 +179,10 @@ impl<'a> Fixer<'a> {
             IssueKind::Embedded { inst, .. } | IssueKind::Shared { inst, .. }
                 if restricted(self.a.instances[*inst].scope) =>
             {
-                return None;
+                return self.refuse(RESTRICTED);
             }
             IssueKind::Duplicate { dup, .. } if restricted(self.a.daemons[*dup].site.scope) => {
-                return None;
+                return self.refuse(RESTRICTED);
             }
             _ => {}
         }
@@ -186,8 +193,19 @@ impl<'a> Fixer<'a> {
             } => self.shared(*inst, daemon, pg),
             IssueKind::NotGlobal { inst, ag, .. } => self.not_global(*inst, ag),
             IssueKind::Duplicate { first, dup } => self.duplicate(*first, *dup),
-            IssueKind::ReportOnly => None,
+            IssueKind::ReportOnly(_) => None,
         }
+    }
+
+    /// Declines the fix being made, saying why.
+    pub(crate) fn refuse<T>(&self, why: NotFixed) -> Option<T> {
+        self.refusal.set(Some(why));
+        None
+    }
+
+    /// Why the last [`Fixer::fix`] that gave `None` declined, if it said.
+    pub fn take_refusal(&self) -> Option<NotFixed> {
+        self.refusal.take()
     }
 
     pub(crate) fn indent_unit(&self, file: FileId) -> &[u8] {
@@ -253,7 +271,12 @@ impl<'a> Fixer<'a> {
             .sections
             .first()
             .is_some_and(|s| s.file != m.site.file);
-        (!inside_other_file).then(|| self.anchor(m))
+        if inside_other_file {
+            return self.refuse(
+                "its file is Included inside a <Directory>, where httpd allows no WSGIDaemonProcess",
+            );
+        }
+        Some(self.anchor(m))
     }
 
     /// The apps whose process group is daemon `name` (none when unused).
@@ -498,6 +521,10 @@ impl<'a> Fixer<'a> {
 
 /// The directives that make up an app's daemon and group setup; a new
 /// `WSGIApplicationGroup` joins them rather than unrelated WSGI settings.
+/// A `WSGIRestrictProcess` lists the daemons a scope's apps may use.
+const RESTRICTED: NotFixed =
+    "a WSGIRestrictProcess limits the daemons its apps may use: moved, an app would answer 500";
+
 const GROUPING_DIRECTIVES: &[&str] = &[
     "WSGIScriptAlias",
     "WSGIScriptAliasMatch",

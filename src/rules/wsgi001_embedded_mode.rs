@@ -54,7 +54,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                 pg: pg.clone(),
             }
         } else {
-            IssueKind::ReportOnly
+            IssueKind::ReportOnly(Some(super::issue::UNDECIDED))
         };
         out.push(Issue::new(
             RULE.code,

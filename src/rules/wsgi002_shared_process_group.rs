@@ -109,7 +109,7 @@ fn issue(ctx: &CheckCtx, i: usize, daemon: &str, keeper: usize) -> Issue {
             pg: pg.clone(),
         }
     } else {
-        IssueKind::ReportOnly
+        IssueKind::ReportOnly(Some(super::issue::UNDECIDED))
     };
     Issue::new(
         RULE.code,
@@ -143,7 +143,9 @@ impl Fixer<'_> {
                     .is_some_and(|o| o.value == daemon)
         });
         if preloaded_there {
-            return None;
+            return self.refuse(
+                "a WSGIImportScript preloads it into the shared daemon, and would go on loading it there",
+            );
         }
         let mut edits = Vec::new();
         let reused = self

@@ -81,7 +81,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                 ag: ag.clone(),
             }
         } else {
-            IssueKind::ReportOnly
+            IssueKind::ReportOnly(Some(super::issue::UNDECIDED))
         };
         out.push(Issue::new(RULE.code, &m.site, message, kind));
     }

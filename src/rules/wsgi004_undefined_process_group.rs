@@ -50,7 +50,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             RULE.code,
             &g.site,
             message,
-            IssueKind::ReportOnly,
+            IssueKind::ReportOnly(None),
         ));
     }
     for m in &a.mounts {
@@ -67,7 +67,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                     o.value,
                     m.url.as_deref().unwrap_or(&m.target)
                 ),
-                IssueKind::ReportOnly,
+                IssueKind::ReportOnly(None),
             ));
         }
     }
@@ -84,7 +84,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                     "WSGIImportScript process-group= names daemon process group '{}', which is not defined ({defined})",
                     o.value
                 ),
-                IssueKind::ReportOnly,
+                IssueKind::ReportOnly(None),
             ));
         }
     }

@@ -1,7 +1,7 @@
 //! WSGI005 duplicate-daemon-name: httpd refuses to start.
 
 use super::edit::{self, Edit};
-use super::issue::{exclusive, CheckCtx, Issue, IssueKind};
+use super::issue::{exclusive, CheckCtx, Issue, IssueKind, NotFixed};
 use super::placement::{quote_if_needed, FixEdit, Fixer};
 use super::registry::RuleInfo;
 use crate::analysis::{Daemon, GroupKind};
@@ -41,10 +41,9 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         match earlier {
             Some(first) => {
                 let e = &a.daemons[first];
-                let kind = if fixable(ctx, e, d) {
-                    IssueKind::Duplicate { first, dup: di }
-                } else {
-                    IssueKind::ReportOnly
+                let kind = match unfixable(ctx, e, d) {
+                    None => IssueKind::Duplicate { first, dup: di },
+                    why => IssueKind::ReportOnly(why),
                 };
                 out.push(Issue::new(
                     RULE.code,
@@ -66,7 +65,9 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                             "daemon process group '{}' is already defined in {file}:{line}, which httpd reads first; httpd refuses to start: Name duplicates previous WSGI daemon definition.",
                             d.name
                         ),
-                        IssueKind::ReportOnly,
+                        IssueKind::ReportOnly(Some(
+                            "the first definition is in another file: run with --config to fix the server as one",
+                        )),
                     ));
                 }
             }
@@ -86,22 +87,30 @@ pub fn is_removable_copy(a: &crate::analysis::Analysis, first: &Daemon, dup: &Da
         && same_definition(first, dup)
 }
 
-/// Both in vhosts: removable when one ServerName holds both and they are the
-/// same definition; renamable when the ServerNames differ (each vhost's
-/// selections then reach only its own definition).
-fn fixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> bool {
+/// Why the pair cannot be fixed, if it can't. Both in vhosts: removable
+/// when one ServerName holds both and they are the same definition;
+/// renamable when the ServerNames differ (each vhost's selections then
+/// reach only its own definition).
+fn unfixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> Option<NotFixed> {
     let a = ctx.a;
     let (fs, ds) = (first.site.scope, dup.site.scope);
-    if fs == 0 || ds == 0 || fs == ds {
-        return false;
+    if fs == 0 || ds == 0 {
+        return Some("a definition outside every vhost serves them all: which one stays is the operator's choice");
+    }
+    if fs == ds {
+        return Some("both definitions are in one vhost: which one stays is the operator's choice");
     }
     if a.server_name_of(fs) == a.server_name_of(ds) {
-        return same_definition(first, dup);
+        return (!same_definition(first, dup))
+            .then_some("the two definitions differ: which one stays is the operator's choice");
     }
     // Renaming is safe only if nothing outside the dup's ServerName selects it.
-    !a.groups
+    a.groups
         .iter()
         .any(|g| g.kind == GroupKind::Process && g.value == dup.name && g.site.scope == 0)
+        .then_some(
+            "a WSGIProcessGroup outside every vhost selects the name: a rename would move its apps",
+        )
 }
 
 fn same_definition(a: &Daemon, b: &Daemon) -> bool {

@@ -51,7 +51,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                 ctx.at(from, &d.site),
                 pg.value
             ),
-            IssueKind::ReportOnly,
+            IssueKind::ReportOnly(None),
         ));
     }
     out

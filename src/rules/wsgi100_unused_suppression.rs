@@ -218,7 +218,7 @@ pub fn check(
 ) -> Vec<Issue> {
     let mut out = Vec::new();
     let issue = |sup: &Suppression, message: String| Issue {
-        kind: IssueKind::ReportOnly,
+        kind: IssueKind::ReportOnly(None),
         code: RULE.code,
         file: sup.file,
         line: sup.line,

@@ -82,6 +82,7 @@ mod tests {
                 column: 5,
                 message: "50% of\nrequests".into(),
                 fixable: false,
+                not_fixed: None,
             }],
             error: Some(FileError {
                 kind: "syntax",

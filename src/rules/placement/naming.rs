@@ -43,7 +43,9 @@ impl Fixer<'_> {
     /// name keep httpd from starting.
     pub fn new_name_from(&self, base: &str, scope: usize) -> Option<String> {
         if logical::is_templated(base.as_bytes()) {
-            return None;
+            return self.refuse(
+                "a new daemon's name would come from a template's token, the same in every rendering",
+            );
         }
         let base = match sanitize(base) {
             b if b.is_empty() => "wsgi".to_string(),
