@@ -95,6 +95,18 @@ pub struct Daemon {
     pub args: WsgiArgs,
 }
 
+impl Daemon {
+    /// Whether `other` is defined with the very same options: an app moved
+    /// from one to the other keeps its python-path, user, processes ...
+    pub fn same_options(&self, other: &Daemon) -> bool {
+        let (x, y) = (&self.args.options, &other.args.options);
+        x.len() == y.len()
+            && x.iter()
+                .zip(y)
+                .all(|(o, p)| o.name == p.name && o.value == p.value)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MountKind {
     /// `WSGIScriptAlias`
@@ -281,9 +293,13 @@ impl Resolved {
         self.value.is_empty() || self.value == "%{GLOBAL}"
     }
 
-    /// Chosen per request (`%{ENV:..}`, `%{SERVER}`, ...): nothing static to say.
+    /// Chosen per request from the environment (`%{ENV:..}`): nothing
+    /// static to say. `%{SERVER}`, `%{HOST}` and `%{RESOURCE}` are
+    /// sub-interpreters whatever the request, and mod_wsgi reads the
+    /// tokens case-sensitively (`%{global}` is a sub-interpreter by that
+    /// name).
     pub fn is_dynamic(&self) -> bool {
-        self.value.contains("%{") && self.value != "%{GLOBAL}" && self.value != "%{RESOURCE}"
+        self.value.contains("%{ENV:")
     }
 
     pub fn is_certain(&self) -> bool {

@@ -9,7 +9,7 @@
 use super::edit::{self, node_at, Edit};
 use super::issue::{exclusive, Issue, IssueKind, NotFixed};
 use crate::analysis::{
-    Analysis, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
+    Analysis, Daemon, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
 };
 use crate::server::FileId;
 use crate::syntax::{Line, LineKind, Node, SyntaxTree};
@@ -286,7 +286,11 @@ impl<'a> Fixer<'a> {
 
     /// A daemon this mount may select without sharing it: one its context
     /// can use (server level for a server-level mount), used by no other app.
-    pub fn reusable_daemon(&self, m: &Mount, except: Option<&str>) -> Option<String> {
+    /// An app leaving daemon `leaving` takes only one with its options (or
+    /// one it already uses): a spare with another python-path or user would
+    /// drop what its daemon gave it.
+    pub fn reusable_daemon(&self, m: &Mount, leaving: Option<&Daemon>) -> Option<String> {
+        let except = leaving.map(|d| d.name.as_str());
         let key = m.app;
         let mut candidates: Vec<&str> = Vec::new();
         for d in self.a.daemons_for_scope(m.site.scope) {
@@ -314,7 +318,9 @@ impl<'a> Fixer<'a> {
                 .borrow()
                 .get(&d.name)
                 .is_some_and(|&app| app != key);
-            if users.all(|u| u == key) && !claimed_by_other {
+            let used_by_this_app = users.peek().is_some();
+            let keeps_options = leaving.is_none_or(|l| used_by_this_app || l.same_options(d));
+            if users.all(|u| u == key) && !claimed_by_other && keeps_options {
                 candidates.push(&d.name);
             }
         }

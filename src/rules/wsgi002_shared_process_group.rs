@@ -147,14 +147,25 @@ impl Fixer<'_> {
                 "a WSGIImportScript preloads it into the shared daemon, and would go on loading it there",
             );
         }
+        // Definitions in exclusive <IfDefine> branches may differ: a copy
+        // made of one would give the app that branch's options in the other.
+        let original = accessible_daemon(self.a, daemon, i.scope)?;
+        if self
+            .a
+            .daemons_named(daemon)
+            .any(|(_, d)| !d.same_options(original))
+        {
+            return self.refuse(
+                "the daemon is defined with other options under another <IfDefine>: a copy would hold one branch's options",
+            );
+        }
         let mut edits = Vec::new();
         let reused = self
             .created_for(m)
-            .or_else(|| self.reusable_daemon(m, Some(daemon)));
+            .or_else(|| self.reusable_daemon(m, Some(original)));
         let name = match reused {
             Some(n) => n,
             None => {
-                let original = accessible_daemon(self.a, daemon, i.scope)?;
                 let line = self.line(original.site.file, &original.site.path)?;
                 let name = self.new_name(m)?;
                 let old = original.args.word_texts.first()?;

@@ -84,7 +84,7 @@ pub fn is_removable_copy(a: &crate::analysis::Analysis, first: &Daemon, dup: &Da
         && ds != 0
         && fs != ds
         && a.server_name_of(fs) == a.server_name_of(ds)
-        && same_definition(first, dup)
+        && first.same_options(dup)
 }
 
 /// Why the pair cannot be fixed, if it can't. Both in vhosts: removable
@@ -101,7 +101,7 @@ fn unfixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> Option<NotFixed> {
         return Some("both definitions are in one vhost: which one stays is the operator's choice");
     }
     if a.server_name_of(fs) == a.server_name_of(ds) {
-        return (!same_definition(first, dup))
+        return (!first.same_options(dup))
             .then_some("the two definitions differ: which one stays is the operator's choice");
     }
     // Renaming is safe only if nothing outside the dup's ServerName selects it.
@@ -111,14 +111,6 @@ fn unfixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> Option<NotFixed> {
         .then_some(
             "a WSGIProcessGroup outside every vhost selects the name: a rename would move its apps",
         )
-}
-
-fn same_definition(a: &Daemon, b: &Daemon) -> bool {
-    let (x, y) = (&a.args.options, &b.args.options);
-    x.len() == y.len()
-        && x.iter()
-            .zip(y)
-            .all(|(o, p)| o.name == p.name && o.value == p.value)
 }
 
 impl Fixer<'_> {

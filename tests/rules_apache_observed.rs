@@ -1,0 +1,115 @@
+//! What real Apache + mod_wsgi did with configs that sweeps over public
+//! and hand-made servers found wsgifix misreading: each case states what
+//! httpd served (process group, application group), and the findings and
+//! fixes must agree with it.
+
+use wsgifix::engine::{process, FileResult, Options};
+
+fn run(input: &str) -> FileResult {
+    process(input.as_bytes(), &Options::default())
+}
+
+fn codes(r: &FileResult) -> Vec<(&'static str, u32, bool)> {
+    r.findings
+        .iter()
+        .map(|f| (f.code, f.line, f.fixable))
+        .collect()
+}
+
+fn fixed_text(r: &FileResult) -> String {
+    r.fixed
+        .as_ref()
+        .map(|f| String::from_utf8(f.clone()).unwrap())
+        .unwrap_or_default()
+}
+
+#[test]
+fn server_and_host_interpreters_are_not_the_main_one() {
+    // Apache served /a with application_group 'x.test' for %{SERVER}, the
+    // Host for %{HOST}, and '%{global}' verbatim: mod_wsgi reads its tokens
+    // case-sensitively.
+    for value in ["%{SERVER}", "%{HOST}", "%{global}"] {
+        let conf = format!(
+            "<VirtualHost *:80>\n  ServerName x.test\n  WSGIDaemonProcess x\n  WSGIProcessGroup x\n  WSGIApplicationGroup {value}\n  WSGIScriptAlias /a /srv/a.wsgi\n</VirtualHost>\n"
+        );
+        let r = run(&conf);
+        assert_eq!(
+            codes(&r),
+            [("WSGI003", 6, true)],
+            "{value}: {:#?}",
+            r.findings
+        );
+        assert!(
+            fixed_text(&r).contains("  WSGIApplicationGroup %{GLOBAL}\n"),
+            "{value}: {}",
+            fixed_text(&r)
+        );
+    }
+    // Chosen per request from the environment: not judged.
+    let env = "<VirtualHost *:80>\n  WSGIDaemonProcess x\n  WSGIProcessGroup x\n  WSGIApplicationGroup %{ENV:GROUP}\n  WSGIScriptAlias /a /srv/a.wsgi\n</VirtualHost>\n";
+    assert!(run(env).findings.is_empty());
+}
+
+#[test]
+fn a_split_app_keeps_the_options_of_the_daemon_it_leaves() {
+    // /two ran with main's python-path; the unused `spare` has another one,
+    // so taking it would break /two's imports: it gets a copy of `main`.
+    let conf = "\
+<VirtualHost *:80>
+  ServerName u.test
+  WSGIDaemonProcess main python-path=/srv/lib1 threads=5
+  WSGIDaemonProcess spare python-path=/srv/lib2
+  WSGIProcessGroup main
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /one /srv/a1.wsgi
+  WSGIScriptAlias /two /srv/a2.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(codes(&r), [("WSGI002", 8, true)], "{:#?}", r.findings);
+    let fixed = fixed_text(&r);
+    assert!(
+        fixed.contains("  WSGIDaemonProcess two python-path=/srv/lib1 threads=5\n"),
+        "{fixed}"
+    );
+    assert!(!fixed.contains("WSGIProcessGroup spare"), "{fixed}");
+    // A spare defined with the same options is as good as a copy.
+    let same = conf.replace(
+        "spare python-path=/srv/lib2",
+        "spare python-path=/srv/lib1 threads=5",
+    );
+    let fixed = fixed_text(&run(&same));
+    assert!(fixed.contains("WSGIProcessGroup spare"), "{fixed}");
+    assert_eq!(fixed.matches("WSGIDaemonProcess").count(), 2, "{fixed}");
+}
+
+#[test]
+fn a_daemon_defined_apart_under_if_define_is_not_copied() {
+    // Run without -DPROD, /i2 imported from lib2; a copy of the first
+    // definition would have given it lib1.
+    let conf = "\
+<IfDefine PROD>
+  WSGIDaemonProcess dd python-path=/srv/lib1
+</IfDefine>
+<IfDefine !PROD>
+  WSGIDaemonProcess dd python-path=/srv/lib2
+</IfDefine>
+<VirtualHost *:80>
+  ServerName i.test
+  WSGIProcessGroup dd
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /i /srv/a3.wsgi
+  WSGIScriptAlias /i2 /srv/a4.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(codes(&r), [("WSGI002", 12, false)], "{:#?}", r.findings);
+    assert!(
+        r.findings[0]
+            .not_fixed
+            .is_some_and(|w| w.contains("<IfDefine>")),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.fixed, None);
+}
