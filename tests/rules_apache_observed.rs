@@ -113,3 +113,76 @@ fn a_daemon_defined_apart_under_if_define_is_not_copied() {
     );
     assert_eq!(r.fixed, None);
 }
+
+#[test]
+fn a_directory_naming_the_script_itself_covers_it() {
+    // Apache served /app from d1 in the main interpreter for both: a
+    // <Directory> applies to the script's own path too (climatewizard's
+    // README names the .wsgi file).
+    for dir in ["/srv/app.wsgi", "/srv/*.wsgi", "/srv"] {
+        let conf = format!(
+            "WSGIDaemonProcess d1\nWSGIScriptAlias /app /srv/app.wsgi\n<Directory {dir}>\n    WSGIProcessGroup d1\n    WSGIApplicationGroup %{{GLOBAL}}\n</Directory>\n"
+        );
+        let r = run(&conf);
+        assert!(r.findings.is_empty(), "{dir}: {:#?}", r.findings);
+        assert_eq!(r.fixed, None, "{dir}");
+    }
+    // One that names another script, or a directory below the script's,
+    // does not.
+    for dir in ["/srv/other.wsgi", "/srv/app.wsgi/x", "/srv/*.py"] {
+        let conf = format!(
+            "WSGIDaemonProcess d1\nWSGIScriptAlias /app /srv/app.wsgi\n<Directory {dir}>\n    WSGIProcessGroup d1\n</Directory>\n"
+        );
+        let r = run(&conf);
+        assert!(
+            r.findings.iter().any(|f| f.code == "WSGI001"),
+            "{dir}: {:#?}",
+            r.findings
+        );
+    }
+}
+
+#[test]
+fn groups_decided_per_request_are_not_guessed() {
+    // Apache served both apps from r2 through the <If>, and /two from d2
+    // through the wildcard <Location> (which httpd matches against the
+    // whole URL: /two, not /two/x). Neither is "embedded" for sure, and a
+    // fix added beside them would be overridden or split the app.
+    let conf = "\
+<VirtualHost *:80>
+  ServerName r2.test
+  WSGIDaemonProcess r2
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /one /srv/a3.wsgi
+  WSGIScriptAlias /two /srv/a4.wsgi
+  <If \"%{REQUEST_URI} =~ m#^/#\">
+    WSGIProcessGroup r2
+  </If>
+</VirtualHost>
+";
+    for text in [
+        conf.to_string(),
+        conf.replace("<If \"%{REQUEST_URI} =~ m#^/#\">", "<Location /*o>")
+            .replace("</If>", "</Location>"),
+    ] {
+        let r = run(&text);
+        assert_eq!(r.fixed, None, "{text}");
+        assert!(
+            r.findings.iter().all(|f| !f.fixable
+                && f.message.contains("cannot decide whether")
+                && f.not_fixed.is_some()),
+            "{text}: {:#?}",
+            r.findings
+        );
+    }
+    // A wildcard whose literal start parts from the URL is simply no cover.
+    let apart = conf
+        .replace("<If \"%{REQUEST_URI} =~ m#^/#\">", "<Location /static/*>")
+        .replace("</If>", "</Location>");
+    let r = run(&apart);
+    assert!(
+        r.findings.iter().all(|f| f.code == "WSGI001" && f.fixable),
+        "{:#?}",
+        r.findings
+    );
+}

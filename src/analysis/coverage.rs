@@ -12,8 +12,12 @@ pub enum SectionKind {
     Directory,
     Files,
     Location,
-    /// `<If>`, `<Proxy>`, `<Limit>` ...: decided per request or unrelated;
-    /// never counted as covering an app.
+    /// `<If>`, `<ElseIf>`, `<Else>`: an expression decided per request.
+    If,
+    /// `<Limit>`, `<LimitExcept>`: decided by the request's method.
+    Limit,
+    /// `<Proxy>` ...: for requests no WSGI app serves; never counted as
+    /// covering an app.
     Other,
 }
 
@@ -35,6 +39,8 @@ pub fn classify_section(lower_name: &str, args: &[Vec<u8>]) -> (SectionKind, boo
         "filesmatch" => (SectionKind::Files, true, arg),
         "location" => (SectionKind::Location, tilde, arg),
         "locationmatch" => (SectionKind::Location, true, arg),
+        "if" | "elseif" | "else" => (SectionKind::If, false, arg),
+        "limit" | "limitexcept" => (SectionKind::Limit, false, arg),
         _ => (SectionKind::Other, false, arg),
     }
 }
@@ -149,15 +155,6 @@ fn basename(path: &str) -> &str {
         .unwrap_or(path)
 }
 
-fn parent(path: &str) -> &str {
-    let t = path.trim_end_matches('/');
-    match t.rfind('/') {
-        Some(0) => "/",
-        Some(i) => &t[..i],
-        None => "",
-    }
-}
-
 /// Whether a `<Files>` section names files by a pattern (a regex or shell
 /// wildcards) rather than one literal name.
 pub fn is_pattern(files: &super::SectionContext) -> bool {
@@ -239,6 +236,9 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
                 (true, true) => regex::location_match_covers_pattern(&section.arg, url),
                 (true, false) => regex::location_covers_pattern(&section.arg, url),
                 (false, true) => regex::location_match_covers_url(&section.arg, url),
+                (false, false) if has_wildcard(&section.arg) => {
+                    wildcard_location(&section.arg, url)
+                }
                 (false, false) => yes_no(url_under(url, &section.arg)),
             }
         }
@@ -246,12 +246,10 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
             if templated {
                 return Decision::Unknown;
             }
-            // A Directory applies by the script's file path, never by URL.
-            let dir = if handler_dir {
-                mount.target.as_str()
-            } else {
-                parent(&mount.target)
-            };
+            // A Directory applies by the script's file path, never by URL;
+            // httpd matches it against the script's own name too
+            // (`<Directory /srv/app.wsgi>`, `<Directory /srv/*.wsgi>`).
+            let dir = mount.target.as_str();
             if section.regex {
                 // httpd 2.4 matches a regex Directory against the script's
                 // full path (`/one/` and `alpha\.wsgi$` apply to
@@ -293,7 +291,25 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
                 )
             }
         }
+        SectionKind::If | SectionKind::Limit => Decision::Unknown,
         SectionKind::Other => Decision::No,
+    }
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// A `<Location>` with shell wildcards: httpd matches it against the whole
+/// URL (`/*o` takes `/two` but not `/two/x`), so it covers some of an app's
+/// URLs at most; none when its literal start and the URL part ways.
+fn wildcard_location(pattern: &str, url: &str) -> Decision {
+    let literal = &pattern[..pattern.find(['*', '?', '[']).unwrap_or(pattern.len())];
+    let (l, u): (Vec<u8>, Vec<u8>) = (collapsed(literal).collect(), collapsed(url).collect());
+    if l.starts_with(&u) || u.starts_with(&l) {
+        Decision::Unknown
+    } else {
+        Decision::No
     }
 }
 
@@ -315,7 +331,7 @@ pub fn merge_rank(site: &Site) -> MergeRank {
         (SectionKind::Directory, true) => (1, 0),
         (SectionKind::Files, _) => (2, 0),
         (SectionKind::Location, _) => (3, 0),
-        (SectionKind::Other, _) => (4, 0),
+        (SectionKind::If | SectionKind::Limit | SectionKind::Other, _) => (4, 0),
     };
     (category, components, site.scope != 0, site.order)
 }
@@ -368,7 +384,6 @@ mod tests {
         ));
         assert!(path_under("/var/www/site/cgi", "/var/www/*/cgi"));
         assert!(!path_under("/var/www", "/var/www/*"));
-        assert_eq!(parent("/usr/local/bin/ironic-api-wsgi"), "/usr/local/bin");
         assert_eq!(literal_prefix("^/cblr/svc/([^/]*)"), "/cblr/svc/");
     }
 }

@@ -160,7 +160,7 @@ impl Mount {
                         s.regex || self.target.ends_with('/') || self.target == s.arg
                     }
                     SectionKind::Directory => s.regex || self.url.is_some(),
-                    SectionKind::Other => true,
+                    SectionKind::If | SectionKind::Limit | SectionKind::Other => true,
                 },
                 None => true,
             },

@@ -88,11 +88,15 @@ impl Analysis {
             let slot = &mut ix.per_dir[g.site.scope][kind_slot(g.kind)];
             match g.site.sections.as_slice() {
                 [] => {}
-                [s] if s.kind == coverage::SectionKind::Location && !s.regex => slot
-                    .by_location
-                    .entry(coverage::location_key(&s.arg))
-                    .or_default()
-                    .push(i),
+                [s] if s.kind == coverage::SectionKind::Location
+                    && !s.regex
+                    && !s.arg.contains(['*', '?', '[']) =>
+                {
+                    slot.by_location
+                        .entry(coverage::location_key(&s.arg))
+                        .or_default()
+                        .push(i)
+                }
                 _ => slot.rest.push(i),
             }
         }

@@ -230,6 +230,8 @@ pub fn section_name(kind: SectionKind, regex: bool) -> &'static str {
         (SectionKind::Files, true) => "FilesMatch",
         (SectionKind::Location, false) => "Location",
         (SectionKind::Location, true) => "LocationMatch",
+        (SectionKind::If, _) => "If",
+        (SectionKind::Limit, _) => "Limit",
         (SectionKind::Other, _) => "section",
     }
 }
