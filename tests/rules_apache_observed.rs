@@ -186,3 +186,26 @@ fn groups_decided_per_request_are_not_guessed() {
         r.findings
     );
 }
+
+#[test]
+fn global_for_an_alias_before_its_daemon_needs_a_directory_of_its_own() {
+    let alias = "WSGIScriptAlias /horizon /srv/horizon/wsgi.py process-group=horizon\nWSGIDaemonProcess horizon processes=3 threads=10\n";
+    // A <Directory> that also holds another app's script is no place.
+    let shared_dir = format!(
+        "{alias}WSGIScriptAlias /other /srv/horizon/other.wsgi process-group=horizon application-group=%{{GLOBAL}}\n<Directory /srv/horizon>\n  Require all granted\n</Directory>\n"
+    );
+    for text in [alias.to_string(), shared_dir] {
+        let r = run(&text);
+        let wsgi003: Vec<_> = r.findings.iter().filter(|f| f.line == 1).collect();
+        assert!(
+            !wsgi003.is_empty()
+                && wsgi003
+                    .iter()
+                    .all(|f| !f.fixable
+                        && f.not_fixed.is_some_and(|w| w.contains("defined after it"))),
+            "{text}\n{:#?}",
+            r.findings
+        );
+        assert!(!fixed_text(&r).contains("application-group=%{GLOBAL}\nWSGIDaemonProcess"));
+    }
+}

@@ -9,7 +9,7 @@
 use super::edit::{self, node_at, Edit};
 use super::issue::{exclusive, Issue, IssueKind, NotFixed};
 use crate::analysis::{
-    Analysis, Daemon, GroupKind, Mount, MountKind, NodePath, Resolved, ServerContext, Source,
+    Analysis, Daemon, GroupKind, Mount, NodePath, Resolved, ServerContext, Source,
 };
 use crate::server::FileId;
 use crate::syntax::{Line, LineKind, Node, SyntaxTree};
@@ -18,6 +18,7 @@ use std::cell::RefCell;
 mod insert;
 mod lookup;
 mod naming;
+mod server_level;
 use crate::collections::{HashMap, HashSet};
 pub use naming::sanitize;
 use std::collections::BTreeSet;
@@ -483,37 +484,6 @@ impl<'a> Fixer<'a> {
         Some(vec![self.insert_first_child(h.file, &h.path, directive)])
     }
 
-    /// Outside every vhost: the mount's own alias option (a section there
-    /// would reach every vhost's URLs). Both options on one alias preload
-    /// the script, which needs the daemon defined before it; the engine's
-    /// re-analysis refuses a fix that breaks that.
-    fn select_at_server_level(
-        &self,
-        m: &Mount,
-        kind: GroupKind,
-        shown: &str,
-    ) -> Option<Vec<FixEdit>> {
-        match m.kind {
-            MountKind::Alias => self.alias_option(m, kind, shown),
-            _ => {
-                let directive = format!("{} {}", kind.directive(), shown);
-                Some(vec![self.location_for(m, kind, &directive)?])
-            }
-        }
-    }
-
-    fn alias_option(&self, m: &Mount, kind: GroupKind, shown: &str) -> Option<Vec<FixEdit>> {
-        if m.kind != MountKind::Alias {
-            return None;
-        }
-        let line = self.line(m.site.file, &m.site.path)?;
-        let body_len = line.raw().len() - line.eol().len();
-        let mut raw = line.raw()[..body_len].to_vec();
-        raw.extend_from_slice(format!(" {}={shown}", kind.option()).as_bytes());
-        raw.extend_from_slice(line.eol());
-        Some(vec![self.replace(m.site.file, &m.site.path, raw)])
-    }
-
     fn replace(&self, file: FileId, path: &[usize], raw: Vec<u8>) -> FixEdit {
         FixEdit {
             file,
@@ -525,12 +495,12 @@ impl<'a> Fixer<'a> {
     }
 }
 
-/// The directives that make up an app's daemon and group setup; a new
-/// `WSGIApplicationGroup` joins them rather than unrelated WSGI settings.
 /// A `WSGIRestrictProcess` lists the daemons a scope's apps may use.
 const RESTRICTED: NotFixed =
     "a WSGIRestrictProcess limits the daemons its apps may use: moved, an app would answer 500";
 
+/// The directives that make up an app's daemon and group setup; a new
+/// `WSGIApplicationGroup` joins them rather than unrelated WSGI settings.
 const GROUPING_DIRECTIVES: &[&str] = &[
     "WSGIScriptAlias",
     "WSGIScriptAliasMatch",

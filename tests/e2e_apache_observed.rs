@@ -1,0 +1,91 @@
+//! Cases sweeps over public configs found wsgifix misreading, served by
+//! real Apache before and after the fix: what mod_wsgi reports decides.
+
+mod common;
+mod e2e_support;
+
+use e2e_support::{require_or_skip, AppInfo, Lab};
+use wsgifix::engine::{self, Options};
+
+const MODULES: &[&str] = &["authz_core", "alias", "mime", "wsgi"];
+
+fn serve(lab: &Lab, name: &str, text: &str, urls: &[&str]) -> Vec<AppInfo> {
+    let site = lab.write(name, text.as_bytes());
+    let base = lab.write_base(&format!("httpd-{name}"), MODULES, &[&site]);
+    lab.assert_syntax_ok(&base, name);
+    let server = lab.start(&base);
+    let seen = urls.iter().map(|u| server.app(u)).collect();
+    server.stop();
+    seen
+}
+
+/// Ubuntu's openstack-dashboard.conf shape: the alias names its daemon with
+/// `process-group=` before the daemon is defined, so `application-group=`
+/// on it would preload the script before the daemon exists (httpd refuses
+/// to start). The script's own `<Directory>` takes `%{GLOBAL}`.
+#[test]
+fn a_server_level_alias_before_its_daemon_gets_global_in_its_directory() {
+    let Some(apache) = require_or_skip("server_level_alias_before_its_daemon") else {
+        return;
+    };
+    let lab = Lab::new(&apache);
+    let script = lab.write_app("horizon/wsgi.py");
+    let dir = script.parent().unwrap().display().to_string();
+    let before = format!(
+        "WSGIScriptAlias /horizon {} process-group=horizon\nWSGIDaemonProcess horizon processes=1 threads=2\n<Directory {dir}>\n  Require all granted\n</Directory>\n",
+        script.display()
+    );
+    let b = serve(&lab, "horizon.conf", &before, &["/horizon"]);
+    assert_eq!(b[0].process_group, "horizon");
+    assert_ne!(b[0].application_group, "", "the setup: a sub-interpreter");
+
+    let r = engine::process(before.as_bytes(), &Options::default());
+    assert!(r.findings.iter().all(|f| f.fixable), "{:#?}", r.findings);
+    let fixed = String::from_utf8(r.fixed.expect("a fix")).unwrap();
+    assert!(
+        fixed.contains(&format!(
+            "<Directory {dir}>\n  WSGIApplicationGroup %{{GLOBAL}}\n"
+        )),
+        "{fixed}"
+    );
+    let a = serve(&lab, "horizon.conf", &fixed, &["/horizon"]);
+    assert_eq!(
+        (a[0].process_group.as_str(), a[0].application_group.as_str()),
+        ("horizon", ""),
+        "{fixed}"
+    );
+}
+
+/// climatewizard's README names the script itself in its `<Directory>`:
+/// httpd applies it, so the app already runs right and nothing changes.
+#[test]
+fn a_directory_naming_the_script_is_seen_to_apply() {
+    let Some(apache) = require_or_skip("a_directory_naming_the_script") else {
+        return;
+    };
+    let lab = Lab::new(&apache);
+    let script = lab.write_app("cw/app.wsgi");
+    let glob = script.with_file_name("*.wsgi");
+    for dir in [&script, &glob] {
+        let text = format!(
+            "WSGIDaemonProcess d1 processes=1 threads=2\nWSGIScriptAlias /app {}\n<Directory {}>\n    WSGIProcessGroup d1\n    WSGIApplicationGroup %{{GLOBAL}}\n    Require all granted\n</Directory>\n",
+            script.display(),
+            dir.display()
+        );
+        let seen = serve(&lab, "cw.conf", &text, &["/app"]);
+        assert_eq!(
+            (
+                seen[0].process_group.as_str(),
+                seen[0].application_group.as_str()
+            ),
+            ("d1", ""),
+            "{text}"
+        );
+        let r = engine::process(text.as_bytes(), &Options::default());
+        assert!(
+            r.findings.is_empty() && r.fixed.is_none(),
+            "{text}\n{:#?}",
+            r.findings
+        );
+    }
+}
