@@ -89,3 +89,42 @@ fn a_directory_naming_the_script_is_seen_to_apply() {
         );
     }
 }
+
+/// CNAF's graphite vhost preloads its script into the embedded
+/// interpreters; moved into a daemon, the app takes its preload along
+/// (httpd accepts it: the new daemon is defined before the import).
+#[test]
+fn an_embedded_preload_follows_its_app_into_the_daemon() {
+    let Some(apache) = require_or_skip("an_embedded_preload_follows_its_app") else {
+        return;
+    };
+    let lab = Lab::new(&apache);
+    let script = lab.write_app("graphite/graphite-web.wsgi");
+    let s = script.display();
+    let before = format!(
+        "<VirtualHost *>\n    ServerName graphite.example.org\n    WSGIScriptAlias /graphite {s}\n    WSGIImportScript {s} process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n</VirtualHost>\n"
+    );
+    let b = serve(&lab, "graphite.conf", &before, &["/graphite"]);
+    assert_eq!(b[0].process_group, "", "the setup: embedded");
+
+    let r = engine::process(before.as_bytes(), &Options::default());
+    let fixed = String::from_utf8(r.fixed.expect("a fix")).unwrap();
+    assert!(
+        fixed.contains(&format!(
+            "WSGIImportScript {s} process-group=graphite application-group=%{{GLOBAL}}\n"
+        )),
+        "{fixed}"
+    );
+    let a = serve(&lab, "graphite.conf", &fixed, &["/graphite"]);
+    assert_eq!(
+        (a[0].process_group.as_str(), a[0].application_group.as_str()),
+        ("graphite", ""),
+        "{fixed}"
+    );
+    let again = engine::process(fixed.as_bytes(), &Options::default());
+    assert!(
+        again.findings.is_empty() && again.fixed.is_none(),
+        "{:#?}",
+        again.findings
+    );
+}

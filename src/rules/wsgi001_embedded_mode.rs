@@ -100,6 +100,50 @@ impl Fixer<'_> {
             }
         };
         edits.extend(self.select(inst, GroupKind::Process, &name, pg)?);
+        edits.extend(self.move_embedded_preloads(m, &name));
         Some(edits)
+    }
+
+    /// A `WSGIImportScript` of the app's script into the embedded
+    /// interpreters (`process-group=%{GLOBAL}`) would go on loading it in
+    /// every Apache child once the app runs in daemon `name` (graphite's
+    /// vhosts preload so): it follows the app, where the daemon is defined
+    /// before it in its scope, as a preload needs (httpd refuses to start
+    /// otherwise).
+    fn move_embedded_preloads(&self, m: &crate::analysis::Mount, name: &str) -> Vec<FixEdit> {
+        let daemon_before = |import: &crate::analysis::Site| {
+            let defined = self.a.daemons_named(name).any(|(_, d)| {
+                d.site.order < import.order && (d.site.scope == 0 || d.site.scope == import.scope)
+            });
+            // A daemon this fix defines goes just before the app's mount.
+            let new_here = self.a.daemons_named(name).next().is_none()
+                && std::ptr::eq(self.daemon_home(m), m)
+                && import.scope == m.site.scope
+                && import.file == m.site.file
+                && import.order > m.site.order;
+            defined || new_here
+        };
+        let shown = super::placement::quote_if_needed(name);
+        self.a
+            .imports
+            .iter()
+            .filter(|s| s.args.words.first().is_some_and(|w| *w == m.target))
+            .filter_map(|s| {
+                let p = s.args.option("process-group")?;
+                if p.value != "%{GLOBAL}" || !daemon_before(&s.site) {
+                    return None;
+                }
+                let line = self.line(s.site.file, &s.site.path)?;
+                let new = format!("process-group={shown}");
+                let raw = super::edit::replace_in_args(line, &p.text, new.as_bytes())?;
+                Some(FixEdit {
+                    file: s.site.file,
+                    edit: super::edit::Edit::Replace {
+                        path: s.site.path.clone(),
+                        raw,
+                    },
+                })
+            })
+            .collect()
     }
 }
