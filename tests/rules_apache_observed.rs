@@ -3,6 +3,8 @@
 //! httpd served (process group, application group), and the findings and
 //! fixes must agree with it.
 
+mod common;
+
 use wsgifix::engine::{process, FileResult, Options};
 
 fn run(input: &str) -> FileResult {
@@ -207,5 +209,68 @@ fn global_for_an_alias_before_its_daemon_needs_a_directory_of_its_own() {
             r.findings
         );
         assert!(!fixed_text(&r).contains("application-group=%{GLOBAL}\nWSGIDaemonProcess"));
+    }
+}
+
+/// Preloads (both options on an alias, or a WSGIImportScript) are checked
+/// by mod_wsgi while httpd reads the config: wsgifix refuses what httpd
+/// refuses, in its words, and accepts what it starts.
+#[test]
+fn preloads_httpd_refuses_are_errors_in_its_words() {
+    let later = "WSGIScriptAlias /h /srv/h.wsgi process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n";
+    let import = "WSGIImportScript /srv/h.wsgi process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n";
+    let other_vhost = "<VirtualHost *:80>\n  ServerName k1.test\n  WSGIDaemonProcess foo\n</VirtualHost>\n<VirtualHost *:80>\n  ServerName k2.test\n  WSGIScriptAlias /x /srv/x.wsgi process-group=foo application-group=%{GLOBAL}\n</VirtualHost>\n";
+    let refused = [
+        (later, "1:1: WSGI process group not yet configured."),
+        (import, "1:1: WSGI process group not yet configured."),
+        (other_vhost, "7:3: WSGI process group not accessible."),
+    ];
+    let accepted = [
+        "WSGIDaemonProcess later\nWSGIScriptAlias /h /srv/h.wsgi process-group=later application-group=%{GLOBAL}\n".to_string(),
+        other_vhost.replace("k2.test", "k1.test"),
+        // No preload without both options.
+        later.replace(" application-group=%{GLOBAL}", ""),
+    ];
+    for (text, error) in refused {
+        let r = run(text);
+        assert_eq!(
+            r.error.map(|e| e.to_string()).as_deref(),
+            Some(error),
+            "{text}"
+        );
+        assert_eq!(r.fixed, None);
+    }
+    for text in &accepted {
+        assert_eq!(run(text).error, None, "{text}");
+    }
+    let Some(apache) = common::apache::require_or_skip("preload configtest") else {
+        return;
+    };
+    let lab = common::apache::Lab::new(
+        &apache,
+        vec![
+            apache.module("mpm_event"),
+            apache.module("authz_core"),
+            apache.module("alias"),
+            apache.module("wsgi"),
+        ],
+    );
+    let check = |tag: &str, body: &str| {
+        let file = lab.write(&format!("{tag}.conf"), body.as_bytes());
+        let conf = lab.write_base(&format!("{tag}-main.conf"), Some(&file), "");
+        lab.check(&conf)
+    };
+    for (k, (text, error)) in refused.iter().enumerate() {
+        let out = check(&format!("refused{k}"), text);
+        let words = error.split_once(": ").unwrap().1;
+        assert!(
+            !out.ok() && out.message().contains(words),
+            "{text}: {}",
+            out.message()
+        );
+    }
+    for (k, text) in accepted.iter().enumerate() {
+        let out = check(&format!("accepted{k}"), text);
+        assert!(out.ok(), "{text}: {}", out.message());
     }
 }

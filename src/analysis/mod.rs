@@ -13,6 +13,7 @@ pub mod apps;
 pub mod context;
 pub mod coverage;
 pub mod options;
+pub mod preload;
 mod resolve;
 mod walk;
 

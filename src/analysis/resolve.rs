@@ -116,6 +116,15 @@ impl Analysis {
             self.index.instances_by_mount[inst.mount].push(i);
             self.index.instances_by_scope[inst.scope].push(i);
         }
+        // httpd refuses these while reading the config.
+        let unmet: Vec<ConfigError> = super::preload::unmet_preloads(self)
+            .into_iter()
+            .map(|(site, message)| ConfigError {
+                site: site.clone(),
+                message: message.to_string(),
+            })
+            .collect();
+        self.errors.extend(unmet);
     }
 
     /// A vhost-level mount is one instance. A server-level mount is one per

@@ -2,7 +2,7 @@
 //! finally written.
 
 use super::{enabled_issues, issue_key, IssueKey, Options, Work};
-use crate::analysis::{Analysis, GroupKind, MountKind, ServerContext};
+use crate::analysis::{Analysis, GroupKind, ServerContext};
 use crate::collections::{HashMap, HashSet};
 use crate::rules::{Issue, IssueKind};
 use crate::syntax;
@@ -193,36 +193,7 @@ fn resolved(issue: &Issue, now: usize, after: &Analysis) -> bool {
 /// httpd then refuses to start unless the daemon is defined earlier in parse
 /// order and reachable from the alias (modwsgi.md §2.1): how many break that.
 pub fn preload_problems(a: &Analysis) -> usize {
-    let mounts = a.mounts.iter().map(|m| {
-        let templated = m.kind == MountKind::AliasMatch && m.target.contains('$');
-        (&m.site, &m.args, templated)
-    });
-    // A WSGIImportScript always preloads.
-    let imports = a.imports.iter().map(|i| (&i.site, &i.args, false));
-    mounts
-        .chain(imports)
-        .filter(|(site, args, templated)| {
-            let (Some(p), Some(g)) = (
-                args.option("process-group"),
-                args.option("application-group"),
-            ) else {
-                return false;
-            };
-            let dynamic = |v: &str| v.contains("%{") && v != "%{GLOBAL}";
-            let preloads = !(dynamic(&p.value) || dynamic(&g.value) || *templated);
-            let checked = !p.value.is_empty() && p.value != "%{GLOBAL}";
-            preloads
-                && checked
-                && !a.daemons.iter().any(|d| {
-                    d.name == p.value
-                        && d.site.order < site.order
-                        && (d.site.scope == 0
-                            || d.site.scope == site.scope
-                            || (site.scope != 0
-                                && a.server_name_of(d.site.scope) == a.server_name_of(site.scope)))
-                })
-        })
-        .count()
+    crate::analysis::preload::unmet_preloads(a).len()
 }
 
 /// An edited file (by id) and the bytes of it that passed [`written`].
