@@ -456,9 +456,30 @@ fn template_findings(
     let mut out = Vec::new();
     for t in &a.templates {
         let inner = analysis::analyse(&t.tree);
+        // A body selects the server's daemons as well as its own: a name the
+        // server defines is no WSGI004 of the template.
+        let defined_outside = |name: &str| a.daemons_named(name).next().is_some();
+        let selects_outside: HashSet<u32> = inner
+            .groups
+            .iter()
+            .filter(|g| g.kind == analysis::GroupKind::Process && defined_outside(&g.value))
+            .map(|g| g.site.line)
+            .chain(
+                (inner.mounts.iter().map(|m| (&m.site, &m.args)))
+                    .chain(inner.imports.iter().map(|i| (&i.site, &i.args)))
+                    .filter(|(_, args)| {
+                        args.option("process-group")
+                            .is_some_and(|o| defined_outside(&o.value))
+                    })
+                    .map(|(site, _)| site.line),
+            )
+            .collect();
         // Suppressions are read from the file itself by the caller, where
         // the template's lines have their place.
         for i in all_enabled_issues(&inner, names, options, ext, true) {
+            if i.code == "WSGI004" && selects_outside.contains(&i.line) {
+                continue;
+            }
             let mut f = i.to_finding(false, None);
             f.line += t.first_line - 1;
             f.message.push_str(&format!(

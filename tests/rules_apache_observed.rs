@@ -274,3 +274,82 @@ fn preloads_httpd_refuses_are_errors_in_its_words() {
         assert!(out.ok(), "{text}: {}", out.message());
     }
 }
+
+/// Daemons a `Use` of a `<Macro>` defines are daemons of the server: apps
+/// selecting them run in them (Apache served /a and /b from `shared`), a new
+/// daemon's name avoids them (httpd refused a second `api`), and a macro
+/// body may select the server's daemons.
+#[test]
+fn daemons_defined_by_macro_uses_are_the_servers() {
+    let shared = "\
+<Macro D $n $pp>
+  WSGIDaemonProcess $n python-path=$pp threads=3
+</Macro>
+<VirtualHost *:80>
+  ServerName mac.test
+  Use D shared /srv/lib1
+  WSGIProcessGroup shared
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /a /srv/a1.wsgi
+  WSGIScriptAlias /b /srv/a2.wsgi
+</VirtualHost>
+";
+    let r = run(shared);
+    assert_eq!(codes(&r), [("WSGI002", 10, false)], "{:#?}", r.findings);
+    assert!(
+        r.findings[0]
+            .not_fixed
+            .is_some_and(|w| w.contains("<Macro>")),
+        "{:#?}",
+        r.findings
+    );
+    let collision = "\
+<Macro Daemon $n>
+  WSGIDaemonProcess $n python-path=/srv/lib2
+</Macro>
+Use Daemon api
+<VirtualHost *:80>
+  ServerName col.test
+  WSGIDaemonProcess main python-path=/srv/lib1
+  WSGIProcessGroup main
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /web /srv/a1.wsgi
+  WSGIScriptAlias /api /srv/a2.wsgi
+</VirtualHost>
+";
+    let r = run(collision);
+    let fixed = fixed_text(&r);
+    assert!(
+        fixed.contains("WSGIDaemonProcess col_api python-path=/srv/lib1\n"),
+        "{fixed}"
+    );
+    let body_selects_server_daemon = "\
+WSGIDaemonProcess shared python-path=/srv/lib1
+<Macro VH $host $app>
+<VirtualHost *:80>
+  ServerName $host
+  WSGIProcessGroup shared
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /m /srv/$app
+</VirtualHost>
+</Macro>
+Use VH mm1.test a1.wsgi
+";
+    let r = run(body_selects_server_daemon);
+    assert!(
+        r.findings.iter().all(|f| f.code != "WSGI004"),
+        "{:#?}",
+        r.findings
+    );
+    // Two uses that define one name are the duplicate httpd refuses.
+    let twice = format!(
+        "{}Use D shared /srv/lib2\n",
+        shared.replace("<VirtualHost", "Use D shared /srv/lib1\n<VirtualHost")
+    );
+    let r = run(&twice);
+    assert!(
+        r.findings.iter().any(|f| f.code == "WSGI005" && !f.fixable),
+        "{:#?}",
+        r.findings
+    );
+}

@@ -12,6 +12,7 @@
 pub mod apps;
 pub mod context;
 pub mod coverage;
+mod macros;
 pub mod options;
 pub mod preload;
 mod resolve;
@@ -94,6 +95,9 @@ pub struct Daemon {
     pub name: String,
     pub site: Site,
     pub args: WsgiArgs,
+    /// Defined by a `Use` of a `<Macro>` (its site is the `Use` line): a
+    /// fix may select it, never copy, rename or remove it.
+    pub by_macro: bool,
 }
 
 impl Daemon {
@@ -219,10 +223,23 @@ pub struct ImportScript {
 #[derive(Debug, Clone)]
 pub struct Template {
     pub name: String,
+    /// Its parameters as written (`$host`), which a `Use` replaces.
+    pub params: Vec<String>,
     pub tree: SyntaxTree,
     pub file: FileId,
     /// Physical line of the body's first line in the file.
     pub first_line: u32,
+    /// Its place in the server's read order (a `Use` takes a macro
+    /// defined before it).
+    pub order: usize,
+}
+
+/// A `Use` of a `<Macro>`: expanded once the whole server is read.
+#[derive(Debug, Clone)]
+pub struct MacroUse {
+    pub site: Site,
+    pub name: String,
+    pub args: Vec<String>,
 }
 
 /// A directive httpd refuses at start-up that the analysis can name exactly.
@@ -249,6 +266,10 @@ pub struct Analysis {
     /// mod_wsgi on Windows has no daemon mode.
     pub windows: bool,
     pub templates: Vec<Template>,
+    pub macro_uses: Vec<MacroUse>,
+    /// Daemon names macro expansions define where no scope of this
+    /// analysis holds them (inside a vhost the macro writes): taken.
+    pub macro_daemon_names: Vec<String>,
     /// Each application's identity: its script target.
     pub apps: Vec<String>,
     /// Every instance, mount by mount.

@@ -47,6 +47,7 @@ fn kind_slot(kind: GroupKind) -> usize {
 
 impl Analysis {
     pub(super) fn finish(&mut self) {
+        self.expand_macro_daemons();
         // The walk grew these by doubling. A fix loop holds an analysis for
         // the whole of each pass, and for a file of thousands of vhosts the
         // spare capacity alone is megabytes.

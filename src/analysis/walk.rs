@@ -209,9 +209,11 @@ impl Walk<'_, '_> {
                 if let Ok(tree) = crate::syntax::parse(&body) {
                     a.templates.push(Template {
                         name: args.first().map(|a| lossy(a)).unwrap_or_default(),
+                        params: args.iter().skip(1).map(|a| lossy(a)).collect(),
                         tree,
                         file: self.file,
                         first_line: s.open.line + s.open.newline_count(),
+                        order: self.order,
                     });
                 }
             }
@@ -273,6 +275,7 @@ impl Walk<'_, '_> {
                         name,
                         site: self.site(line),
                         args,
+                        by_macro: false,
                     });
                 }
             }
@@ -287,6 +290,16 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgirestrictprocess" => a.restricted_scopes.push(self.scope),
+            "use" => {
+                let mut words = logical::words(rest).into_iter().map(|w| lossy(&w));
+                if let Some(name) = words.next() {
+                    a.macro_uses.push(MacroUse {
+                        site: self.site(line),
+                        name,
+                        args: words.collect(),
+                    });
+                }
+            }
             "wsgiimportscript" => a.imports.push(ImportScript {
                 site: self.site(line),
                 args: options::parse(rest, 1),
@@ -431,6 +444,7 @@ const RELEVANT: &[&str] = &[
     "aliasmatch",
     "wsgiimportscript",
     "wsgirestrictprocess",
+    "use",
     "wsgipythonpath",
     "wsgipythonhome",
     "loadmodule",

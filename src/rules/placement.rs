@@ -34,6 +34,7 @@ pub struct FixEdit {
 /// group directive or option refers to, in every file (also in templates).
 fn taken_names(a: &Analysis) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = a.daemons.iter().map(|d| d.name.clone()).collect();
+    names.extend(a.macro_daemon_names.iter().cloned());
     names.extend(a.groups.iter().map(|g| g.value.clone()));
     let options = a
         .mounts

@@ -150,6 +150,11 @@ impl Fixer<'_> {
         // Definitions in exclusive <IfDefine> branches may differ: a copy
         // made of one would give the app that branch's options in the other.
         let original = accessible_daemon(self.a, daemon, i.scope)?;
+        if original.by_macro {
+            return self.refuse(
+                "the shared daemon is defined by a <Macro>: its expansion cannot be copied",
+            );
+        }
         if self
             .a
             .daemons_named(daemon)

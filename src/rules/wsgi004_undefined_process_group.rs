@@ -26,7 +26,12 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     names.sort();
     names.dedup();
     let defined = if names.is_empty() {
-        "none is defined in this file".to_string()
+        let whole = if ctx.files.len() > 1 {
+            "the server's files"
+        } else {
+            "this file"
+        };
+        format!("none is defined in {whole}")
     } else {
         format!("defined: {}", names.join(", "))
     };

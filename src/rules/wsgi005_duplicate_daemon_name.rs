@@ -94,6 +94,9 @@ pub fn is_removable_copy(a: &crate::analysis::Analysis, first: &Daemon, dup: &Da
 fn unfixable(ctx: &CheckCtx, first: &Daemon, dup: &Daemon) -> Option<NotFixed> {
     let a = ctx.a;
     let (fs, ds) = (first.site.scope, dup.site.scope);
+    if first.by_macro || dup.by_macro {
+        return Some("a <Macro> defines it: its expansion is not rewritten");
+    }
     if fs == 0 || ds == 0 {
         return Some("a definition outside every vhost serves them all: which one stays is the operator's choice");
     }

@@ -149,6 +149,13 @@ impl Walk<'_, '_> {
         }
         a.windows |= p.windows;
         a.too_deep |= p.too_deep;
-        a.templates.extend(p.templates);
+        a.templates.extend(p.templates.into_iter().map(|mut t| {
+            t.order += shift.order;
+            t
+        }));
+        a.macro_uses.extend(p.macro_uses.into_iter().map(|mut u| {
+            shift.site(&mut u.site);
+            u
+        }));
     }
 }
