@@ -112,3 +112,51 @@ fn another_files_section_may_cover_only_some_of_a_pattern() {
     assert!(r.fixed.is_none(), "{:#?}", r.findings);
     assert!(r.findings.iter().all(|f| !f.fixable), "{:#?}", r.findings);
 }
+
+#[test]
+fn an_add_handler_for_a_whole_scope_makes_apps_of_exec_cgi_directories() {
+    // Apache ran /h/app.py embedded, in sub-interpreter 'ah.test|/h/app.py':
+    // the vhost's AddHandler applies in every directory that allows ExecCGI.
+    let conf = "\
+<VirtualHost *:80>
+  ServerName ah.test
+  AddHandler wsgi-script .py
+  Alias /h /srv/h1
+  <Directory /srv/h1>
+    Options ExecCGI
+  </Directory>
+  <Directory /srv/static>
+    Options Indexes
+  </Directory>
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 3, false), ("WSGI003", 3, false)],
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.message.contains("/h (/srv/h1)")),
+        "{:#?}",
+        r.findings
+    );
+    // Groups set for that directory reach its scripts.
+    let right = conf
+        .replace(
+            "    Options ExecCGI\n",
+            "    Options ExecCGI\n    WSGIProcessGroup h\n    WSGIApplicationGroup %{GLOBAL}\n",
+        )
+        .replace("  AddHandler", "  WSGIDaemonProcess h\n  AddHandler");
+    let r = run(&right);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    // A handler in the directory itself is that app already.
+    let own = conf.replace(
+        "    Options ExecCGI\n",
+        "    Options ExecCGI\n    AddHandler wsgi-script .py\n",
+    );
+    assert_eq!(run(&own).findings.len(), 2);
+}

@@ -267,6 +267,10 @@ pub struct Analysis {
     pub windows: bool,
     pub templates: Vec<Template>,
     pub macro_uses: Vec<MacroUse>,
+    /// `AddHandler wsgi-script` outside every section.
+    pub scope_handlers: Vec<Site>,
+    /// `Options` lines allowing ExecCGI in a literal `<Directory>`.
+    pub exec_cgi: Vec<Site>,
     /// Daemon names macro expansions define where no scope of this
     /// analysis holds them (inside a vhost the macro writes): taken.
     pub macro_daemon_names: Vec<String>,

@@ -2,12 +2,13 @@
 //! `Include`/`IncludeOptional` expanded where it stands with the context it
 //! stands in (main server or vhost, enclosing sections, `<IfDefine>`s).
 
-use super::coverage::{self, SectionKind};
+use super::coverage;
 use super::options::{self, WsgiArgs};
 use super::*;
 use crate::collections::HashMap;
 use crate::syntax::{logical, Line, LineKind, Node, Section};
 
+mod handlers;
 mod merge;
 
 /// httpd refuses Include nesting deeper than this (and it ends cycles).
@@ -75,6 +76,7 @@ impl<'a> View<'a> {
             };
             ctx.walk(&tree.nodes, &mut a);
             a.resolve_handlers(&ctx.handlers);
+            a.add_scope_handler_mounts();
         }
         a.finish();
         a
@@ -290,6 +292,20 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgirestrictprocess" => a.restricted_scopes.push(self.scope),
+            "options" => {
+                let in_directory = self
+                    .sections
+                    .last()
+                    .is_some_and(|s| s.kind == coverage::SectionKind::Directory && !s.regex);
+                let exec = logical::words(rest).iter().any(|w| {
+                    [&b"ExecCGI"[..], b"+ExecCGI", b"All"]
+                        .iter()
+                        .any(|o| w.eq_ignore_ascii_case(o))
+                });
+                if in_directory && exec {
+                    a.exec_cgi.push(self.site(line));
+                }
+            }
             "use" => {
                 let mut words = logical::words(rest).into_iter().map(|w| lossy(&w));
                 if let Some(name) = words.next() {
@@ -401,6 +417,11 @@ impl Walk<'_, '_> {
             return;
         }
         let Some(section) = self.sections.last().cloned() else {
+            // For the scope: every file of that type in a directory whose
+            // Options allow ExecCGI is a script (mod_wsgi's own check).
+            if line.name_is("AddHandler") {
+                a.scope_handlers.push(self.site(line));
+            }
             return;
         };
         self.handlers.push(PendingHandler {
@@ -445,100 +466,9 @@ const RELEVANT: &[&str] = &[
     "wsgiimportscript",
     "wsgirestrictprocess",
     "use",
+    "options",
     "wsgipythonpath",
     "wsgipythonhome",
     "loadmodule",
     "loadfile",
 ];
-
-impl Analysis {
-    /// Fills in each handler mount's URL and script from the `Alias`es read
-    /// before it.
-    fn resolve_handlers(&mut self, pending: &[PendingHandler]) {
-        for p in pending {
-            let m = &self.mounts[p.mount];
-            let Some(section) = &m.handler_section else {
-                continue;
-            };
-            let seen = &self.aliases[..p.aliases_seen];
-            let (url, target) = handler_target(seen, m.site.scope, section, &m.site.sections);
-            let m = &mut self.mounts[p.mount];
-            m.url = url;
-            m.target = target;
-        }
-    }
-}
-
-/// The URL and script of a wsgi-script handler set in `section`, the
-/// innermost of `sections`.
-fn handler_target(
-    aliases: &[(usize, String, String)],
-    scope: usize,
-    section: &SectionContext,
-    sections: &[SectionContext],
-) -> (Option<String>, String) {
-    match section.kind {
-        SectionKind::Location if !section.regex => {
-            let target = alias_visible(aliases, scope, |url, _| {
-                coverage::same_url(url, &section.arg)
-            })
-            .map(|(_, target)| target.to_string())
-            .unwrap_or_else(|| section.arg.clone());
-            (Some(section.arg.clone()), target)
-        }
-        SectionKind::Directory if !section.regex => {
-            // The URL is the one an Alias maps onto this directory.
-            let url = alias_visible(aliases, scope, |_, target| {
-                coverage::same_url(target, &section.arg)
-            })
-            .map(|(url, _)| url.to_string());
-            (url, section.arg.clone())
-        }
-        SectionKind::Files => match coverage::enclosing_directory(sections) {
-            Some(dir) => files_handler_target(aliases, scope, section, &dir.arg),
-            None => (None, section.arg.clone()),
-        },
-        _ => (None, section.arg.clone()),
-    }
-}
-
-/// A handler in a `<Files>` inside `<Directory dir>` (the usual way to make
-/// one script of a directory an app): a literal name is that one script,
-/// reached through an `Alias` of it or of its directory; a pattern stands
-/// for every matching script of the directory, as a handler for the whole
-/// directory does.
-fn files_handler_target(
-    aliases: &[(usize, String, String)],
-    scope: usize,
-    files: &SectionContext,
-    dir: &str,
-) -> (Option<String>, String) {
-    let dir_url = || {
-        alias_visible(aliases, scope, |_, target| coverage::same_url(target, dir))
-            .map(|(url, _)| url.to_string())
-    };
-    if coverage::is_pattern(files) {
-        return (dir_url(), dir.to_string());
-    }
-    let script = format!("{}/{}", dir.trim_end_matches('/'), files.arg);
-    let url = alias_visible(aliases, scope, |_, target| {
-        coverage::same_url(target, &script)
-    })
-    .map(|(url, _)| url.to_string())
-    .or_else(|| dir_url().map(|u| format!("{}/{}", u.trim_end_matches('/'), files.arg)));
-    (url, script)
-}
-
-/// The last of `aliases` in `scope` or the main server (which vhosts
-/// inherit) whose (URL, target) satisfies `pred`.
-fn alias_visible(
-    aliases: &[(usize, String, String)],
-    scope: usize,
-    pred: impl Fn(&str, &str) -> bool,
-) -> Option<(&str, &str)> {
-    aliases
-        .iter()
-        .rev()
-        .find(|(s, u, t)| (*s == scope || *s == 0) && pred(u, t))
-        .map(|(_, u, t)| (u.as_str(), t.as_str()))
-}

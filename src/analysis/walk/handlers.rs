@@ -1,0 +1,142 @@
+//! Handler mounts (`SetHandler`/`AddHandler wsgi-script`): their URL and
+//! script, known once every `Alias` of the server is read.
+
+use super::PendingHandler;
+use crate::analysis::coverage::{self, SectionKind};
+use crate::analysis::options::WsgiArgs;
+use crate::analysis::{Analysis, Mount, MountKind, SectionContext};
+
+impl Analysis {
+    /// Fills in each handler mount's URL and script from the `Alias`es read
+    /// before it.
+    pub(super) fn resolve_handlers(&mut self, pending: &[PendingHandler]) {
+        for p in pending {
+            let m = &self.mounts[p.mount];
+            let Some(section) = &m.handler_section else {
+                continue;
+            };
+            let seen = &self.aliases[..p.aliases_seen];
+            let (url, target) = handler_target(seen, m.site.scope, section, &m.site.sections);
+            let m = &mut self.mounts[p.mount];
+            m.url = url;
+            m.target = target;
+        }
+    }
+
+    /// An `AddHandler wsgi-script` for a whole scope (outside every
+    /// section) makes the matching files of every `<Directory>` that allows
+    /// ExecCGI scripts: one handler mount per such directory the scope
+    /// reaches (its own and the main server's; all of them for a handler
+    /// of the main server), unless a handler in that directory is one
+    /// already.
+    pub(super) fn add_scope_handler_mounts(&mut self) {
+        let mut added = Vec::new();
+        for h in &self.scope_handlers {
+            for opt in &self.exec_cgi {
+                let Some(dir) = opt.sections.last() else {
+                    continue;
+                };
+                let reached = h.scope == 0 || opt.scope == h.scope || opt.scope == 0;
+                let known = self.mounts.iter().any(|m| {
+                    m.handler_section
+                        .as_deref()
+                        .is_some_and(|s| s.order == dir.order)
+                });
+                if !reached || known {
+                    continue;
+                }
+                let scope = if h.scope == 0 { opt.scope } else { h.scope };
+                let url = alias_visible(&self.aliases, scope, |_, target| {
+                    coverage::same_url(target, &dir.arg)
+                })
+                .map(|(url, _)| url.to_string());
+                let mut site = h.clone();
+                site.scope = scope;
+                added.push(Mount {
+                    kind: MountKind::Handler,
+                    site,
+                    url,
+                    target: dir.arg.clone(),
+                    args: WsgiArgs::default(),
+                    handler_section: Some(Box::new(dir.clone())),
+                    app: 0,
+                });
+            }
+        }
+        self.mounts.extend(added);
+    }
+}
+
+/// The URL and script of a wsgi-script handler set in `section`, the
+/// innermost of `sections`.
+fn handler_target(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    section: &SectionContext,
+    sections: &[SectionContext],
+) -> (Option<String>, String) {
+    match section.kind {
+        SectionKind::Location if !section.regex => {
+            let target = alias_visible(aliases, scope, |url, _| {
+                coverage::same_url(url, &section.arg)
+            })
+            .map(|(_, target)| target.to_string())
+            .unwrap_or_else(|| section.arg.clone());
+            (Some(section.arg.clone()), target)
+        }
+        SectionKind::Directory if !section.regex => {
+            // The URL is the one an Alias maps onto this directory.
+            let url = alias_visible(aliases, scope, |_, target| {
+                coverage::same_url(target, &section.arg)
+            })
+            .map(|(url, _)| url.to_string());
+            (url, section.arg.clone())
+        }
+        SectionKind::Files => match coverage::enclosing_directory(sections) {
+            Some(dir) => files_handler_target(aliases, scope, section, &dir.arg),
+            None => (None, section.arg.clone()),
+        },
+        _ => (None, section.arg.clone()),
+    }
+}
+
+/// A handler in a `<Files>` inside `<Directory dir>` (the usual way to make
+/// one script of a directory an app): a literal name is that one script,
+/// reached through an `Alias` of it or of its directory; a pattern stands
+/// for every matching script of the directory, as a handler for the whole
+/// directory does.
+fn files_handler_target(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    files: &SectionContext,
+    dir: &str,
+) -> (Option<String>, String) {
+    let dir_url = || {
+        alias_visible(aliases, scope, |_, target| coverage::same_url(target, dir))
+            .map(|(url, _)| url.to_string())
+    };
+    if coverage::is_pattern(files) {
+        return (dir_url(), dir.to_string());
+    }
+    let script = format!("{}/{}", dir.trim_end_matches('/'), files.arg);
+    let url = alias_visible(aliases, scope, |_, target| {
+        coverage::same_url(target, &script)
+    })
+    .map(|(url, _)| url.to_string())
+    .or_else(|| dir_url().map(|u| format!("{}/{}", u.trim_end_matches('/'), files.arg)));
+    (url, script)
+}
+
+/// The last of `aliases` in `scope` or the main server (which vhosts
+/// inherit) whose (URL, target) satisfies `pred`.
+fn alias_visible(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    pred: impl Fn(&str, &str) -> bool,
+) -> Option<(&str, &str)> {
+    aliases
+        .iter()
+        .rev()
+        .find(|(s, u, t)| (*s == scope || *s == 0) && pred(u, t))
+        .map(|(_, u, t)| (u.as_str(), t.as_str()))
+}
