@@ -230,6 +230,22 @@ fn an_alias_an_earlier_one_takes_every_url_of_is_no_app() {
     );
     let a = wsgifix::analysis::analyse(&wsgifix::syntax::parse(conditional.as_bytes()).unwrap());
     assert_eq!(a.instances.len(), 2);
+    // A pattern read before takes every URL of /m12 (Apache answered 404
+    // for /m12 and /m12/x: the pattern's script took them); one that
+    // ends at `$`, or does not match, leaves /m12 its own.
+    let instances = |pattern: &str| {
+        let text = conf.replace(
+            "    WSGIScriptAlias / /srv/www/a/app.wsgi\n    WSGIScriptAlias /extra /srv/www/b/app.wsgi\n",
+            &format!("    WSGIScriptAliasMatch {pattern} /srv/www/a/app.wsgi\n    WSGIScriptAlias /m12 /srv/www/b/app.wsgi\n"),
+        );
+        wsgifix::analysis::analyse(&wsgifix::syntax::parse(text.as_bytes()).unwrap())
+            .instances
+            .len()
+    };
+    assert_eq!(instances("^/m(\\d)"), 1);
+    assert_eq!(instances("^/m1"), 1);
+    assert_eq!(instances("^/m(\\d)$"), 2);
+    assert_eq!(instances("^/n(\\d)"), 2);
 }
 
 #[test]

@@ -187,29 +187,42 @@ impl Analysis {
     }
 
     /// Which mounts some request reaches. mod_wsgi takes the first
-    /// `WSGIScriptAlias` of a scope that matches a URL, so a later one whose
-    /// every URL an earlier one takes (`/` before `/extra`) is never used:
+    /// `WSGIScriptAlias`(`Match`) of a scope that matches a URL, so a later
+    /// one whose every URL an earlier one takes (`/` before `/extra`,
+    /// `^/m(\d)` before `/m12`) is never used:
     /// it is no app, and a fix for it would split the app that serves it.
     /// An earlier alias counts only where it is always read with the later
     /// one (its `<IfDefine>`s are among the later one's).
     fn reached_mounts(&self) -> Vec<bool> {
         let mut earlier: Vec<HashMap<String, Vec<usize>>> =
             vec![HashMap::default(); self.scopes.len()];
+        let mut patterns: Vec<Vec<usize>> = vec![Vec::new(); self.scopes.len()];
         let mut reached = vec![true; self.mounts.len()];
         for (i, m) in self.mounts.iter().enumerate() {
-            let (MountKind::Alias, Some(url)) = (m.kind, &m.url) else {
-                continue;
-            };
-            let seen = &mut earlier[m.site.scope];
             let always_with = |o: &usize| {
                 let d = &self.mounts[*o].site.defines;
                 d.iter().all(|x| m.site.defines.contains(x))
             };
-            reached[i] = !coverage::covering_location_keys(url)
-                .iter()
-                .filter_map(|k| seen.get(k))
-                .any(|os| os.iter().any(always_with));
-            seen.entry(coverage::location_key(url)).or_default().push(i);
+            match (m.kind, &m.url) {
+                (MountKind::AliasMatch, Some(_)) => patterns[m.site.scope].push(i),
+                (MountKind::Alias, Some(url)) => {
+                    let seen = &mut earlier[m.site.scope];
+                    let by_alias = coverage::covering_location_keys(url)
+                        .iter()
+                        .filter_map(|k| seen.get(k))
+                        .any(|os| os.iter().any(always_with));
+                    // `^/m(\d)` before `/m12` takes /m12 and all below it.
+                    let by_pattern = patterns[m.site.scope].iter().any(|o| {
+                        always_with(o)
+                            && self.mounts[*o].url.as_deref().is_some_and(|p| {
+                                coverage::regex::alias_match_takes_every_url(p, url)
+                            })
+                    });
+                    reached[i] = !(by_alias || by_pattern);
+                    seen.entry(coverage::location_key(url)).or_default().push(i);
+                }
+                _ => {}
+            }
         }
         reached
     }

@@ -226,6 +226,26 @@ fn end_sensitive(p: &str) -> bool {
         || p.contains("\\Z")
 }
 
+/// Does a `WSGIScriptAliasMatch R` take every URL a `WSGIScriptAlias u`
+/// read after it would serve (`u` and everything below it)? mod_wsgi tries
+/// a scope's aliases in order, so that alias is then never used.
+pub fn alias_match_takes_every_url(pattern: &str, url: &str) -> bool {
+    let Ok(r) = ::regex::Regex::new(pattern) else {
+        return false;
+    };
+    let base = match url.trim_end_matches('/') {
+        "" => "/",
+        b => b,
+    };
+    if r.is_match(base) && !end_sensitive(pattern) {
+        return true;
+    }
+    Anchored_::new(pattern).is_some_and(|mut a| {
+        matches!(a.reach(base), Some(Reach::All) | Some(Reach::Exact))
+            && a.covers_prefix(&format!("{}/", base.trim_end_matches('/')))
+    })
+}
+
 /// `<LocationMatch R>` for `WSGIScriptAlias u`: the app serves `u` and
 /// everything below it (`u/...`).
 pub fn location_match_covers_url(section: &str, url: &str) -> Decision {
