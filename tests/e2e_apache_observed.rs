@@ -128,3 +128,33 @@ fn an_embedded_preload_follows_its_app_into_the_daemon() {
         again.findings
     );
 }
+
+/// A `<Location /app/>` takes `/app/x` but not `/app`: what runs where
+/// depends on the request, so wsgifix neither calls the app right nor
+/// fixes it.
+#[test]
+fn a_location_with_a_trailing_slash_splits_its_app() {
+    let Some(apache) = require_or_skip("a_location_with_a_trailing_slash") else {
+        return;
+    };
+    let lab = Lab::new(&apache);
+    let script = lab.write_app("sub/app.wsgi");
+    let text = format!(
+        "<VirtualHost *>\n  WSGIDaemonProcess d1 processes=1 threads=2\n  WSGIScriptAlias /app {}\n  <Location /app/>\n    WSGIProcessGroup d1\n    WSGIApplicationGroup %{{GLOBAL}}\n  </Location>\n</VirtualHost>\n",
+        script.display()
+    );
+    let site = lab.write("slash.conf", text.as_bytes());
+    let base = lab.write_base("httpd-slash.conf", MODULES, &[&site]);
+    lab.assert_syntax_ok(&base, "slash.conf");
+    let server = lab.start(&base);
+    let (bare, below) = (server.app("/app"), server.app("/app/x"));
+    server.stop();
+    assert_eq!(bare.process_group, "", "{bare:?}");
+    assert_eq!(below.process_group, "d1", "{below:?}");
+    let r = engine::process(text.as_bytes(), &Options::default());
+    assert!(
+        !r.findings.is_empty() && r.findings.iter().all(|f| !f.fixable) && r.fixed.is_none(),
+        "{:#?}",
+        r.findings
+    );
+}

@@ -353,3 +353,37 @@ Use VH mm1.test a1.wsgi
         r.findings
     );
 }
+
+#[test]
+fn a_location_with_a_trailing_slash_covers_only_what_is_below() {
+    // Apache: GET /app ran embedded, GET /app/x in d1.
+    let conf = "\
+<VirtualHost *:80>
+  WSGIDaemonProcess d1
+  WSGIScriptAlias /app /srv/sub/app.wsgi
+  <Location /app/>
+    WSGIProcessGroup d1
+    WSGIApplicationGroup %{GLOBAL}
+  </Location>
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 3, false), ("WSGI003", 3, false)],
+        "{:#?}",
+        r.findings
+    );
+    assert!(r
+        .findings
+        .iter()
+        .all(|f| f.message.contains("cannot decide whether <Location /app/>")));
+    // Mounted at /app/ (or below), every request is under the section.
+    for mount in ["/app/", "/app/x"] {
+        let r = run(&conf.replace(
+            "WSGIScriptAlias /app ",
+            &format!("WSGIScriptAlias {mount} "),
+        ));
+        assert!(r.findings.is_empty(), "{mount}: {:#?}", r.findings);
+    }
+}

@@ -239,7 +239,7 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
                 (false, false) if has_wildcard(&section.arg) => {
                     wildcard_location(&section.arg, url)
                 }
-                (false, false) => yes_no(url_under(url, &section.arg)),
+                (false, false) => literal_location(&section.arg, url),
             }
         }
         SectionKind::Directory => {
@@ -293,6 +293,22 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
         }
         SectionKind::If | SectionKind::Limit => Decision::Unknown,
         SectionKind::Other => Decision::No,
+    }
+}
+
+/// A literal `<Location>` is a prefix that ends at a `/`. Written with a
+/// trailing slash (`/app/`), it takes `/app/...` but not `/app` itself:
+/// for the mount of `/app` it covers some of its URLs (Apache served
+/// `/app` embedded and `/app/x` from the section's daemon).
+fn literal_location(location: &str, url: &str) -> Decision {
+    if !url_under(url, location) {
+        return Decision::No;
+    }
+    let slash_only_below = location.ends_with('/') && location.trim_matches('/') != "";
+    if slash_only_below && !url.ends_with('/') && same_url(url, location) {
+        Decision::Unknown
+    } else {
+        Decision::Yes
     }
 }
 

@@ -39,8 +39,10 @@ pub enum IssueKind {
 pub type NotFixed = &'static str;
 
 /// Which sections apply to the app is decided per request (a regex section
-/// over a pattern mount, say).
-pub const UNDECIDED: NotFixed = "which sections apply to it is decided per request";
+/// over a pattern mount, an `<If>`, a `<Location /app/>` that takes
+/// `/app/x` but not `/app`).
+pub const UNDECIDED: NotFixed =
+    "a section applies to some of its requests only, or is decided per request";
 
 #[derive(Debug, Clone)]
 pub struct Issue {
