@@ -304,7 +304,7 @@ fn literal_location(location: &str, url: &str) -> Decision {
     if !url_under(url, location) {
         return Decision::No;
     }
-    let slash_only_below = location.ends_with('/') && location.trim_matches('/') != "";
+    let slash_only_below = location.ends_with('/') && !location.trim_matches('/').is_empty();
     if slash_only_below && !url.ends_with('/') && same_url(url, location) {
         Decision::Unknown
     } else {
