@@ -387,3 +387,19 @@ fn a_location_with_a_trailing_slash_covers_only_what_is_below() {
         assert!(r.findings.is_empty(), "{mount}: {:#?}", r.findings);
     }
 }
+
+#[test]
+fn what_only_a_server_without_mod_wsgi_reads_is_no_app() {
+    // Apache answered 404 for /dead: mod_wsgi is loaded, so the block is
+    // never read.
+    for guard in ["!mod_wsgi.c", "!wsgi_module"] {
+        let conf = format!(
+            "<VirtualHost *:80>\n  WSGIDaemonProcess im\n  WSGIProcessGroup im\n  WSGIApplicationGroup %{{GLOBAL}}\n  WSGIScriptAlias /live /srv/a1.wsgi\n  <IfModule {guard}>\n    WSGIScriptAlias /dead /srv/a3.wsgi\n  </IfModule>\n</VirtualHost>\n"
+        );
+        let r = run(&conf);
+        assert!(r.findings.is_empty(), "{guard}: {:#?}", r.findings);
+    }
+    // Under the module's own guard the app is as live as any.
+    let conf = "<VirtualHost *:80>\n  WSGIDaemonProcess im\n  WSGIProcessGroup im\n  WSGIApplicationGroup %{GLOBAL}\n  WSGIScriptAlias /live /srv/a1.wsgi\n  <IfModule mod_wsgi.c>\n    WSGIScriptAlias /also /srv/a3.wsgi\n  </IfModule>\n</VirtualHost>\n";
+    assert_eq!(codes(&run(conf)), [("WSGI002", 7, true)]);
+}

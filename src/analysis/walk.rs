@@ -188,6 +188,13 @@ impl Walk<'_, '_> {
                 self.walk(&s.children, a);
                 self.scope = outer;
             }
+            // mod_wsgi is loaded wherever a WSGI directive is read: what only a
+            // server without it reads is never a WSGI app (Apache answered
+            // 404 for such a block's mount).
+            "ifmodule"
+                if args
+                    .first()
+                    .is_some_and(|m| m == b"!mod_wsgi.c" || m == b"!wsgi_module") => {}
             "ifmodule" | "ifversion" | "iffile" | "ifdirective" | "ifsection" => {
                 self.walk(&s.children, a)
             }
