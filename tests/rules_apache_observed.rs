@@ -5,25 +5,7 @@
 
 mod common;
 
-use wsgifix::engine::{process, FileResult, Options};
-
-fn run(input: &str) -> FileResult {
-    process(input.as_bytes(), &Options::default())
-}
-
-fn codes(r: &FileResult) -> Vec<(&'static str, u32, bool)> {
-    r.findings
-        .iter()
-        .map(|f| (f.code, f.line, f.fixable))
-        .collect()
-}
-
-fn fixed_text(r: &FileResult) -> String {
-    r.fixed
-        .as_ref()
-        .map(|f| String::from_utf8(f.clone()).unwrap())
-        .unwrap_or_default()
-}
+use common::engine::{codes, fixed_text, run};
 
 #[test]
 fn server_and_host_interpreters_are_not_the_main_one() {
@@ -246,20 +228,8 @@ fn preloads_httpd_refuses_are_errors_in_its_words() {
     let Some(apache) = common::apache::require_or_skip("preload configtest") else {
         return;
     };
-    let lab = common::apache::Lab::new(
-        &apache,
-        vec![
-            apache.module("mpm_event"),
-            apache.module("authz_core"),
-            apache.module("alias"),
-            apache.module("wsgi"),
-        ],
-    );
-    let check = |tag: &str, body: &str| {
-        let file = lab.write(&format!("{tag}.conf"), body.as_bytes());
-        let conf = lab.write_base(&format!("{tag}-main.conf"), Some(&file), "");
-        lab.check(&conf)
-    };
+    let lab = common::apache::Lab::for_wsgi(&apache);
+    let check = |tag: &str, body: &str| lab.check_snippet(tag, body);
     for (k, (text, error)) in refused.iter().enumerate() {
         let out = check(&format!("refused{k}"), text);
         let words = error.split_once(": ").unwrap().1;

@@ -3,18 +3,9 @@
 //! them, and where their fixes go (served by real Apache in
 //! `e2e_handlers.rs`).
 
-use wsgifix::engine::{process, FileResult, Options};
+mod common;
 
-fn run(input: &str) -> FileResult {
-    process(input.as_bytes(), &Options::default())
-}
-
-fn codes(r: &FileResult) -> Vec<(&'static str, u32, bool)> {
-    r.findings
-        .iter()
-        .map(|f| (f.code, f.line, f.fixable))
-        .collect()
-}
+use common::engine::{codes, run};
 
 fn site(files_open: &str, files_close: &str, groups: &str) -> String {
     format!(

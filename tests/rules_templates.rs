@@ -219,20 +219,8 @@ fn httpd_refuses_what_wsgifix_refuses_and_starts_what_it_accepts() {
     let Some(apache) = common::apache::require_or_skip("alias option configtest") else {
         return;
     };
-    let lab = common::apache::Lab::new(
-        &apache,
-        vec![
-            apache.module("mpm_event"),
-            apache.module("authz_core"),
-            apache.module("alias"),
-            apache.module("wsgi"),
-        ],
-    );
-    let check = |tag: &str, body: &str| {
-        let file = lab.write(&format!("{tag}.conf"), body.as_bytes());
-        let conf = lab.write_base(&format!("{tag}-main.conf"), Some(&file), "");
-        lab.check(&conf)
-    };
+    let lab = common::apache::Lab::for_wsgi(&apache);
+    let check = |tag: &str, body: &str| lab.check_snippet(tag, body);
     for (k, (option, message)) in REFUSED_ALIAS_OPTIONS.iter().enumerate() {
         let out = check(&format!("refused{k}"), &alias_with(option));
         assert!(!out.ok(), "{option}");

@@ -331,6 +331,21 @@ impl Lab {
         self.run(conf, &["-t"])
     }
 
+    /// A lab that loads what the WSGI directives need (an MPM, authz_core,
+    /// alias, wsgi), for configtests of snippets.
+    pub fn for_wsgi(apache: &Apache) -> Lab {
+        let modules = ["mpm_event", "authz_core", "alias", "wsgi"];
+        Lab::new(apache, modules.iter().map(|m| apache.module(m)).collect())
+    }
+
+    /// `apache2 -t` of `body` included from a base config, both written as
+    /// `TAG.conf` and `TAG-main.conf`.
+    pub fn check_snippet(&self, tag: &str, body: &str) -> Output {
+        let file = self.write(&format!("{tag}.conf"), body.as_bytes());
+        let conf = self.write_base(&format!("{tag}-main.conf"), Some(&file), "");
+        self.check(&conf)
+    }
+
     /// `apache2 -t -D DUMP_CONFIG`, with mod_info injected from the command
     /// line when the lab does not load it. The dump is on stdout and only
     /// there when the whole config was accepted.

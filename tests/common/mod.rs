@@ -5,5 +5,6 @@
 pub mod apache;
 pub mod cli;
 pub mod corpus;
+pub mod engine;
 pub mod random_config;
 pub mod servers;
