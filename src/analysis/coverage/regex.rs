@@ -229,10 +229,10 @@ fn end_sensitive(p: &str) -> bool {
 /// Does a `WSGIScriptAliasMatch R` take every URL a `WSGIScriptAlias u`
 /// read after it would serve (`u` and everything below it)? mod_wsgi tries
 /// a scope's aliases in order, so that alias is then never used.
-pub fn alias_match_takes_every_url(pattern: &str, url: &str) -> bool {
-    let Ok(r) = ::regex::Regex::new(pattern) else {
-        return false;
-    };
+/// `compiled` is the pattern's regex, built once by the caller: a scope may
+/// hold many aliases after it.
+pub fn alias_match_takes_every_url(pattern: &str, compiled: &::regex::Regex, url: &str) -> bool {
+    let r = compiled;
     let base = match url.trim_end_matches('/') {
         "" => "/",
         b => b,

@@ -30,22 +30,40 @@ impl Analysis {
     /// of the main server), unless a handler in that directory is one
     /// already.
     pub(super) fn add_scope_handler_mounts(&mut self) {
+        if self.scope_handlers.is_empty() {
+            return;
+        }
+        // (directory, scope) pairs that have their handler mount.
+        let mut known: crate::collections::HashSet<(usize, usize)> = self
+            .mounts
+            .iter()
+            .filter_map(|m| Some((m.handler_section.as_deref()?.order, m.site.scope)))
+            .collect();
+        let mut by_scope: Vec<Vec<&crate::analysis::Site>> = vec![Vec::new(); self.scopes.len()];
+        for opt in &self.exec_cgi {
+            by_scope[opt.scope].push(opt);
+        }
         let mut added = Vec::new();
         for h in &self.scope_handlers {
-            for opt in &self.exec_cgi {
+            let reached: Vec<&crate::analysis::Site> = if h.scope == 0 {
+                self.exec_cgi.iter().collect()
+            } else {
+                by_scope[h.scope]
+                    .iter()
+                    .chain(&by_scope[0])
+                    .copied()
+                    .collect()
+            };
+            for opt in reached {
                 let Some(dir) = opt.sections.last() else {
                     continue;
                 };
-                let reached = h.scope == 0 || opt.scope == h.scope || opt.scope == 0;
-                let known = self.mounts.iter().any(|m| {
-                    m.handler_section
-                        .as_deref()
-                        .is_some_and(|s| s.order == dir.order)
-                });
-                if !reached || known {
+                let scope = if h.scope == 0 { opt.scope } else { h.scope };
+                // One mount per directory and scope, however many handlers
+                // reach it, and none where a handler in it is one already.
+                if !known.insert((dir.order, scope)) {
                     continue;
                 }
-                let scope = if h.scope == 0 { opt.scope } else { h.scope };
                 let url = alias_visible(&self.aliases, scope, |_, target| {
                     coverage::same_url(target, &dir.arg)
                 })
