@@ -196,8 +196,7 @@ impl Analysis {
     fn reached_mounts(&self) -> Vec<bool> {
         let mut earlier: Vec<HashMap<String, Vec<usize>>> =
             vec![HashMap::default(); self.scopes.len()];
-        // Per scope, the patterns read so far, each compiled once.
-        let mut patterns: Vec<Vec<(usize, ::regex::Regex)>> = vec![Vec::new(); self.scopes.len()];
+        let mut patterns: Vec<Vec<usize>> = vec![Vec::new(); self.scopes.len()];
         let mut reached = vec![true; self.mounts.len()];
         for (i, m) in self.mounts.iter().enumerate() {
             let always_with = |o: &usize| {
@@ -205,11 +204,7 @@ impl Analysis {
                 d.iter().all(|x| m.site.defines.contains(x))
             };
             match (m.kind, &m.url) {
-                (MountKind::AliasMatch, Some(p)) => {
-                    if let Ok(r) = ::regex::Regex::new(p) {
-                        patterns[m.site.scope].push((i, r));
-                    }
-                }
+                (MountKind::AliasMatch, Some(_)) => patterns[m.site.scope].push(i),
                 (MountKind::Alias, Some(url)) => {
                     let seen = &mut earlier[m.site.scope];
                     let by_alias = coverage::covering_location_keys(url)
@@ -217,10 +212,10 @@ impl Analysis {
                         .filter_map(|k| seen.get(k))
                         .any(|os| os.iter().any(always_with));
                     // `^/m(\d)` before `/m12` takes /m12 and all below it.
-                    let by_pattern = patterns[m.site.scope].iter().any(|(o, r)| {
+                    let by_pattern = patterns[m.site.scope].iter().any(|o| {
                         always_with(o)
                             && self.mounts[*o].url.as_deref().is_some_and(|p| {
-                                coverage::regex::alias_match_takes_every_url(p, r, url)
+                                coverage::regex::alias_match_takes_every_url(p, url)
                             })
                     });
                     reached[i] = !(by_alias || by_pattern);

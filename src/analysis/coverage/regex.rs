@@ -21,6 +21,7 @@ enum Question {
     LocationMatchCoversUrl,
     LocationCoversPattern,
     LocationMatchCoversPattern,
+    AliasMatchTakesEveryUrl,
 }
 
 thread_local! {
@@ -229,10 +230,27 @@ fn end_sensitive(p: &str) -> bool {
 /// Does a `WSGIScriptAliasMatch R` take every URL a `WSGIScriptAlias u`
 /// read after it would serve (`u` and everything below it)? mod_wsgi tries
 /// a scope's aliases in order, so that alias is then never used.
-/// `compiled` is the pattern's regex, built once by the caller: a scope may
-/// hold many aliases after it.
-pub fn alias_match_takes_every_url(pattern: &str, compiled: &::regex::Regex, url: &str) -> bool {
-    let r = compiled;
+pub fn alias_match_takes_every_url(pattern: &str, url: &str) -> bool {
+    let answer = remembered(Question::AliasMatchTakesEveryUrl, pattern, url, || {
+        if alias_match_takes_every_url_uncached(pattern, url) {
+            Decision::Yes
+        } else {
+            Decision::No
+        }
+    });
+    answer == Decision::Yes
+}
+
+fn alias_match_takes_every_url_uncached(pattern: &str, url: &str) -> bool {
+    // An anchored pattern whose literal start parts from the URL matches
+    // none of its URLs: no regex to build (most patterns of a server).
+    let sure = sure_prefix(pattern);
+    if !url.starts_with(&sure) && !sure.starts_with(url) {
+        return false;
+    }
+    let Ok(r) = ::regex::Regex::new(pattern) else {
+        return false;
+    };
     let base = match url.trim_end_matches('/') {
         "" => "/",
         b => b,
