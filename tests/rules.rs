@@ -530,6 +530,21 @@ fn select_and_ignore_choose_the_rules() {
     };
     let r = process(SEED_EMBEDDED.as_bytes(), &opts);
     assert!(r.findings.iter().all(|f| f.code == "WSGI003"));
+    // Both embedded, %{GLOBAL} would give the two apps one interpreter in
+    // every Apache process: without the daemons WSGI001 makes, no fix.
+    assert!(r.fixed.is_none());
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.not_fixed.is_some_and(|w| w.contains("one interpreter"))),
+        "{:#?}",
+        r.findings
+    );
+    let one = SEED_EMBEDDED.replace(
+        "    WSGIScriptAlias /my_other_app /path/to/other_app.wsgi\n",
+        "",
+    );
+    let r = process(one.as_bytes(), &opts);
     let fixed = String::from_utf8(r.fixed.expect("fixed")).unwrap();
     assert!(!fixed.contains("WSGIDaemonProcess"));
     assert!(fixed.contains("WSGIApplicationGroup %{GLOBAL}"));

@@ -373,3 +373,43 @@ fn what_only_a_server_without_mod_wsgi_reads_is_no_app() {
     let conf = "<VirtualHost *:80>\n  WSGIDaemonProcess im\n  WSGIProcessGroup im\n  WSGIApplicationGroup %{GLOBAL}\n  WSGIScriptAlias /live /srv/a1.wsgi\n  <IfModule mod_wsgi.c>\n    WSGIScriptAlias /also /srv/a3.wsgi\n  </IfModule>\n</VirtualHost>\n";
     assert_eq!(codes(&run(conf)), [("WSGI002", 7, true)]);
 }
+
+#[test]
+fn global_is_not_given_to_apps_left_sharing_a_process() {
+    // /a and /b share daemon `d`, which cannot be split (defined apart
+    // under <IfDefine>s). Each runs in a sub-interpreter of its own;
+    // %{GLOBAL} would put both in one.
+    let conf = "\
+<VirtualHost *:80>
+  ServerName b1.test
+  <IfDefine !STAGE>
+    WSGIDaemonProcess d python-path=/srv/lib1
+  </IfDefine>
+  <IfDefine STAGE>
+    WSGIDaemonProcess d python-path=/srv/lib2
+  </IfDefine>
+  WSGIProcessGroup d
+  WSGIScriptAlias /a /srv/a1.wsgi
+  WSGIScriptAlias /b /srv/a2.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(r.fixed, None, "{}", fixed_text(&r));
+    let wsgi003: Vec<_> = r.findings.iter().filter(|f| f.code == "WSGI003").collect();
+    assert_eq!(wsgi003.len(), 2, "{:#?}", r.findings);
+    assert!(
+        wsgi003
+            .iter()
+            .all(|f| !f.fixable && f.not_fixed.is_some_and(|w| w.contains("one interpreter"))),
+        "{:#?}",
+        r.findings
+    );
+    // Once the daemon is one definition, /b is split off and both get it.
+    let one = conf.replace(
+        "  <IfDefine STAGE>\n    WSGIDaemonProcess d python-path=/srv/lib2\n  </IfDefine>\n",
+        "",
+    );
+    let r = run(&one);
+    assert!(r.findings.iter().all(|f| f.fixable), "{:#?}", r.findings);
+    assert!(fixed_text(&r).contains("WSGIApplicationGroup %{GLOBAL}"));
+}

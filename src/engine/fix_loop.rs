@@ -182,8 +182,6 @@ const NO_SAFE_PLACE: NotFixed = "no place was found for a fix that changes only 
 /// The check of the whole server after the fix: something else changed.
 const CHANGES_OTHERS: NotFixed =
     "with the fix made, the server read again showed another app moved or a new finding";
-/// The check of the whole server after the fix: the finding was still there.
-const UNRESOLVED: NotFixed = "with the fix made, the server read again still had the finding";
 
 /// A fixed server that passed the checks, its analysis and its issues.
 type Accepted = (Work, analysis::Analysis, Vec<Issue>);
@@ -191,7 +189,7 @@ type Accepted = (Work, analysis::Analysis, Vec<Issue>);
 /// Applies a set of fixes and checks the result on the whole server; when
 /// it fails, the issues of the fixes that did not resolve theirs (maybe
 /// none: the batch failed otherwise).
-type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Result<Accepted, Vec<IssueKey>> + 'c;
+type Check<'c> = dyn Fn(&[FixEdit], &[&Issue]) -> Result<Accepted, Vec<(IssueKey, NotFixed)>> + 'c;
 
 /// One fix of a pass: its edits, and the issues they fix (several when the
 /// same edits fix several apps).
@@ -246,11 +244,13 @@ fn verified_part(
                 let before = members.len();
                 members.retain(|&k| {
                     let issues = &all[k].issues;
-                    let drop = issues.iter().any(|i| failed.contains(&issue_key(i)));
-                    if drop {
-                        refused.extend(issues.iter().map(|i| (issue_key(i), UNRESOLVED)));
+                    let why = issues
+                        .iter()
+                        .find_map(|i| failed.iter().find(|(f, _)| *f == issue_key(i)));
+                    if let Some((_, why)) = why {
+                        refused.extend(issues.iter().map(|i| (issue_key(i), *why)));
                     }
-                    !drop
+                    why.is_none()
                 });
                 if members.is_empty() {
                     return None;

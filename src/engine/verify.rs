@@ -4,6 +4,7 @@
 use super::{enabled_issues, issue_key, IssueKey, Options, Work};
 use crate::analysis::{Analysis, GroupKind, ServerContext};
 use crate::collections::{HashMap, HashSet};
+use crate::rules::issue::NotFixed;
 use crate::rules::{Issue, IssueKind};
 use crate::syntax;
 
@@ -110,25 +111,36 @@ pub fn judge(
     fixes: &[&Issue],
     after: &Analysis,
     after_issues: &[Issue],
-) -> Result<(), Vec<IssueKey>> {
+) -> Result<(), Vec<(IssueKey, NotFixed)>> {
     let keys = instance_keys(after);
     let index: HashMap<InstanceKey, usize> =
         keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let remaining: HashSet<_> = after_issues.iter().map(issue_key).collect();
-    let unresolved: Vec<IssueKey> = fixes
+    let merges = merges_interpreters(before, after);
+    let failed: Vec<(IssueKey, NotFixed)> = fixes
         .iter()
-        .filter(|f| match f.instance() {
-            Some(inst) => index
-                .get(&before.key_of(inst))
-                .is_some_and(|&now| !resolved(f, now, after)),
-            None => {
-                matches!(f.kind, IssueKind::Duplicate { .. }) && remaining.contains(&issue_key(f))
-            }
+        .filter_map(|f| {
+            let why = match f.instance() {
+                Some(inst) => {
+                    let now = *index.get(&before.key_of(inst))?;
+                    if !resolved(f, now, after) {
+                        UNRESOLVED
+                    } else if matches!(f.kind, IssueKind::NotGlobal { .. }) && merges(now) {
+                        MERGES_APPS
+                    } else {
+                        return None;
+                    }
+                }
+                None => {
+                    let dup = matches!(f.kind, IssueKind::Duplicate { .. });
+                    (dup && remaining.contains(&issue_key(f))).then_some(UNRESOLVED)?
+                }
+            };
+            Some((issue_key(f), why))
         })
-        .map(|f| issue_key(f))
         .collect();
-    if !unresolved.is_empty() {
-        return Err(unresolved);
+    if !failed.is_empty() {
+        return Err(failed);
     }
     let refused = Err(Vec::new());
     if after_issues.len() + fixes.len() > before.issues.len()
@@ -172,6 +184,58 @@ pub fn judge(
         }
     }
     Ok(())
+}
+
+/// The check of the whole server after the fix: the finding was still there.
+const UNRESOLVED: NotFixed = "with the fix made, the server read again still had the finding";
+
+/// `%{GLOBAL}` for an app whose process serves another app too.
+const MERGES_APPS: NotFixed = "it shares its process with another app that cannot be moved: %{GLOBAL} would put both in one interpreter";
+
+/// Whether instance `i`, now in the main interpreter, shares it with an
+/// app it shared no interpreter with before: one in the same daemon (or,
+/// embedded, in Apache's own processes) whose interpreter is the main one
+/// too. Apps that already shared a named one (FreeIPA's `ipa`) are merged
+/// as it is.
+fn merges_interpreters<'a>(before: &'a Snapshot, a: &'a Analysis) -> impl Fn(usize) -> bool + 'a {
+    // Each app's interpreters before: (process group, interpreter).
+    let mut had: HashMap<&str, HashSet<(&str, String)>> = HashMap::default();
+    for seen in before.instances.values() {
+        let interpreter = match seen.ag.as_str() {
+            "" | "%{GLOBAL}" => String::new(),
+            "%{RESOURCE}" => format!("%{{RESOURCE}}|{}", seen.app),
+            t @ ("%{SERVER}" | "%{HOST}") => format!("{t}|{:?}", seen.server_name),
+            named => named.to_string(),
+        };
+        had.entry(seen.app.as_str())
+            .or_default()
+            .insert((seen.pg.as_str(), interpreter));
+    }
+    let mut apps_by_process: HashMap<&str, Vec<&str>> = HashMap::default();
+    for i in 0..a.instances.len() {
+        if a.effective_of(i, GroupKind::Application).is_global() {
+            let pg = a.effective_of(i, GroupKind::Process).value.as_str();
+            let app = a.apps[a.mounts[a.instances[i].mount].app].as_str();
+            let apps = apps_by_process.entry(pg).or_default();
+            if !apps.contains(&app) {
+                apps.push(app);
+            }
+        }
+    }
+    move |i| {
+        let pg = a.effective_of(i, GroupKind::Process).value.as_str();
+        let app = a.apps[a.mounts[a.instances[i].mount].app].as_str();
+        let mine = had.get(app);
+        apps_by_process.get(pg).is_some_and(|apps| {
+            apps.iter().any(|other| {
+                *other != app
+                    && !had
+                        .get(other)
+                        .zip(mine)
+                        .is_some_and(|(o, m)| !o.is_disjoint(m))
+            })
+        })
+    }
 }
 
 /// Did the fix do what its rule asks, for the instance it was about?
