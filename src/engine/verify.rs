@@ -229,10 +229,10 @@ fn merges_interpreters<'a>(before: &'a Snapshot, a: &'a Analysis) -> impl Fn(usi
         apps_by_process.get(pg).is_some_and(|apps| {
             apps.iter().any(|other| {
                 *other != app
-                    && !had
+                    && had
                         .get(other)
                         .zip(mine)
-                        .is_some_and(|(o, m)| !o.is_disjoint(m))
+                        .is_none_or(|(o, m)| o.is_disjoint(m))
             })
         })
     }
