@@ -202,14 +202,22 @@ fn preloads_httpd_refuses_are_errors_in_its_words() {
     let later = "WSGIScriptAlias /h /srv/h.wsgi process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n";
     let import = "WSGIImportScript /srv/h.wsgi process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n";
     let other_vhost = "<VirtualHost *:80>\n  ServerName k1.test\n  WSGIDaemonProcess foo\n</VirtualHost>\n<VirtualHost *:80>\n  ServerName k2.test\n  WSGIScriptAlias /x /srv/x.wsgi process-group=foo application-group=%{GLOBAL}\n</VirtualHost>\n";
+    // mod_wsgi compares the ServerNames read so far: before its ServerName
+    // line a vhost has none.
+    let name_after = "<VirtualHost *:80>\n  ServerName a.test\n  WSGIDaemonProcess X\n</VirtualHost>\n<VirtualHost *:80>\n  WSGIScriptAlias /x /srv/x.wsgi process-group=X application-group=%{GLOBAL}\n  ServerName a.test\n</VirtualHost>\n";
     let refused = [
         (later, "1:1: WSGI process group not yet configured."),
         (import, "1:1: WSGI process group not yet configured."),
         (other_vhost, "7:3: WSGI process group not accessible."),
+        (name_after, "6:3: WSGI process group not matchable."),
     ];
     let accepted = [
         "WSGIDaemonProcess later\nWSGIScriptAlias /h /srv/h.wsgi process-group=later application-group=%{GLOBAL}\n".to_string(),
         other_vhost.replace("k2.test", "k1.test"),
+        name_after.replace(
+            "  WSGIScriptAlias /x /srv/x.wsgi process-group=X application-group=%{GLOBAL}\n  ServerName a.test\n",
+            "  ServerName a.test\n  WSGIScriptAlias /x /srv/x.wsgi process-group=X application-group=%{GLOBAL}\n",
+        ),
         // No preload without both options.
         later.replace(" application-group=%{GLOBAL}", ""),
     ];
@@ -412,4 +420,89 @@ fn global_is_not_given_to_apps_left_sharing_a_process() {
     let r = run(&one);
     assert!(r.findings.iter().all(|f| f.fixable), "{:#?}", r.findings);
     assert!(fixed_text(&r).contains("WSGIApplicationGroup %{GLOBAL}"));
+}
+
+#[test]
+fn files_sections_stand_for_what_httpd_matches() {
+    // Apache served /p/app.py as plain text: <Files> matches a file's name,
+    // never a path.
+    let path = "WSGIDaemonProcess d2\nAlias /p /srv/h2\n<Files /srv/h2/app.py>\n  SetHandler wsgi-script\n  WSGIProcessGroup d2\n</Files>\n";
+    let a = wsgifix::analysis::analyse(&wsgifix::syntax::parse(path.as_bytes()).unwrap());
+    assert!(a.mounts.is_empty(), "{:#?}", a.mounts);
+    // Under a DocumentRoot, without a <Directory> around it, <Files app.py>
+    // is every app.py of the tree: Apache ran x/app.py and y/app.py in
+    // interpreters of their own.
+    let docroot = "DocumentRoot /srv/docroot\n<Directory /srv/docroot>\n  Options ExecCGI\n</Directory>\n<Files app.py>\n  SetHandler wsgi-script\n</Files>\n";
+    let r = run(docroot);
+    assert!(r.fixed.is_none(), "{}", fixed_text(&r));
+    assert!(
+        !r.findings.is_empty()
+            && r.findings
+                .iter()
+                .all(|f| f.not_fixed.is_some_and(|w| w.contains("several scripts"))),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_vhost_under_if_define_leaves_the_main_server_its_apps() {
+    // radicale's contrib config: with VH undefined, Apache served /k1 and
+    // /k2 from the main server, both in `rad` (one pid).
+    let conf = "\
+WSGIDaemonProcess rad python-path=/srv/lib1
+WSGIProcessGroup rad
+WSGIApplicationGroup %{GLOBAL}
+WSGIScriptAlias /k1 /srv/a2.wsgi
+WSGIScriptAlias /k2 /srv/a3.wsgi
+<IfDefine VH>
+<VirtualHost _default_:80>
+  WSGIScriptAlias / /srv/a1.wsgi
+</VirtualHost>
+</IfDefine>
+";
+    let r = run(conf);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.code == "WSGI002" && f.line == 5),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_daemon_an_app_may_take_is_read_whenever_the_app_is() {
+    // `spare` exists only with -D SPARE: taken for /a, every request would
+    // fail without it.
+    let conf =
+        "<IfDefine SPARE>\nWSGIDaemonProcess spare\n</IfDefine>\nWSGIScriptAlias /a /srv/a.wsgi\n";
+    let fixed = fixed_text(&run(conf));
+    assert!(fixed.contains("WSGIDaemonProcess a\n"), "{fixed}");
+    assert!(!fixed.contains("process-group=spare"), "{fixed}");
+    // Under the same <IfDefine> as the app, it is as good as any.
+    let same =
+        "<IfDefine SPARE>\nWSGIDaemonProcess spare\nWSGIScriptAlias /a /srv/a.wsgi\n</IfDefine>\n";
+    assert!(fixed_text(&run(same)).contains("process-group=spare"));
+}
+
+#[test]
+fn the_app_a_preload_holds_keeps_the_shared_daemon() {
+    // pulp's content app is preloaded into pulp-content, and cobbler shared
+    // it: cobbler moves, with the daemon's options.
+    let conf = "\
+WSGIDaemonProcess pulp-content processes=2 python-path=/srv/pulp
+WSGIProcessGroup pulp-content
+WSGIApplicationGroup %{GLOBAL}
+WSGIScriptAlias /cobbler_web /srv/cobbler/cobbler.wsgi
+WSGIImportScript /srv/pulp/content.wsgi process-group=pulp-content application-group=%{GLOBAL}
+WSGIScriptAlias /pulp/content /srv/pulp/content.wsgi
+";
+    let r = run(conf);
+    assert_eq!(codes(&r), [("WSGI002", 4, true)], "{:#?}", r.findings);
+    let fixed = fixed_text(&r);
+    assert!(
+        fixed.contains("WSGIDaemonProcess cobbler_web processes=2 python-path=/srv/pulp\n"),
+        "{fixed}"
+    );
 }

@@ -282,6 +282,9 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
                 return Decision::Unknown;
             }
             let name = basename(&mount.target);
+            if !section.regex && section.arg.contains('/') {
+                return Decision::No;
+            }
             if section.regex {
                 regex::matches(&section.arg, name)
             } else {

@@ -40,6 +40,11 @@ pub type NodePath = Vec<usize>;
 pub struct Scope {
     /// The last `ServerName` directly in the scope, as written.
     pub server_name: Option<String>,
+    /// Where in read order the scope's first `ServerName` is: mod_wsgi
+    /// checks a preload against the names read so far.
+    pub server_name_order: usize,
+    /// Read only under an `<IfDefine>`: maybe not there at all.
+    pub conditional: bool,
     /// False for the main server.
     pub is_vhost: bool,
     /// The `<VirtualHost>` addresses (`*:80`).
@@ -154,13 +159,24 @@ impl Mount {
     /// handler directory, reached only through an alias of its one script,
     /// is one app). One daemon and `%{GLOBAL}` for the mount would put them
     /// all in one interpreter (modwsgi.md §9).
+    /// A `WSGIScriptAliasMatch` whose script path takes parts of the URL
+    /// (`$1`): no one script to preload.
+    pub fn target_takes_url_parts(&self) -> bool {
+        self.kind == MountKind::AliasMatch && self.target.contains('$')
+    }
+
     pub fn serves_several_scripts(&self) -> bool {
         match self.kind {
             MountKind::AliasMatch => self.target.contains('$'),
             MountKind::Alias => self.target.ends_with('/'),
             MountKind::Handler => match self.handler_section.as_deref() {
                 Some(s) => match s.kind {
-                    SectionKind::Files => coverage::is_pattern(s),
+                    // Without a <Directory> around it, a name stands for
+                    // that file in every directory.
+                    SectionKind::Files => {
+                        coverage::is_pattern(s)
+                            || coverage::enclosing_directory(&self.site.sections).is_none()
+                    }
                     SectionKind::Location => {
                         s.regex || self.target.ends_with('/') || self.target == s.arg
                     }

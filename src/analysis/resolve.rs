@@ -144,11 +144,14 @@ impl Analysis {
                 })
                 .collect()
         };
+        // A vhost read only under an <IfDefine> may not be there: the main
+        // server may take the requests it would.
         let covered: Vec<String> = vhosts
             .iter()
+            .filter(|&&v| !self.scopes[v].conditional)
             .flat_map(|&v| ports_of(&self.scopes[v]))
             .collect();
-        let main_takes_requests = vhosts.is_empty()
+        let main_takes_requests = covered.is_empty()
             || (!covered.iter().any(|p| p == "*")
                 && self.listen_ports.iter().any(|p| !covered.contains(p)));
         let reached = self.reached_mounts();

@@ -178,6 +178,8 @@ impl Walk<'_, '_> {
             "virtualhost" if self.scope == 0 => {
                 a.scopes.push(Scope {
                     server_name: None,
+                    server_name_order: 0,
+                    conditional: !self.defines.is_empty(),
                     is_vhost: true,
                     addresses: args.iter().map(|w| lossy(w)).collect(),
                     file: self.file,
@@ -260,7 +262,11 @@ impl Walk<'_, '_> {
             "servername" if self.sections.is_empty() => {
                 if let Some(v) = logical::words(rest).first() {
                     // httpd keeps the last ServerName of a scope.
-                    a.scopes[self.scope].server_name = Some(lossy(v));
+                    let scope = &mut a.scopes[self.scope];
+                    if scope.server_name.is_none() {
+                        scope.server_name_order = self.order;
+                    }
+                    scope.server_name = Some(lossy(v));
                 }
             }
             "listen" if self.scope == 0 => {
@@ -421,6 +427,15 @@ impl Walk<'_, '_> {
                 || h.eq_ignore_ascii_case(b"application/x-httpd-wsgi")
         });
         if !is_wsgi {
+            return;
+        }
+        // httpd matches `<Files>` against a file's name: one written with a
+        // `/` (an absolute path) applies to nothing.
+        if self
+            .sections
+            .iter()
+            .any(|s| s.kind == coverage::SectionKind::Files && !s.regex && s.arg.contains('/'))
+        {
             return;
         }
         let Some(section) = self.sections.last().cloned() else {

@@ -127,6 +127,10 @@ pub fn judge(
                         UNRESOLVED
                     } else if matches!(f.kind, IssueKind::NotGlobal { .. }) && merges(now) {
                         MERGES_APPS
+                    } else if !matches!(f.kind, IssueKind::NotGlobal { .. })
+                        && !daemon_read_with_app(after, now)
+                    {
+                        DAEMON_UNDER_OTHER_DEFINES
                     } else {
                         return None;
                     }
@@ -188,6 +192,24 @@ pub fn judge(
 
 /// The check of the whole server after the fix: the finding was still there.
 const UNRESOLVED: NotFixed = "with the fix made, the server read again still had the finding";
+
+/// The daemon a fix selects is read only under `<IfDefine>`s the app is not.
+const DAEMON_UNDER_OTHER_DEFINES: NotFixed = "the daemon it would use is read only under an <IfDefine> the app is not: with that branch off, every request would fail";
+
+/// Whether some definition of instance `i`'s daemon that it may use is
+/// read whenever its mount is: under no `<IfDefine>` the mount is not under.
+fn daemon_read_with_app(a: &Analysis, i: usize) -> bool {
+    let pg = &a.effective_of(i, GroupKind::Process).value;
+    let inst = a.instances[i];
+    let mount = &a.mounts[inst.mount];
+    a.daemons_named(pg).any(|(_, d)| {
+        a.accessible(d, inst.scope)
+            && d.site
+                .defines
+                .iter()
+                .all(|c| mount.site.defines.contains(c))
+    })
+}
 
 /// `%{GLOBAL}` for an app whose process serves another app too.
 const MERGES_APPS: NotFixed = "it shares its process with another app that cannot be moved: %{GLOBAL} would put both in one interpreter";

@@ -7,7 +7,7 @@
 //! handler's own section.
 
 use super::edit::{self, node_at, Edit};
-use super::issue::{exclusive, Issue, IssueKind, NotFixed};
+use super::issue::{Issue, IssueKind, NotFixed};
 use crate::analysis::{
     Analysis, Daemon, GroupKind, Mount, NodePath, Resolved, ServerContext, Source,
 };
@@ -296,9 +296,11 @@ impl<'a> Fixer<'a> {
         let key = m.app;
         let mut candidates: Vec<&str> = Vec::new();
         for d in self.a.daemons_for_scope(m.site.scope) {
+            // Read whenever the app is: under no <IfDefine> the app is not.
+            let read_with_app = d.site.defines.iter().all(|c| m.site.defines.contains(c));
             if Some(d.name.as_str()) == except
                 || candidates.contains(&d.name.as_str())
-                || exclusive(&d.site.defines, &m.site.defines)
+                || !read_with_app
             {
                 continue;
             }

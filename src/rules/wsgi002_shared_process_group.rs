@@ -69,13 +69,30 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     out
 }
 
-/// The app that keeps a shared daemon: one mounted in the scope that
-/// defines it (the vhost's own app, not a server-level mount reaching in),
-/// else the first in read order.
+/// The app that keeps a shared daemon: one a `WSGIImportScript` preloads
+/// into it (which no fix may move: pulp's content app beside cobbler),
+/// else one mounted in the scope that defines it (the vhost's own app, not
+/// a server-level mount reaching in), else the first in read order.
 fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) -> usize {
     let home = a.daemons_named(daemon).next().map(|(_, d)| d.site.scope);
+    let mount_of = |i: usize| &a.mounts[a.instances[i].mount];
+    let preloaded = |i: usize| {
+        a.imports.iter().any(|s| {
+            s.args
+                .words
+                .first()
+                .is_some_and(|w| *w == mount_of(i).target)
+                && s.args
+                    .option("process-group")
+                    .is_some_and(|o| o.value == daemon)
+        })
+    };
     list.iter()
-        .find(|(i, _)| Some(a.mounts[a.instances[*i].mount].site.scope) == home)
+        .find(|(i, _)| preloaded(*i))
+        .or_else(|| {
+            list.iter()
+                .find(|(i, _)| Some(mount_of(*i).site.scope) == home)
+        })
         .or(list.first())
         .map(|(_, app)| *app)
         .unwrap_or_default()

@@ -33,7 +33,11 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         let Some((_, d)) = a.daemons_named(&pg.value).next() else {
             continue;
         };
-        if accessible_daemon(a, &pg.value, v.scope).is_some() {
+        // A preload of it is what httpd refuses to start with: an error.
+        let preloads =
+            crate::analysis::preload::preloaded_daemon(&m.args, m.target_takes_url_parts())
+                .is_some();
+        if preloads || accessible_daemon(a, &pg.value, v.scope).is_some() {
             continue;
         }
         let from = m.site.file;

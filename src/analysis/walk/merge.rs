@@ -101,9 +101,17 @@ impl Walk<'_, '_> {
                 mount: h.mount + a.mounts.len(),
                 aliases_seen: h.aliases_seen + a.aliases.len(),
             }));
-        let mut scopes = p.scopes.into_iter();
-        if let Some(name) = scopes.next().and_then(|main| main.server_name) {
-            a.scopes[0].server_name = Some(name);
+        let mut scopes = p.scopes.into_iter().map(|mut s| {
+            s.server_name_order += shift.order;
+            s
+        });
+        if let Some(main) = scopes.next() {
+            if let Some(name) = main.server_name {
+                if a.scopes[0].server_name.is_none() {
+                    a.scopes[0].server_name_order = main.server_name_order;
+                }
+                a.scopes[0].server_name = Some(name);
+            }
         }
         a.scopes.extend(scopes);
         a.daemons.extend(p.daemons.into_iter().map(|mut d| {
