@@ -122,9 +122,11 @@ fn an_add_handler_for_a_whole_scope_makes_apps_of_exec_cgi_directories() {
 </VirtualHost>
 ";
     let r = run(conf);
+    // Reported at the Options line that makes the directory's files
+    // scripts.
     assert_eq!(
         codes(&r),
-        [("WSGI001", 3, false), ("WSGI003", 3, false)],
+        [("WSGI001", 6, false), ("WSGI003", 6, false)],
         "{:#?}",
         r.findings
     );
@@ -150,4 +152,63 @@ fn an_add_handler_for_a_whole_scope_makes_apps_of_exec_cgi_directories() {
         "    Options ExecCGI\n    AddHandler wsgi-script .py\n",
     );
     assert_eq!(run(&own).findings.len(), 2);
+}
+
+#[test]
+fn an_alias_of_one_script_under_a_scope_handler_is_that_app() {
+    // Apache served /one from daemon `one` in the main interpreter: the
+    // groups of its <Location> (or of a <Files> of the script) reach it.
+    let base = "\
+<VirtualHost *:80>
+  ServerName m.test
+  AddHandler wsgi-script .wsgi
+  WSGIDaemonProcess one python-path=/srv/lib1
+  Alias /one /srv/m/s1/app.wsgi
+  <Directory /srv/m/s1>
+    Options ExecCGI
+  </Directory>
+  <Location /one>
+    WSGIProcessGroup one
+    WSGIApplicationGroup %{GLOBAL}
+  </Location>
+</VirtualHost>
+";
+    let files = base
+        .replace("  <Location /one>\n    WSGIProcessGroup one\n    WSGIApplicationGroup %{GLOBAL}\n  </Location>\n", "")
+        .replace(
+            "    Options ExecCGI\n",
+            "    Options ExecCGI\n    <Files app.wsgi>\n      WSGIProcessGroup one\n      WSGIApplicationGroup %{GLOBAL}\n    </Files>\n",
+        );
+    for text in [base.to_string(), files] {
+        let r = run(&text);
+        assert!(
+            r.findings.is_empty() && r.fixed.is_none(),
+            "{text}\n{:#?}",
+            r.findings
+        );
+    }
+    // Without the groups it is one app, fixed like any.
+    let bare = base.replace("  <Location /one>\n    WSGIProcessGroup one\n    WSGIApplicationGroup %{GLOBAL}\n  </Location>\n", "")
+        .replace("  WSGIDaemonProcess one python-path=/srv/lib1\n", "");
+    let r = run(&bare);
+    assert!(
+        !r.findings.is_empty()
+            && r.findings
+                .iter()
+                .all(|f| f.fixable && f.message.contains("/one (/srv/m/s1/app.wsgi)")),
+        "{:#?}",
+        r.findings
+    );
+    // A file of another type is not a script: the directory's own scripts,
+    // whichever they are, are what the handler makes.
+    let other = bare.replace("AddHandler wsgi-script .wsgi", "AddHandler wsgi-script .py");
+    let r = run(&other);
+    assert!(
+        !r.findings.is_empty()
+            && r.findings
+                .iter()
+                .all(|f| !f.fixable && f.message.contains("application /srv/m/s1 ")),
+        "{:#?}",
+        r.findings
+    );
 }

@@ -178,7 +178,8 @@ pub fn handler_maps_directory(mount: &Mount) -> bool {
         return false;
     }
     match mount.handler_section.as_deref() {
-        Some(h) if h.kind == SectionKind::Directory => true,
+        // Not one script of it an Alias maps (a vhost's AddHandler).
+        Some(h) if h.kind == SectionKind::Directory => mount.target == h.arg,
         Some(h) if h.kind == SectionKind::Files => {
             is_pattern(h) && enclosing_directory(&mount.site.sections).is_some()
         }

@@ -138,8 +138,12 @@ pub struct Mount {
     pub target: String,
     /// Alias options (`process-group=`, `application-group=`); empty for handlers.
     pub args: WsgiArgs,
-    /// For handler mounts: the section that holds the SetHandler/AddHandler.
+    /// For handler mounts: the section that holds the SetHandler/AddHandler
+    /// (for a scope's AddHandler, the `<Directory>` it makes scripts of).
     pub handler_section: Option<Box<SectionContext>>,
+    /// Made by an AddHandler for a whole scope: a directory it reaches
+    /// stands for all its scripts, whether or not an Alias maps it.
+    pub by_scope_handler: bool,
     /// The application this mount belongs to (index into `Analysis::apps`).
     pub app: usize,
 }
@@ -167,7 +171,7 @@ impl Mount {
 
     pub fn serves_several_scripts(&self) -> bool {
         match self.kind {
-            MountKind::AliasMatch => self.target.contains('$'),
+            MountKind::AliasMatch => self.target_takes_url_parts(),
             MountKind::Alias => self.target.ends_with('/'),
             MountKind::Handler => match self.handler_section.as_deref() {
                 Some(s) => match s.kind {
@@ -180,7 +184,12 @@ impl Mount {
                     SectionKind::Location => {
                         s.regex || self.target.ends_with('/') || self.target == s.arg
                     }
-                    SectionKind::Directory => s.regex || self.url.is_some(),
+                    // One script of it reached through an Alias is one app.
+                    SectionKind::Directory => {
+                        s.regex
+                            || (self.target == s.arg
+                                && (self.url.is_some() || self.by_scope_handler))
+                    }
                     SectionKind::If | SectionKind::Limit | SectionKind::Other => true,
                 },
                 None => true,
@@ -283,8 +292,8 @@ pub struct Analysis {
     pub windows: bool,
     pub templates: Vec<Template>,
     pub macro_uses: Vec<MacroUse>,
-    /// `AddHandler wsgi-script` outside every section.
-    pub scope_handlers: Vec<Site>,
+    /// `AddHandler wsgi-script` outside every section, with its extensions.
+    pub scope_handlers: Vec<(Site, Vec<String>)>,
     /// `Options` lines allowing ExecCGI in a literal `<Directory>`.
     pub exec_cgi: Vec<Site>,
     /// Daemon names macro expansions define where no scope of this

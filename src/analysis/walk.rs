@@ -416,6 +416,7 @@ impl Walk<'_, '_> {
             target: args.words[1].to_string(),
             args,
             handler_section: None,
+            by_scope_handler: false,
             app: 0,
         });
     }
@@ -442,7 +443,8 @@ impl Walk<'_, '_> {
             // For the scope: every file of that type in a directory whose
             // Options allow ExecCGI is a script (mod_wsgi's own check).
             if line.name_is("AddHandler") {
-                a.scope_handlers.push(self.site(line));
+                let extensions = words.iter().skip(1).map(|w| lossy(w)).collect();
+                a.scope_handlers.push((self.site(line), extensions));
             }
             return;
         };
@@ -457,6 +459,7 @@ impl Walk<'_, '_> {
             target: String::new(),
             args: WsgiArgs::default(),
             handler_section: Some(Box::new(section)),
+            by_scope_handler: false,
             app: 0,
         });
     }

@@ -323,7 +323,22 @@ impl<'a> Fixer<'a> {
                 .get(&d.name)
                 .is_some_and(|&app| app != key);
             let used_by_this_app = users.peek().is_some();
-            let keeps_options = leaving.is_none_or(|l| used_by_this_app || l.same_options(d));
+            let keeps_options = match leaving {
+                Some(l) => used_by_this_app || l.same_options(d),
+                // An embedded app ran with the server's WSGIPythonPath and
+                // WSGIPythonHome, which a daemon ignores: where those are
+                // set, it takes only a daemon that sets the same (as a new
+                // one would). Without them, a spare's own (the daemon its
+                // author meant for it) only adds to what the app had.
+                None => {
+                    let same = |name, server: &Option<String>| {
+                        server.is_none()
+                            || d.args.option(name).map(|o| o.value.as_str()) == server.as_deref()
+                    };
+                    same("python-path", &self.a.python_path)
+                        && same("python-home", &self.a.python_home)
+                }
+            };
             if users.all(|u| u == key) && !claimed_by_other && keeps_options {
                 candidates.push(&d.name);
             }

@@ -44,7 +44,7 @@ impl Analysis {
             by_scope[opt.scope].push(opt);
         }
         let mut added = Vec::new();
-        for h in &self.scope_handlers {
+        for (h, extensions) in &self.scope_handlers {
             let reached: Vec<&crate::analysis::Site> = if h.scope == 0 {
                 self.exec_cgi.iter().collect()
             } else {
@@ -64,25 +64,63 @@ impl Analysis {
                 if !known.insert((dir.order, scope)) {
                     continue;
                 }
-                let url = alias_visible(&self.aliases, scope, |_, target| {
-                    coverage::same_url(target, &dir.arg)
-                })
-                .map(|(url, _)| url.to_string());
-                let mut site = h.clone();
+                // The Options line stands for the app: its place is inside
+                // the directory, where a fix's lines go.
+                let mut site = opt.clone();
                 site.scope = scope;
-                added.push(Mount {
-                    kind: MountKind::Handler,
-                    site,
-                    url,
-                    target: dir.arg.clone(),
-                    args: WsgiArgs::default(),
-                    handler_section: Some(Box::new(dir.clone())),
-                    app: 0,
-                });
+                for (url, target) in reached_through(&self.aliases, scope, &dir.arg, extensions) {
+                    added.push(Mount {
+                        kind: MountKind::Handler,
+                        site: site.clone(),
+                        url,
+                        target,
+                        args: WsgiArgs::default(),
+                        handler_section: Some(Box::new(dir.clone())),
+                        by_scope_handler: true,
+                        app: 0,
+                    });
+                }
             }
         }
         self.mounts.extend(added);
     }
+}
+
+/// What a scope's handler makes of directory `dir`: each `Alias` of one
+/// of its scripts (a file with one of `extensions`) is that one app at that
+/// URL; an `Alias` of the directory, or none at all, is the directory's
+/// scripts as one mount.
+fn reached_through(
+    aliases: &[(usize, String, String)],
+    scope: usize,
+    dir: &str,
+    extensions: &[String],
+) -> Vec<(Option<String>, String)> {
+    let dir_slash = format!("{}/", dir.trim_end_matches('/'));
+    let mut scripts = Vec::new();
+    let mut whole = None;
+    for (_, url, target) in aliases.iter().filter(|(s, _, _)| *s == scope || *s == 0) {
+        if coverage::same_url(target, dir) {
+            whole.get_or_insert_with(|| url.clone());
+        } else if target.starts_with(&dir_slash) && has_extension(target, extensions) {
+            scripts.push((Some(url.clone()), target.clone()));
+        }
+    }
+    if whole.is_some() || scripts.is_empty() {
+        scripts.push((whole, dir.to_string()));
+    }
+    scripts
+}
+
+/// mod_mime's test: any dot-separated part of the file's name after the
+/// first is the extension (`app.wsgi`, `app.wsgi.bak`), case aside.
+fn has_extension(path: &str, extensions: &[String]) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split('.').skip(1).any(|part| {
+        extensions
+            .iter()
+            .any(|e| e.trim_start_matches('.').eq_ignore_ascii_case(part))
+    })
 }
 
 /// The URL and script of a wsgi-script handler set in `section`, the

@@ -161,15 +161,15 @@ impl Walk<'_, '_> {
             t.order += shift.order;
             t
         }));
-        for (mine, theirs) in [
-            (&mut a.scope_handlers, p.scope_handlers),
-            (&mut a.exec_cgi, p.exec_cgi),
-        ] {
-            mine.extend(theirs.into_iter().map(|mut site| {
+        a.scope_handlers
+            .extend(p.scope_handlers.into_iter().map(|(mut site, extensions)| {
                 shift.site(&mut site);
-                site
+                (site, extensions)
             }));
-        }
+        a.exec_cgi.extend(p.exec_cgi.into_iter().map(|mut site| {
+            shift.site(&mut site);
+            site
+        }));
         a.macro_uses.extend(p.macro_uses.into_iter().map(|mut u| {
             shift.site(&mut u.site);
             u
