@@ -506,3 +506,54 @@ WSGIScriptAlias /pulp/content /srv/pulp/content.wsgi
         "{fixed}"
     );
 }
+
+#[test]
+fn an_embedded_app_keeps_the_servers_python_path_in_its_daemon() {
+    // Apache: the app imported from lib1 embedded and from lib2 in `spare`.
+    let conf = "\
+WSGIPythonPath /srv/lib1
+<VirtualHost *:80>
+  ServerName d35.test
+  WSGIDaemonProcess spare python-path=/srv/lib2
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /e /srv/a1.wsgi
+</VirtualHost>
+";
+    let fixed = fixed_text(&run(conf));
+    assert!(
+        fixed.contains("WSGIDaemonProcess e python-path=/srv/lib1\n"),
+        "{fixed}"
+    );
+    // Without WSGIPythonPath the spare its author defined is the one.
+    let fixed = fixed_text(&run(&conf.replace("WSGIPythonPath /srv/lib1\n", "")));
+    assert!(fixed.contains("WSGIProcessGroup spare\n"), "{fixed}");
+}
+
+#[test]
+fn a_scope_wide_global_takes_every_preload_it_reaches_along() {
+    // Daemon Y went on creating interpreter 'myapp' at start-up after the
+    // vhost's WSGIApplicationGroup became %{GLOBAL} by the fix of /a.
+    let conf = "\
+<VirtualHost *:80>
+  ServerName v.test
+  WSGIDaemonProcess X python-path=/srv/lib1 threads=2
+  WSGIDaemonProcess Y python-path=/srv/lib2
+  WSGIScriptAlias /a /srv/a1.wsgi process-group=X
+  WSGIProcessGroup Y
+  WSGIApplicationGroup myapp
+  WSGIImportScript /srv/a3.wsgi process-group=Y application-group=myapp
+  WSGIScriptAlias /c /srv/a3.wsgi
+</VirtualHost>
+";
+    let fixed = fixed_text(&run(conf));
+    assert!(
+        fixed.contains(
+            "WSGIImportScript /srv/a3.wsgi process-group=Y application-group=%{GLOBAL}\n"
+        ),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("  WSGIApplicationGroup %{GLOBAL}\n"),
+        "{fixed}"
+    );
+}

@@ -212,3 +212,20 @@ fn an_alias_of_one_script_under_a_scope_handler_is_that_app() {
         r.findings
     );
 }
+
+#[test]
+fn a_files_match_that_spells_one_name_is_that_one_script() {
+    // `^app\.wsgi$` takes app.wsgi alone: one app, fixed as a <Files
+    // app.wsgi> is.
+    let r = run(&site("<FilesMatch \"^app\\.wsgi$\">", "</FilesMatch>", "")
+        .replace("    WSGIDaemonProcess app processes=1 threads=2\n", ""));
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 7, true), ("WSGI003", 7, true)],
+        "{:#?}",
+        r.findings
+    );
+    assert!(r.findings[0]
+        .message
+        .contains("/app/app.wsgi (/srv/app/app.wsgi)"));
+}

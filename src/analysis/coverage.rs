@@ -158,7 +158,29 @@ fn basename(path: &str) -> &str {
 /// Whether a `<Files>` section names files by a pattern (a regex or shell
 /// wildcards) rather than one literal name.
 pub fn is_pattern(files: &super::SectionContext) -> bool {
-    files.regex || files.arg.contains(['*', '?', '['])
+    literal_name(files).is_none()
+}
+
+/// The one file name a `<Files>` section matches, if it names one: its
+/// literal argument, or a regex that spells one name (`^a1\.wsgi$`).
+pub fn literal_name(files: &super::SectionContext) -> Option<String> {
+    if !files.regex {
+        return (!files.arg.contains(['*', '?', '['])).then(|| files.arg.clone());
+    }
+    let inner = files.arg.strip_prefix('^')?.strip_suffix('$')?;
+    let mut name = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                e @ ('.' | '-' | '_') => name.push(e),
+                _ => return None,
+            },
+            c if c.is_alphanumeric() || c == '_' || c == '-' => name.push(c),
+            _ => return None,
+        }
+    }
+    (!name.is_empty()).then_some(name)
 }
 
 /// The innermost literal `<Directory>` around the innermost of `sections`.

@@ -91,9 +91,21 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
 impl Fixer<'_> {
     pub fn not_global(&self, inst: usize, ag: &Resolved) -> Option<Vec<FixEdit>> {
         let mut edits = self.select(inst, GroupKind::Application, "%{GLOBAL}", ag)?;
-        // A preload into the old application group of this app's daemon would
-        // load the script a second time: move it along.
-        let pg = self.a.effective_of(inst, GroupKind::Process);
+        // A preload into the old application group of a daemon this change
+        // reaches would load the script a second time: move it along. A
+        // directive of the scope (changed or added) reaches every app of
+        // the scope whose value it gives; the edits are then the same for
+        // each of them, and made once.
+        let a = self.a;
+        let scope = a.instances[inst].scope;
+        let mut daemons: Vec<&str> = vec![a.effective_of(inst, GroupKind::Process).value.as_str()];
+        if ag.source != crate::analysis::Source::AliasOption {
+            daemons.extend(a.instances_in_scope(scope).iter().filter_map(|&o| {
+                let theirs = a.effective_of(o, GroupKind::Application);
+                (theirs.source == ag.source && theirs.value == ag.value)
+                    .then(|| a.effective_of(o, GroupKind::Process).value.as_str())
+            }));
+        }
         for s in &self.a.imports {
             let (Some(p), Some(g)) = (
                 s.args.option("process-group"),
@@ -101,7 +113,8 @@ impl Fixer<'_> {
             ) else {
                 continue;
             };
-            if p.value == pg.value && g.value == ag.value && !pg.is_global() {
+            let reached = daemons.contains(&p.value.as_str()) && p.value != "%{GLOBAL}";
+            if reached && !p.value.is_empty() && g.value == ag.value {
                 let line = self.line(s.site.file, &s.site.path)?;
                 let raw = edit::replace_in_args(line, &g.text, b"application-group=%{GLOBAL}")?;
                 edits.push(FixEdit {

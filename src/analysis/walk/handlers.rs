@@ -171,15 +171,15 @@ fn files_handler_target(
         alias_visible(aliases, scope, |_, target| coverage::same_url(target, dir))
             .map(|(url, _)| url.to_string())
     };
-    if coverage::is_pattern(files) {
+    let Some(name) = coverage::literal_name(files) else {
         return (dir_url(), dir.to_string());
-    }
-    let script = format!("{}/{}", dir.trim_end_matches('/'), files.arg);
+    };
+    let script = format!("{}/{}", dir.trim_end_matches('/'), name);
     let url = alias_visible(aliases, scope, |_, target| {
         coverage::same_url(target, &script)
     })
     .map(|(url, _)| url.to_string())
-    .or_else(|| dir_url().map(|u| format!("{}/{}", u.trim_end_matches('/'), files.arg)));
+    .or_else(|| dir_url().map(|u| format!("{}/{}", u.trim_end_matches('/'), name)));
     (url, script)
 }
 
