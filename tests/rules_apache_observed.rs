@@ -557,3 +557,42 @@ fn a_scope_wide_global_takes_every_preload_it_reaches_along() {
         "{fixed}"
     );
 }
+
+#[test]
+fn a_define_decides_the_if_defines_read_after_it() {
+    // httpd: Syntax OK (the <IfDefine !X> branch is never read).
+    let conf = "\
+Define X
+<VirtualHost *:80>
+  ServerName i.test
+  <IfDefine !X>
+    WSGIDaemonProcess d python-path=/srv/lib1
+  </IfDefine>
+  WSGIDaemonProcess d python-path=/srv/lib2
+  WSGIProcessGroup d
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /a /srv/a1.wsgi
+</VirtualHost>
+";
+    assert!(run(conf).findings.is_empty(), "{:#?}", run(conf).findings);
+    // Read before the Define, or after an UnDefine, the branch is undecided
+    // again, and exclusive with nothing here: the duplicate httpd may meet.
+    for text in [
+        conf.replace("Define X\n", "")
+            .replace("</VirtualHost>\n", "</VirtualHost>\nDefine X\n"),
+        conf.replace("Define X\n", "Define X\nUnDefine X\n"),
+    ] {
+        let r = run(&text);
+        assert!(
+            r.findings.iter().any(|f| f.code == "WSGI005"),
+            "{text}\n{:#?}",
+            r.findings
+        );
+    }
+    // <IfDefine X> after it is read as always there.
+    let always = conf
+        .replace("<IfDefine !X>", "<IfDefine X>")
+        .replace("  WSGIDaemonProcess d python-path=/srv/lib2\n", "");
+    let r = run(&always);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+}

@@ -68,6 +68,7 @@ impl<'a> View<'a> {
                 scope: 0,
                 sections: Vec::new(),
                 defines: Vec::new(),
+                defined: Vec::new(),
                 path: Vec::new(),
                 order: 0,
                 depth: 0,
@@ -98,6 +99,9 @@ struct Walk<'v, 'a> {
     scope: usize,
     sections: Vec<SectionContext>,
     defines: Vec<(String, bool)>,
+    /// Names a `Define` read outside every `<IfDefine>` has set so far:
+    /// `<IfDefine>`s of them are decided.
+    defined: Vec<String>,
     path: NodePath,
     /// Counts lines in read order.
     order: usize,
@@ -206,6 +210,14 @@ impl Walk<'_, '_> {
                     Some(rest) => (true, rest.to_string()),
                     None => (false, arg),
                 };
+                // After `Define X`, httpd reads <IfDefine X> always and
+                // <IfDefine !X> never.
+                if self.defined.contains(&define) {
+                    if !negated {
+                        self.walk(&s.children, a);
+                    }
+                    return;
+                }
                 self.defines.push((define, negated));
                 self.walk(&s.children, a);
                 self.defines.pop();
@@ -305,6 +317,14 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgirestrictprocess" => a.restricted_scopes.push(self.scope),
+            "define" | "undefine" if self.defines.is_empty() => {
+                if let Some(name) = logical::words(rest).first().map(|w| lossy(w)) {
+                    self.defined.retain(|d| *d != name);
+                    if lower == "define" {
+                        self.defined.push(name);
+                    }
+                }
+            }
             "options" => {
                 let in_directory = self
                     .sections
@@ -492,6 +512,8 @@ const RELEVANT: &[&str] = &[
     "wsgirestrictprocess",
     "use",
     "options",
+    "define",
+    "undefine",
     "wsgipythonpath",
     "wsgipythonhome",
     "loadmodule",

@@ -69,6 +69,7 @@ impl Walk<'_, '_> {
             scope: 0,
             sections: self.sections.clone(),
             defines: self.defines.clone(),
+            defined: self.defined.clone(),
             path: Vec::new(),
             order: 0,
             depth: self.depth + 1,
