@@ -244,3 +244,45 @@ fn the_corpus_as_one_server_walks_the_same_in_parallel() {
     );
     assert!(parallel == in_order, "the parallel walk differs");
 }
+
+/// A `Define` in one of the files an Include reads decides the
+/// `<IfDefine>`s of the files after it, which a walk beside it would not
+/// know: the walk goes on in order from there, and reads as the walk in
+/// order does.
+#[test]
+fn a_define_in_an_included_file_reaches_the_files_after_it() {
+    let main = "Include sites\n";
+    let mut files = vec![file("main.conf", syntax::parse(main.as_bytes()).unwrap())];
+    let site = |k: usize| {
+        match k {
+        3 => "Define LIVE\n".to_string(),
+        _ => format!(
+            "<IfDefine !LIVE>\nWSGIDaemonProcess dead{k}\n</IfDefine>\n<IfDefine LIVE>\nWSGIDaemonProcess live{k}\n</IfDefine>\n"
+        ),
+    }
+    };
+    for k in 0..24 {
+        files.push(file(
+            &format!("site{k}.conf"),
+            syntax::parse(site(k).as_bytes()).unwrap(),
+        ));
+    }
+    let read: Vec<FileId> = (1..files.len()).collect();
+    let model = ServerModel {
+        files,
+        includes: [((0, vec![0]), read)].into_iter().collect(),
+    };
+    let (parallel, in_order) = both(&model);
+    assert!(parallel == in_order, "the parallel walk differs");
+    let a = View::of(&model).analyse_in_order();
+    let names: Vec<&str> = a.daemons.iter().map(|d| d.name.as_str()).collect();
+    // Before the Define both branches are read; after it only LIVE's.
+    assert!(
+        names.contains(&"dead0") && names.contains(&"live0"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"dead4") && names.contains(&"live23"),
+        "{names:?}"
+    );
+}

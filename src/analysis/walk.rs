@@ -69,6 +69,7 @@ impl<'a> View<'a> {
                 sections: Vec::new(),
                 defines: Vec::new(),
                 defined: Vec::new(),
+                defines_changed: false,
                 path: Vec::new(),
                 order: 0,
                 depth: 0,
@@ -102,6 +103,7 @@ struct Walk<'v, 'a> {
     /// Names a `Define` read outside every `<IfDefine>` has set so far:
     /// `<IfDefine>`s of them are decided.
     defined: Vec<String>,
+    defines_changed: bool,
     path: NodePath,
     /// Counts lines in read order.
     order: usize,
@@ -157,11 +159,16 @@ impl Walk<'_, '_> {
         // Only at the main server's level: there, what one file sets for the
         // scope it stands in (ServerName, WSGIPythonPath) is one value
         // whose last setting wins, which the join can replay in order.
-        if self.parallel && self.scope == 0 && files.len() > 1 && rayon::current_num_threads() > 1 {
-            self.include_in_parallel(files, a);
-            return;
-        }
-        for &f in files {
+        let in_order = if self.parallel
+            && self.scope == 0
+            && files.len() > 1
+            && rayon::current_num_threads() > 1
+        {
+            self.include_in_parallel(files, a)
+        } else {
+            files
+        };
+        for &f in in_order {
             let Some(tree) = self.view.trees.get(f) else {
                 continue;
             };
@@ -319,6 +326,7 @@ impl Walk<'_, '_> {
             "wsgirestrictprocess" => a.restricted_scopes.push(self.scope),
             "define" | "undefine" if self.defines.is_empty() => {
                 if let Some(name) = logical::words(rest).first().map(|w| lossy(w)) {
+                    self.defines_changed = true;
                     self.defined.retain(|d| *d != name);
                     if lower == "define" {
                         self.defined.push(name);

@@ -14,6 +14,11 @@ use rayon::prelude::*;
 struct Part {
     analysis: Analysis,
     handlers: Vec<PendingHandler>,
+    /// A `Define`/`UnDefine` was read: what it decides in the parts after
+    /// it, walked beside it, was not known to them.
+    defines_changed: bool,
+    /// The names defined at its end.
+    defined: Vec<String>,
     /// Nodes walked, Includes expanded: how far it moves the read order.
     nodes: usize,
 }
@@ -50,12 +55,27 @@ impl Shift {
 impl Walk<'_, '_> {
     /// Walks `files` in a few runs of consecutive files, one per task: a
     /// part per file would cost more to join than its walk saves.
-    pub(super) fn include_in_parallel(&mut self, files: &[FileId], a: &mut Analysis) {
-        let run = files.len().div_ceil(4 * rayon::current_num_threads());
-        let parts: Vec<Part> = files.par_chunks(run.max(1)).map(|r| self.part(r)).collect();
-        for part in parts {
+    /// Returns the files still to walk, in order: those after a part that
+    /// read a `Define` (the parts walked beside it did not know it).
+    pub(super) fn include_in_parallel<'f>(
+        &mut self,
+        files: &'f [FileId],
+        a: &mut Analysis,
+    ) -> &'f [FileId] {
+        let run = files
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1);
+        let parts: Vec<Part> = files.par_chunks(run).map(|r| self.part(r)).collect();
+        let keep = parts
+            .iter()
+            .position(|p| p.defines_changed)
+            .map_or(parts.len(), |i| i + 1);
+        for part in parts.into_iter().take(keep) {
+            self.defined = part.defined.clone();
             self.join(part, a);
         }
+        &files[(keep * run).min(files.len())..]
     }
 
     fn part(&self, files: &[FileId]) -> Part {
@@ -70,6 +90,7 @@ impl Walk<'_, '_> {
             sections: self.sections.clone(),
             defines: self.defines.clone(),
             defined: self.defined.clone(),
+            defines_changed: false,
             path: Vec::new(),
             order: 0,
             depth: self.depth + 1,
@@ -84,6 +105,8 @@ impl Walk<'_, '_> {
         }
         Part {
             analysis,
+            defines_changed: walk.defines_changed,
+            defined: walk.defined,
             handlers: walk.handlers,
             nodes: walk.order,
         }
@@ -103,7 +126,9 @@ impl Walk<'_, '_> {
                 aliases_seen: h.aliases_seen + a.aliases.len(),
             }));
         let mut scopes = p.scopes.into_iter().map(|mut s| {
-            s.server_name_order += shift.order;
+            if s.server_name.is_some() {
+                s.server_name_order += shift.order;
+            }
             s
         });
         if let Some(main) = scopes.next() {
