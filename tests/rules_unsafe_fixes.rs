@@ -92,7 +92,7 @@ WSGIRestrictEmbedded On
 #[test]
 fn an_app_preloaded_into_its_shared_daemon_is_not_moved() {
     // Moving /b would leave the WSGIImportScript loading b's script into
-    // the daemon /a keeps.
+    // the daemon: /b keeps it, and /a moves.
     let conf = "\
 <VirtualHost *:80>
     WSGIDaemonProcess shared processes=1 threads=2
@@ -104,24 +104,26 @@ fn an_app_preloaded_into_its_shared_daemon_is_not_moved() {
 </VirtualHost>
 ";
     let r = run(conf);
-    assert_eq!(on_line(&r, 7), [("WSGI002", false)], "{:?}", r.findings);
+    assert_eq!(on_line(&r, 6), [("WSGI002", true)], "{:?}", r.findings);
+    assert!(on_line(&r, 7).is_empty(), "{:?}", r.findings);
+    let fixed = fixed_text(&r);
     assert!(
-        why_not(&r, 7)[0].contains("WSGIImportScript"),
+        fixed.contains("WSGIImportScript /srv/www/b/app.wsgi process-group=shared"),
+        "{fixed}"
+    );
+    // Both preloaded there: the one that must move cannot.
+    let both = conf.replace(
+        "    WSGIScriptAlias /a",
+        "    WSGIImportScript /srv/www/a/app.wsgi process-group=shared application-group=%{GLOBAL}\n    WSGIScriptAlias /a",
+    );
+    let r = run(&both);
+    assert_eq!(on_line(&r, 8), [("WSGI002", false)], "{:?}", r.findings);
+    assert!(
+        why_not(&r, 8)[0].contains("WSGIImportScript"),
         "{:?}",
         r.findings
     );
     assert_eq!(r.fixed, None);
-    // A preload of another script does not hold it back.
-    let other = run(&conf.replace(
-        "/srv/www/b/app.wsgi process-group",
-        "/srv/www/a/app.wsgi process-group",
-    ));
-    assert_eq!(
-        on_line(&other, 7),
-        [("WSGI002", true)],
-        "{:?}",
-        other.findings
-    );
 }
 
 #[test]
