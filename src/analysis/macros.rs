@@ -1,10 +1,11 @@
 //! `Use` of a `<Macro>`: mod_macro pastes the body in the `Use`'s place,
 //! each parameter replaced by the `Use`'s value. Of an expansion the
-//! analysis takes only the daemons it defines, so that the apps selecting
-//! them are seen to run in them. The body itself stays a template
-//! (reported, never rewritten), and nothing a fix makes edits an expansion.
+//! analysis takes the daemons it defines and the groups it sets for the
+//! `Use`'s scope, so that the apps there are seen to run where they do. The
+//! body itself stays a template (reported, never rewritten), and nothing a
+//! fix makes edits an expansion.
 
-use super::{Analysis, Daemon};
+use super::{Analysis, Daemon, GroupDirective};
 
 impl Analysis {
     /// Adds the daemons each `Use` defines, at the `Use`'s place in read
@@ -12,6 +13,7 @@ impl Analysis {
     /// recorded as taken.
     pub(super) fn expand_macro_daemons(&mut self) {
         let mut found = Vec::new();
+        let mut groups = Vec::new();
         for u in &self.macro_uses {
             let Some(t) = self
                 .templates
@@ -29,7 +31,22 @@ impl Analysis {
             let Ok(tree) = crate::syntax::parse(&text) else {
                 continue;
             };
-            for d in super::analyse(&tree).daemons {
+            let expansion = super::analyse(&tree);
+            // Groups outside the expansion's own vhosts and sections are
+            // the Use scope's (those in its sections would need sections
+            // that exist nowhere in the files).
+            groups.extend(
+                expansion
+                    .groups
+                    .into_iter()
+                    .filter(|g| g.site.scope == 0 && g.site.sections.is_empty())
+                    .map(|g| GroupDirective {
+                        site: u.site.clone(),
+                        by_macro: true,
+                        ..g
+                    }),
+            );
+            for d in expansion.daemons {
                 if d.site.scope == 0 {
                     found.push(Daemon {
                         name: d.name,
@@ -42,10 +59,15 @@ impl Analysis {
                 }
             }
         }
+        // Read order is what "defined before", "first" and "the last one
+        // wins" mean.
         if !found.is_empty() {
             self.daemons.extend(found);
-            // Read order is what "defined before" and "first" mean.
             self.daemons.sort_by_key(|d| d.site.order);
+        }
+        if !groups.is_empty() {
+            self.groups.extend(groups);
+            self.groups.sort_by_key(|g| g.site.order);
         }
     }
 }

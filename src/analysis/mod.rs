@@ -236,6 +236,9 @@ pub struct GroupDirective {
     /// The value exactly as written (quotes included).
     pub value_text: Vec<u8>,
     pub site: Site,
+    /// Written by a `Use` of a `<Macro>` (its site is the `Use` line): read,
+    /// never rewritten.
+    pub by_macro: bool,
 }
 
 #[derive(Debug, Clone)]

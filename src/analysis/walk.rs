@@ -400,6 +400,7 @@ impl Walk<'_, '_> {
                 value: lossy(&v),
                 value_text: rest[start..end].to_vec(),
                 site: self.site(line),
+                by_macro: false,
             });
         }
     }

@@ -425,6 +425,11 @@ impl<'a> Fixer<'a> {
                 let raw = edit::replace_in_args(line, &opt.text, new.as_bytes())?;
                 return Some(vec![self.replace(file, &m.site.path, raw)]);
             }
+            Source::Directive(gi) if self.a.groups[*gi].by_macro => {
+                return self.refuse(
+                    "its group is set by a Use of a <Macro>: the expansion is not rewritten",
+                );
+            }
             Source::Directive(gi) => {
                 if let Some(e) = self.change_directive(*gi, m, kind, &shown) {
                     return Some(vec![e]);

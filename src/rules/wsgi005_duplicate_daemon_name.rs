@@ -162,6 +162,11 @@ impl Fixer<'_> {
         });
         for g in &a.groups {
             if g.kind == GroupKind::Process && g.value == d.name && same_vhosts(g.site.scope) {
+                if g.by_macro {
+                    return self.refuse(
+                        "a Use of a <Macro> selects the name: the expansion is not rewritten",
+                    );
+                }
                 let line = self.line(g.site.file, &g.site.path)?;
                 edits.push(FixEdit {
                     file: g.site.file,
