@@ -116,7 +116,10 @@ pub fn judge(
     let index: HashMap<InstanceKey, usize> =
         keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let remaining: HashSet<_> = after_issues.iter().map(issue_key).collect();
-    let merges = merges_interpreters(before, after);
+    let sets_global = fixes
+        .iter()
+        .any(|f| matches!(f.kind, IssueKind::NotGlobal { .. }));
+    let merges = sets_global.then(|| merges_interpreters(before, after));
     let failed: Vec<(IssueKey, NotFixed)> = fixes
         .iter()
         .filter_map(|f| {
@@ -125,7 +128,9 @@ pub fn judge(
                     let now = *index.get(&before.key_of(inst))?;
                     if !resolved(f, now, after) {
                         UNRESOLVED
-                    } else if matches!(f.kind, IssueKind::NotGlobal { .. }) && merges(now) {
+                    } else if matches!(f.kind, IssueKind::NotGlobal { .. })
+                        && merges.as_ref().is_some_and(|merges| merges(now))
+                    {
                         MERGES_APPS
                     } else if !matches!(f.kind, IssueKind::NotGlobal { .. })
                         && !daemon_read_with_app(after, now)
@@ -220,42 +225,43 @@ const MERGES_APPS: NotFixed = "it shares its process with another app that canno
 /// too. Apps that already shared a named one (FreeIPA's `ipa`) are merged
 /// as it is.
 fn merges_interpreters<'a>(before: &'a Snapshot, a: &'a Analysis) -> impl Fn(usize) -> bool + 'a {
-    // Each app's interpreters before: (process group, interpreter).
-    let mut had: HashMap<&str, HashSet<(&str, String)>> = HashMap::default();
+    // Each app's interpreters before: (process group, group value, what
+    // tells apart the interpreters of one value: the script for
+    // %{RESOURCE}, the host for %{SERVER} and %{HOST}).
+    type Interpreter<'s> = (&'s str, &'s str, &'s str);
+    let mut had: HashMap<&str, Vec<Interpreter>> = HashMap::default();
     for seen in before.instances.values() {
-        let interpreter = match seen.ag.as_str() {
-            "" | "%{GLOBAL}" => String::new(),
-            "%{RESOURCE}" => format!("%{{RESOURCE}}|{}", seen.app),
-            t @ ("%{SERVER}" | "%{HOST}") => format!("{t}|{:?}", seen.server_name),
-            named => named.to_string(),
+        let (ag, detail) = match seen.ag.as_str() {
+            "" | "%{GLOBAL}" => ("%{GLOBAL}", ""),
+            "%{RESOURCE}" => ("%{RESOURCE}", seen.app.as_str()),
+            t @ ("%{SERVER}" | "%{HOST}") => (t, seen.server_name.as_deref().unwrap_or("")),
+            named => (named, ""),
         };
-        had.entry(seen.app.as_str())
-            .or_default()
-            .insert((seen.pg.as_str(), interpreter));
+        let list = had.entry(seen.app.as_str()).or_default();
+        if !list.contains(&(seen.pg.as_str(), ag, detail)) {
+            list.push((seen.pg.as_str(), ag, detail));
+        }
     }
-    let mut apps_by_process: HashMap<&str, Vec<&str>> = HashMap::default();
+    let mut apps_by_process: HashMap<&str, HashSet<&str>> = HashMap::default();
     for i in 0..a.instances.len() {
         if a.effective_of(i, GroupKind::Application).is_global() {
             let pg = a.effective_of(i, GroupKind::Process).value.as_str();
             let app = a.apps[a.mounts[a.instances[i].mount].app].as_str();
-            let apps = apps_by_process.entry(pg).or_default();
-            if !apps.contains(&app) {
-                apps.push(app);
-            }
+            apps_by_process.entry(pg).or_default().insert(app);
         }
     }
     move |i| {
         let pg = a.effective_of(i, GroupKind::Process).value.as_str();
         let app = a.apps[a.mounts[a.instances[i].mount].app].as_str();
         let mine = had.get(app);
+        let shared_before = |other: &str| {
+            had.get(other)
+                .zip(mine)
+                .is_some_and(|(o, m)| o.iter().any(|x| m.contains(x)))
+        };
         apps_by_process.get(pg).is_some_and(|apps| {
-            apps.iter().any(|other| {
-                *other != app
-                    && had
-                        .get(other)
-                        .zip(mine)
-                        .is_none_or(|(o, m)| o.is_disjoint(m))
-            })
+            apps.iter()
+                .any(|&other| other != app && !shared_before(other))
         })
     }
 }

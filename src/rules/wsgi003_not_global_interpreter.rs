@@ -97,6 +97,14 @@ impl Fixer<'_> {
         // the scope whose value it gives; the edits are then the same for
         // each of them, and made once.
         let a = self.a;
+        let preloads_into_old = a.imports.iter().any(|s| {
+            s.args
+                .option("application-group")
+                .is_some_and(|g| g.value == ag.value)
+        });
+        if !preloads_into_old {
+            return Some(edits);
+        }
         let scope = a.instances[inst].scope;
         let mut daemons: Vec<&str> = vec![a.effective_of(inst, GroupKind::Process).value.as_str()];
         if ag.source != crate::analysis::Source::AliasOption {
