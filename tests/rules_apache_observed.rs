@@ -369,3 +369,36 @@ WSGIPythonPath /srv/lib1
     let fixed = fixed_text(&run(&conf.replace("WSGIPythonPath /srv/lib1\n", "")));
     assert!(fixed.contains("WSGIProcessGroup spare\n"), "{fixed}");
 }
+
+#[test]
+fn apps_a_later_location_takes_over_are_split_by_their_alias_options() {
+    // The fleet's generated sites: each app's <Location> selects its own
+    // daemon, but the <Location /> after them wins (httpd merges the later
+    // one over), so all three run in site2_app0. A selection in /app1's
+    // own <Location> would be overridden again; the alias option is not
+    // (mod_wsgi: it beats every section).
+    let mut conf = String::from("<VirtualHost *:80>\n    ServerName site2.example.org\n");
+    for (url, app) in [("/app2", "app2"), ("/app1", "app1"), ("/", "app0")] {
+        conf.push_str(&format!(
+            "    WSGIDaemonProcess site2_{app} processes=2 threads=15 python-home=/srv/site2/venv\n    WSGIScriptAlias {url} /srv/site2/{app}/wsgi.py\n    <Location {url}>\n        WSGIProcessGroup site2_{app}\n    </Location>\n"
+        ));
+    }
+    conf.push_str("</VirtualHost>\n");
+    let r = run(&conf);
+    assert!(r.findings.iter().all(|f| f.fixable), "{:#?}", r.findings);
+    let fixed = fixed_text(&r);
+    for (url, app) in [("/app1", "app1"), ("/", "app0")] {
+        assert!(
+            fixed.contains(&format!(
+                "WSGIScriptAlias {url} /srv/site2/{app}/wsgi.py process-group={app}\n"
+            )),
+            "{fixed}"
+        );
+    }
+    assert!(
+        fixed.contains("    WSGIApplicationGroup %{GLOBAL}\n"),
+        "{fixed}"
+    );
+    let again = run(&fixed);
+    assert!(again.findings.is_empty(), "{:#?}", again.findings);
+}

@@ -4,7 +4,7 @@
 
 use super::verify::{judge, Snapshot};
 use super::{enabled_issues, issue_key, unit_of, IssueKey, Options, Work};
-use crate::analysis::{self, ServerContext};
+use crate::analysis::{self, GroupKind, ServerContext};
 use crate::collections::{HashMap, HashSet};
 use crate::rules::issue::NotFixed;
 use crate::rules::placement::{FixEdit, Fixer};
@@ -35,6 +35,10 @@ pub(super) fn run(
     let mut refused: HashMap<IssueKey, NotFixed> = HashMap::default();
     // Why each issue was last refused, kept across passes.
     let mut reasons: HashMap<IssueKey, NotFixed> = HashMap::default();
+    // Apps (by script) whose split from a shared daemon was refused: they
+    // and the apps they share it with stay together, so another app's fix
+    // must not give them a scope-wide %{GLOBAL} (one interpreter for both).
+    let mut left_sharing: HashSet<String> = HashSet::default();
     // Edits that failed the checks in this state: the instances of one
     // server-level mount (one per vhost) often get the very same fix, and
     // it fails the same way for each of them.
@@ -51,8 +55,11 @@ pub(super) fn run(
         }
         let state = analysis.take().unwrap_or_else(|| current.analyse());
         let a = &state;
-        let fixer = Fixer::new(&current.trees, names, a, ext)
-            .with_pinned(pinned_apps(a, &current.suppressions()));
+        let fixer = Fixer::new(&current.trees, names, a, ext).with_pinned(pinned_apps(
+            a,
+            &current.suppressions(),
+            &left_sharing,
+        ));
         // Every fixable issue whose edits fit beside the others' goes into
         // one pass; the checks below judge the whole batch on the whole
         // server, and halve it when it fails. Fixes computed on the same state
@@ -142,6 +149,13 @@ pub(super) fn run(
             break;
         }
         let before = Snapshot::new(a, issues);
+        let shared_app = |i: &Issue| match i.kind {
+            IssueKind::Shared { mount, .. } => {
+                Some((issue_key(i), a.apps[a.mounts[mount].app].clone()))
+            }
+            _ => None,
+        };
+        let shared_apps: HashMap<IssueKey, String> = issues.iter().filter_map(shared_app).collect();
         drop(fixer);
         drop(state);
         let check = |edits: &[FixEdit], fixes: &[&Issue]| {
@@ -154,6 +168,11 @@ pub(super) fn run(
             (main_server_fixes > 0 && main_server_fixes < batch.len()).then_some(main_server_fixes);
         let all: Vec<usize> = (0..batch.len()).collect();
         let next = verified_part(&batch, all, split, &check, &mut refused).map(|(a, _)| a);
+        left_sharing.extend(
+            (shared_apps.iter())
+                .filter(|(k, _)| refused.contains_key(k))
+                .map(|(_, app)| app.clone()),
+        );
         refused_edits.extend(
             batch
                 .iter()
@@ -296,9 +315,26 @@ fn verified_part(
 
 /// Apps whose groups fixes of other apps must leave alone: those a
 /// suppression of a per-app rule covers (the user keeps them as they are),
-/// and mounts of several scripts that each have an interpreter of their
-/// own (a scope-wide `%{GLOBAL}` would merge them).
-fn pinned_apps(a: &analysis::Analysis, suppressions: &Suppressions) -> HashSet<usize> {
+/// mounts of several scripts that each have an interpreter of their own,
+/// and apps left sharing a daemon with another (`left_sharing`, by script,
+/// and the apps in their daemons): a scope-wide `%{GLOBAL}` would merge
+/// them.
+fn pinned_apps(
+    a: &analysis::Analysis,
+    suppressions: &Suppressions,
+    left_sharing: &HashSet<String>,
+) -> HashSet<usize> {
+    let shared_daemons: HashSet<&str> = (0..a.instances.len())
+        .filter(|&i| left_sharing.contains(&a.apps[a.mounts[a.instances[i].mount].app]))
+        .map(|i| a.effective_of(i, GroupKind::Process).value.as_str())
+        .collect();
+    let sharing: HashSet<usize> = (0..a.instances.len())
+        .filter(|&i| {
+            let pg = a.effective_of(i, GroupKind::Process).value.as_str();
+            shared_daemons.contains(pg)
+        })
+        .map(|i| a.mounts[a.instances[i].mount].app)
+        .collect();
     const PER_APP: [&str; 3] = ["WSGI001", "WSGI002", "WSGI003"];
     let per_script: HashSet<usize> = (0..a.instances.len())
         .filter(|&i| a.has_interpreter_per_script(i))
@@ -315,6 +351,7 @@ fn pinned_apps(a: &analysis::Analysis, suppressions: &Suppressions) -> HashSet<u
         })
         .map(|(_, m)| m)
         .map(|m| m.app)
+        .chain(sharing)
         .collect()
 }
 

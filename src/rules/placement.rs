@@ -455,7 +455,11 @@ impl<'a> Fixer<'a> {
         if self.location_would_capture_others(m) {
             return self.alias_option(m, kind, &shown);
         }
-        Some(vec![self.location_for(m, kind, &directive)?])
+        // Where a <Location> cannot take it, the alias's own option can.
+        match self.location_for(m, kind, &directive) {
+            Some(e) => Some(vec![e]),
+            None => self.alias_option(m, kind, &shown),
+        }
     }
 
     /// Changes the value of the directive that gives it, when that directive

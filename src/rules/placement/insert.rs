@@ -67,6 +67,10 @@ impl<'a> Fixer<'a> {
     ) -> Option<FixEdit> {
         let file = m.site.file;
         if let Some(loc) = self.exact_location(m) {
+            // A later <Location> over it (`/` after `/app1`) would win.
+            if self.last_covering_location(m, &loc, kind).is_some() {
+                return None;
+            }
             return Some(self.insert_first_child(file, &loc, directive));
         }
         let (name, arg) = match m.kind {
