@@ -402,3 +402,17 @@ fn apps_a_later_location_takes_over_are_split_by_their_alias_options() {
     let again = run(&fixed);
     assert!(again.findings.is_empty(), "{:#?}", again.findings);
 }
+
+#[test]
+fn an_if_chain_is_named_branch_by_branch() {
+    let conf = "<VirtualHost *:80>\nWSGIDaemonProcess d\nWSGIProcessGroup d\nWSGIScriptAlias /f /srv/f.wsgi\n<Location /f>\n<If \"-n %{HTTP:X-H}\">\nWSGIApplicationGroup %{GLOBAL}\n</If>\n<ElseIf \"-n %{HTTP:X-J}\">\nWSGIApplicationGroup %{GLOBAL}\n</ElseIf>\n<Else>\nWSGIApplicationGroup %{GLOBAL}\n</Else>\n</Location>\n</VirtualHost>\n";
+    let r = run(conf);
+    let m = &r.findings[0].message;
+    for part in [
+        "<If -n %{HTTP:X-H}> (line 7)",
+        "<ElseIf -n %{HTTP:X-J}> (line 10)",
+        "<Else> (line 13)",
+    ] {
+        assert!(m.contains(part), "{part}: {m}");
+    }
+}

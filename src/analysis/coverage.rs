@@ -7,13 +7,21 @@ pub mod regex;
 
 use super::{Mount, MountKind, Site};
 
+/// Which part of an `<If>` chain a section is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Branch {
+    If,
+    ElseIf,
+    Else,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SectionKind {
     Directory,
     Files,
     Location,
     /// `<If>`, `<ElseIf>`, `<Else>`: an expression decided per request.
-    If,
+    If(Branch),
     /// `<Limit>`, `<LimitExcept>`: decided by the request's method.
     Limit,
     /// `<Proxy>` ...: for requests no WSGI app serves; never counted as
@@ -39,7 +47,9 @@ pub fn classify_section(lower_name: &str, args: &[Vec<u8>]) -> (SectionKind, boo
         "filesmatch" => (SectionKind::Files, true, arg),
         "location" => (SectionKind::Location, tilde, arg),
         "locationmatch" => (SectionKind::Location, true, arg),
-        "if" | "elseif" | "else" => (SectionKind::If, false, arg),
+        "if" => (SectionKind::If(Branch::If), false, arg),
+        "elseif" => (SectionKind::If(Branch::ElseIf), false, arg),
+        "else" => (SectionKind::If(Branch::Else), false, arg),
         "limit" | "limitexcept" => (SectionKind::Limit, false, arg),
         _ => (SectionKind::Other, false, arg),
     }
@@ -317,7 +327,7 @@ pub fn covers(section: &super::SectionContext, mount: &Mount) -> Decision {
                 )
             }
         }
-        SectionKind::If | SectionKind::Limit => Decision::Unknown,
+        SectionKind::If(_) | SectionKind::Limit => Decision::Unknown,
         SectionKind::Other => Decision::No,
     }
 }
@@ -373,7 +383,7 @@ pub fn merge_rank(site: &Site) -> MergeRank {
         (SectionKind::Directory, true) => (1, 0),
         (SectionKind::Files, _) => (2, 0),
         (SectionKind::Location, _) => (3, 0),
-        (SectionKind::If | SectionKind::Limit | SectionKind::Other, _) => (4, 0),
+        (SectionKind::If(_) | SectionKind::Limit | SectionKind::Other, _) => (4, 0),
     };
     (category, components, site.scope != 0, site.order)
 }

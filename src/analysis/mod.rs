@@ -190,7 +190,7 @@ impl Mount {
                             || (self.target == s.arg
                                 && (self.url.is_some() || self.by_scope_handler))
                     }
-                    SectionKind::If | SectionKind::Limit | SectionKind::Other => true,
+                    SectionKind::If(_) | SectionKind::Limit | SectionKind::Other => true,
                 },
                 None => true,
             },

@@ -3,7 +3,8 @@
 
 use super::{rule_by_code, Finding};
 use crate::analysis::{
-    coverage::SectionKind, Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source,
+    coverage::{Branch, SectionKind},
+    Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source,
 };
 use crate::server::FileId;
 
@@ -206,9 +207,8 @@ impl CheckCtx<'_> {
                 let g = &self.a.groups[g];
                 let s = g.site.sections.last().expect("per-dir");
                 format!(
-                    "; cannot decide whether <{} {}> ({}) covers this app",
-                    section_name(s.kind, s.regex),
-                    s.arg,
+                    "; cannot decide whether {} ({}) covers this app",
+                    section_label(s),
                     self.at(from, &g.site)
                 )
             })
@@ -224,6 +224,14 @@ impl CheckCtx<'_> {
     }
 }
 
+/// A section as written in its opening line: `<Location /app>`, `<Else>`.
+pub fn section_label(s: &crate::analysis::SectionContext) -> String {
+    match s.arg.as_str() {
+        "" => format!("<{}>", section_name(s.kind, s.regex)),
+        arg => format!("<{} {arg}>", section_name(s.kind, s.regex)),
+    }
+}
+
 pub fn section_name(kind: SectionKind, regex: bool) -> &'static str {
     match (kind, regex) {
         (SectionKind::Directory, false) => "Directory",
@@ -232,7 +240,9 @@ pub fn section_name(kind: SectionKind, regex: bool) -> &'static str {
         (SectionKind::Files, true) => "FilesMatch",
         (SectionKind::Location, false) => "Location",
         (SectionKind::Location, true) => "LocationMatch",
-        (SectionKind::If, _) => "If",
+        (SectionKind::If(Branch::If), _) => "If",
+        (SectionKind::If(Branch::ElseIf), _) => "ElseIf",
+        (SectionKind::If(Branch::Else), _) => "Else",
         (SectionKind::Limit, _) => "Limit",
         (SectionKind::Other, _) => "section",
     }

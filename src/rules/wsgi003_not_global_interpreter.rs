@@ -1,7 +1,7 @@
 //! WSGI003 not-global-interpreter: the app runs in a sub-interpreter.
 
 use super::edit::{self, Edit};
-use super::issue::{describe, section_name, CheckCtx, Issue, IssueKind};
+use super::issue::{describe, section_label, CheckCtx, Issue, IssueKind};
 use super::placement::{FixEdit, Fixer};
 use super::registry::RuleInfo;
 use crate::analysis::{GroupKind, Resolved};
@@ -58,10 +58,9 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                     let site = &a.groups[g].site;
                     let s = site.sections.last().expect("per-dir");
                     format!(
-                        "{} (its <{} {}> does not cover the app)",
+                        "{} (its {} does not cover the app)",
                         ctx.at(from, site),
-                        section_name(s.kind, s.regex),
-                        s.arg
+                        section_label(s)
                     )
                 })
                 .collect();
