@@ -91,7 +91,12 @@ impl Anchored_ {
         if !is_anchored(pattern) {
             return None;
         }
-        let dfa = DFA::new(pattern).ok()?;
+        // PCRE as httpd builds it reads bytes: `.` takes any byte but a
+        // line feed, and classes are ASCII.
+        let syntax = regex_automata::util::syntax::Config::new()
+            .utf8(false)
+            .unicode(false);
+        let dfa = DFA::builder().syntax(syntax).build(pattern).ok()?;
         let cache = dfa.create_cache();
         Some(Anchored_ { dfa, cache })
     }
@@ -124,6 +129,49 @@ impl Anchored_ {
 }
 
 impl Anchored_ {
+    /// Does every URL that starts with `text` match, `$` and all? From the
+    /// state after `text`, every state a URL's bytes can reach must match
+    /// at the URL's end (`^/api(/.*)?$` after `/api/v2`). The walk is
+    /// bounded; past the bound the answer is no.
+    fn all_continuations_match(&mut self, text: &str) -> bool {
+        const MAX_STATES: usize = 512;
+        let input = Input::new(text.as_bytes()).anchored(Anchored::Yes);
+        let Ok(mut sid) = self.dfa.start_state_forward(&mut self.cache, &input) else {
+            return false;
+        };
+        for &b in text.as_bytes() {
+            match self.dfa.next_state(&mut self.cache, sid, b) {
+                Ok(next) => sid = next,
+                Err(_) => return false,
+            }
+        }
+        let mut seen = vec![sid];
+        let mut todo = vec![sid];
+        while let Some(s) = todo.pop() {
+            if s.is_dead() || s.is_quit() {
+                return false;
+            }
+            match self.dfa.next_eoi_state(&mut self.cache, s) {
+                Ok(e) if e.is_match() || s.is_match() => {}
+                _ => return false,
+            }
+            // A URL holds no raw line feed (httpd refuses such a request).
+            for b in (0u8..=255).filter(|&b| b != b'\n') {
+                let Ok(next) = self.dfa.next_state(&mut self.cache, s, b) else {
+                    return false;
+                };
+                if !seen.contains(&next) {
+                    if seen.len() >= MAX_STATES {
+                        return false;
+                    }
+                    seen.push(next);
+                    todo.push(next);
+                }
+            }
+        }
+        true
+    }
+
     /// Does the pattern match every URL that starts with `text`? Either a
     /// prefix already matched, or `text` matches and nothing that may follow
     /// (no `$`) undoes it: then every next byte reports the match.
@@ -258,10 +306,7 @@ fn alias_match_takes_every_url_uncached(pattern: &str, url: &str) -> bool {
     if r.is_match(base) && !end_sensitive(pattern) {
         return true;
     }
-    Anchored_::new(pattern).is_some_and(|mut a| {
-        matches!(a.reach(base), Some(Reach::All) | Some(Reach::Exact))
-            && a.covers_prefix(&format!("{}/", base.trim_end_matches('/')))
-    })
+    Anchored_::new(pattern).is_some_and(|mut a| a.all_continuations_match(base))
 }
 
 /// `<LocationMatch R>` for `WSGIScriptAlias u`: the app serves `u` and
@@ -512,5 +557,13 @@ mod tests {
         );
         assert_eq!(sure_prefix("^/settings?/x"), "/setting");
         assert_eq!(sure_prefix("/a"), "");
+    }
+
+    #[test]
+    fn a_pattern_that_takes_a_url_and_all_below_it_shadows_an_alias() {
+        assert!(alias_match_takes_every_url("^/m(\\d)", "/m12"));
+        assert!(alias_match_takes_every_url("^/api(/.*)?$", "/api/v2"));
+        assert!(!alias_match_takes_every_url("^/api$", "/api/v2"));
+        assert!(!alias_match_takes_every_url("^/m(\\d)$", "/m12"));
     }
 }
