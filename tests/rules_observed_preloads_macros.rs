@@ -277,3 +277,37 @@ fn groups_a_use_of_a_macro_sets_are_the_scopes() {
         r.findings
     );
 }
+
+/// WSGIImportScript belongs to the server or a vhost: httpd refuses it in a
+/// per-directory section, and wsgifix says so in httpd's words.
+#[test]
+fn an_import_in_a_per_directory_section_is_refused_as_httpd_does() {
+    let cases = [
+        ("<Location /y>", "</Location>", "<Location>"),
+        ("<Directory /srv>", "</Directory>", "<Directory>"),
+    ];
+    let Some(apache) = common::apache::require_or_skip("import context configtest") else {
+        for (open, close, context) in cases {
+            let text = format!("{open}\nWSGIImportScript /srv/a1.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n{close}\n");
+            let e = run(&text).error.expect("an error").to_string();
+            assert_eq!(
+                e,
+                format!("2:1: WSGIImportScript not allowed in {context} context")
+            );
+        }
+        return;
+    };
+    let lab = common::apache::Lab::for_wsgi(&apache);
+    for (k, (open, close, context)) in cases.iter().enumerate() {
+        let text = format!("{open}\nWSGIImportScript /srv/a1.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n{close}\n");
+        let words = format!("WSGIImportScript not allowed in {context} context");
+        let e = run(&text).error.expect("an error").to_string();
+        assert_eq!(e, format!("2:1: {words}"));
+        let out = lab.check_snippet(&format!("import{k}"), &text);
+        assert!(
+            !out.ok() && out.message().contains(&words),
+            "{}",
+            out.message()
+        );
+    }
+}

@@ -357,10 +357,31 @@ impl Walk<'_, '_> {
                     });
                 }
             }
-            "wsgiimportscript" => a.imports.push(ImportScript {
-                site: self.site(line),
-                args: options::parse(rest, 1),
-            }),
+            "wsgiimportscript" => {
+                // Server and vhost context only: httpd refuses it in a
+                // per-directory section.
+                let section = self.sections.last().map(|s| (s.kind, s.regex));
+                let context = match section {
+                    Some((coverage::SectionKind::Location, false)) => Some("<Location>"),
+                    Some((coverage::SectionKind::Location, true)) => Some("<LocationMatch>"),
+                    Some((coverage::SectionKind::Directory, false)) => Some("<Directory>"),
+                    Some((coverage::SectionKind::Directory, true)) => Some("<DirectoryMatch>"),
+                    Some((coverage::SectionKind::Files, false)) => Some("<Files>"),
+                    Some((coverage::SectionKind::Files, true)) => Some("<FilesMatch>"),
+                    _ => None,
+                };
+                if let Some(context) = context {
+                    a.errors.push(ConfigError {
+                        site: self.site(line),
+                        message: format!("WSGIImportScript not allowed in {context} context"),
+                    });
+                    return;
+                }
+                a.imports.push(ImportScript {
+                    site: self.site(line),
+                    args: options::parse(rest, 1),
+                });
+            }
             "wsgipythonpath" | "wsgipythonhome" if self.scope == 0 && self.sections.is_empty() => {
                 if let Some(v) = logical::words(rest).first() {
                     let slot = match lower {
