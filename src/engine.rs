@@ -474,10 +474,31 @@ fn template_findings(
                     .map(|(site, _)| site.line),
             )
             .collect();
+        // Where the body sets nothing, its apps take the server's own
+        // values (a Use in a vhost inherits them), as any vhost does.
+        let server_sets = |kind: analysis::GroupKind| {
+            a.groups
+                .iter()
+                .rev()
+                .find(|g| g.kind == kind && g.site.scope == 0 && g.site.at_scope_level())
+        };
+        let inherited = |i: &Issue| match &i.kind {
+            crate::rules::IssueKind::Embedded { pg, .. } => {
+                pg.source == analysis::Source::Default
+                    && server_sets(analysis::GroupKind::Process)
+                        .is_some_and(|g| !g.value.is_empty())
+            }
+            crate::rules::IssueKind::NotGlobal { ag, .. } => {
+                ag.source == analysis::Source::Default
+                    && server_sets(analysis::GroupKind::Application)
+                        .is_some_and(|g| g.value == "%{GLOBAL}")
+            }
+            _ => false,
+        };
         // Suppressions are read from the file itself by the caller, where
         // the template's lines have their place.
         for i in all_enabled_issues(&inner, names, options, ext, true) {
-            if i.code == "WSGI004" && selects_outside.contains(&i.line) {
+            if (i.code == "WSGI004" && selects_outside.contains(&i.line)) || inherited(&i) {
                 continue;
             }
             let mut f = i.to_finding(false, None);

@@ -311,3 +311,38 @@ fn an_import_in_a_per_directory_section_is_refused_as_httpd_does() {
         );
     }
 }
+
+#[test]
+fn a_macro_body_takes_the_servers_own_groups() {
+    // Apache served /m (in the Use'd vhost) from D in the main interpreter:
+    // the body sets no WSGIApplicationGroup, and the server's applies.
+    let conf = "\
+WSGIDaemonProcess D
+WSGIApplicationGroup %{GLOBAL}
+<VirtualHost *:80>
+  ServerName plain.test
+  WSGIProcessGroup D
+  WSGIScriptAlias /p /srv/a1.wsgi
+</VirtualHost>
+<Macro M $port>
+<VirtualHost *:$port>
+  ServerName mac.test
+  WSGIProcessGroup D
+  WSGIScriptAlias /m /srv/a2.wsgi
+</VirtualHost>
+</Macro>
+Use M 81
+";
+    let r = run(conf);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    // Without the server's value, the body's app runs in a sub-interpreter.
+    let r = run(&conf.replace("WSGIApplicationGroup %{GLOBAL}\n", ""));
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.code == "WSGI003" && f.line == 12),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(codes(&r).iter().filter(|c| c.0 == "WSGI003").count(), 2);
+}
