@@ -340,7 +340,7 @@ Use M 81
     assert!(
         r.findings
             .iter()
-            .any(|f| f.code == "WSGI003" && f.line == 12),
+            .any(|f| f.code == "WSGI003" && f.line == 11),
         "{:#?}",
         r.findings
     );
