@@ -30,10 +30,13 @@ proptest! {
             prop_assert!(false, "fixes discarded: {message}\n{text}");
         }
         // A preload whose daemon comes later, or lives in another
-        // ServerName's vhost, is what httpd refuses to start with: an
-        // error, in mod_wsgi's words, and nothing to fix.
+        // ServerName's vhost, and a WSGIImportScript in a section (the
+        // generator puts lines anywhere), are what httpd refuses to start
+        // with: an error, in httpd's words, and nothing to fix.
         if let Some(EngineError::Syntax(e)) = &r.error {
-            if e.message.starts_with("WSGI process group not ") {
+            if e.message.starts_with("WSGI process group not ")
+                || e.message.starts_with("WSGIImportScript not allowed in <")
+            {
                 prop_assert!(text.contains("process-group="), "{text}");
                 prop_assert!(r.fixed.is_none());
                 return Ok(());
