@@ -29,6 +29,23 @@ pub enum SectionKind {
     Other,
 }
 
+/// A section's name as written, for messages in httpd's words.
+pub fn section_name(kind: SectionKind, regex: bool) -> &'static str {
+    match (kind, regex) {
+        (SectionKind::Directory, false) => "Directory",
+        (SectionKind::Directory, true) => "DirectoryMatch",
+        (SectionKind::Files, false) => "Files",
+        (SectionKind::Files, true) => "FilesMatch",
+        (SectionKind::Location, false) => "Location",
+        (SectionKind::Location, true) => "LocationMatch",
+        (SectionKind::If(Branch::If), _) => "If",
+        (SectionKind::If(Branch::ElseIf), _) => "ElseIf",
+        (SectionKind::If(Branch::Else), _) => "Else",
+        (SectionKind::Limit, _) => "Limit",
+        (SectionKind::Other, _) => "section",
+    }
+}
+
 /// Reads a section's name and arguments into its kind, regex flag and argument.
 pub fn classify_section(lower_name: &str, args: &[Vec<u8>]) -> (SectionKind, bool, String) {
     let words: Vec<String> = args
@@ -147,7 +164,7 @@ fn path_under(path: &str, dir: &str) -> bool {
         return false;
     }
     d.iter().zip(&p).all(|(dc, pc)| {
-        if dc.contains(['*', '?', '[']) {
+        if has_wildcard(dc) {
             globset::GlobBuilder::new(dc)
                 .literal_separator(true)
                 .build()
@@ -175,7 +192,7 @@ pub fn is_pattern(files: &super::SectionContext) -> bool {
 /// literal argument, or a regex that spells one name (`^a1\.wsgi$`).
 pub fn literal_name(files: &super::SectionContext) -> Option<String> {
     if !files.regex {
-        return (!files.arg.contains(['*', '?', '['])).then(|| files.arg.clone());
+        return (!has_wildcard(&files.arg)).then(|| files.arg.clone());
     }
     let inner = files.arg.strip_prefix('^')?.strip_suffix('$')?;
     let mut name = String::new();
@@ -348,7 +365,8 @@ fn literal_location(location: &str, url: &str) -> Decision {
     }
 }
 
-fn has_wildcard(s: &str) -> bool {
+/// Shell wildcards, as httpd's fnmatch sections read them.
+pub fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 

@@ -93,6 +93,12 @@ impl Site {
     pub fn at_scope_level(&self) -> bool {
         self.sections.is_empty()
     }
+
+    /// Whether this is read whenever `other` is: it stands under no
+    /// `<IfDefine>` that `other` does not.
+    pub fn read_whenever(&self, other: &Site) -> bool {
+        self.defines.iter().all(|c| other.defines.contains(c))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -91,7 +91,7 @@ impl Analysis {
                 [] => {}
                 [s] if s.kind == coverage::SectionKind::Location
                     && !s.regex
-                    && !s.arg.contains(['*', '?', '[']) =>
+                    && !coverage::has_wildcard(&s.arg) =>
                 {
                     slot.by_location
                         .entry(coverage::location_key(&s.arg))
@@ -202,10 +202,7 @@ impl Analysis {
         let mut patterns: Vec<Vec<usize>> = vec![Vec::new(); self.scopes.len()];
         let mut reached = vec![true; self.mounts.len()];
         for (i, m) in self.mounts.iter().enumerate() {
-            let always_with = |o: &usize| {
-                let d = &self.mounts[*o].site.defines;
-                d.iter().all(|x| m.site.defines.contains(x))
-            };
+            let always_with = |o: &usize| self.mounts[*o].site.read_whenever(&m.site);
             match (m.kind, &m.url) {
                 (MountKind::AliasMatch, Some(_)) => patterns[m.site.scope].push(i),
                 (MountKind::Alias, Some(url)) => {

@@ -360,20 +360,16 @@ impl Walk<'_, '_> {
             "wsgiimportscript" => {
                 // Server and vhost context only: httpd refuses it in a
                 // per-directory section.
-                let section = self.sections.last().map(|s| (s.kind, s.regex));
-                let context = match section {
-                    Some((coverage::SectionKind::Location, false)) => Some("<Location>"),
-                    Some((coverage::SectionKind::Location, true)) => Some("<LocationMatch>"),
-                    Some((coverage::SectionKind::Directory, false)) => Some("<Directory>"),
-                    Some((coverage::SectionKind::Directory, true)) => Some("<DirectoryMatch>"),
-                    Some((coverage::SectionKind::Files, false)) => Some("<Files>"),
-                    Some((coverage::SectionKind::Files, true)) => Some("<FilesMatch>"),
-                    _ => None,
-                };
-                if let Some(context) = context {
+                use coverage::SectionKind::{Directory, Files, Location};
+                if let Some(s) = self
+                    .sections
+                    .last()
+                    .filter(|s| matches!(s.kind, Directory | Files | Location))
+                {
+                    let context = coverage::section_name(s.kind, s.regex);
                     a.errors.push(ConfigError {
                         site: self.site(line),
-                        message: format!("WSGIImportScript not allowed in {context} context"),
+                        message: format!("WSGIImportScript not allowed in <{context}> context"),
                     });
                     return;
                 }

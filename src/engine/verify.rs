@@ -207,13 +207,8 @@ fn daemon_read_with_app(a: &Analysis, i: usize) -> bool {
     let pg = &a.effective_of(i, GroupKind::Process).value;
     let inst = a.instances[i];
     let mount = &a.mounts[inst.mount];
-    a.daemons_named(pg).any(|(_, d)| {
-        a.accessible(d, inst.scope)
-            && d.site
-                .defines
-                .iter()
-                .all(|c| mount.site.defines.contains(c))
-    })
+    a.daemons_named(pg)
+        .any(|(_, d)| a.accessible(d, inst.scope) && d.site.read_whenever(&mount.site))
 }
 
 /// `%{GLOBAL}` for an app whose process serves another app too.

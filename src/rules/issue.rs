@@ -3,8 +3,7 @@
 
 use super::{rule_by_code, Finding};
 use crate::analysis::{
-    coverage::{Branch, SectionKind},
-    Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source,
+    coverage::section_name, Analysis, GroupKind, Mount, Resolved, ServerContext, Site, Source,
 };
 use crate::server::FileId;
 
@@ -229,22 +228,6 @@ pub fn section_label(s: &crate::analysis::SectionContext) -> String {
     match s.arg.as_str() {
         "" => format!("<{}>", section_name(s.kind, s.regex)),
         arg => format!("<{} {arg}>", section_name(s.kind, s.regex)),
-    }
-}
-
-pub fn section_name(kind: SectionKind, regex: bool) -> &'static str {
-    match (kind, regex) {
-        (SectionKind::Directory, false) => "Directory",
-        (SectionKind::Directory, true) => "DirectoryMatch",
-        (SectionKind::Files, false) => "Files",
-        (SectionKind::Files, true) => "FilesMatch",
-        (SectionKind::Location, false) => "Location",
-        (SectionKind::Location, true) => "LocationMatch",
-        (SectionKind::If(Branch::If), _) => "If",
-        (SectionKind::If(Branch::ElseIf), _) => "ElseIf",
-        (SectionKind::If(Branch::Else), _) => "Else",
-        (SectionKind::Limit, _) => "Limit",
-        (SectionKind::Other, _) => "section",
     }
 }
 

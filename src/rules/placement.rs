@@ -297,7 +297,7 @@ impl<'a> Fixer<'a> {
         let mut candidates: Vec<&str> = Vec::new();
         for d in self.a.daemons_for_scope(m.site.scope) {
             // Read whenever the app is: under no <IfDefine> the app is not.
-            let read_with_app = d.site.defines.iter().all(|c| m.site.defines.contains(c));
+            let read_with_app = d.site.read_whenever(&m.site);
             if Some(d.name.as_str()) == except
                 || candidates.contains(&d.name.as_str())
                 || !read_with_app
