@@ -50,6 +50,22 @@ fn daemons(n: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// `n` `Use`s of one `<Macro>` writing a vhost with its own daemon, and one
+/// embedded app the fix must place: every fix pass reads every expansion.
+fn macro_uses(n: usize) -> Vec<u8> {
+    let mut s = String::from(
+        "<Macro WsgiSite $name>\n<VirtualHost *:80>\n    ServerName $name.example.org\n    \
+         WSGIDaemonProcess $name processes=2 threads=4 python-path=/srv/$name\n    \
+         WSGIProcessGroup $name\n    WSGIApplicationGroup %{GLOBAL}\n    \
+         WSGIScriptAlias / /srv/$name/app.wsgi\n</VirtualHost>\n</Macro>\n",
+    );
+    for i in 0..n {
+        let _ = writeln!(s, "Use WsgiSite site{i}");
+    }
+    s.push_str("WSGIScriptAlias /status /srv/status/wsgi.py\n");
+    s.into_bytes()
+}
+
 /// Name, full size, generator, command-line flags.
 type Case = (
     &'static str,
@@ -135,7 +151,7 @@ fn main() {
         "{:<44} {:>10} {:>10} {:>8}",
         "case", "full s", "tenth s", "ratio"
     );
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         ("vhosts, --check", 50_000, vhosts, &["--check", "-j", "1"]),
         (
             "vhosts, --dry-run",
@@ -153,6 +169,12 @@ fn main() {
             "unused daemons, --check",
             10_000,
             daemons,
+            &["--check", "-j", "1"],
+        ),
+        (
+            "Uses of one macro, --check",
+            20_000,
+            macro_uses,
             &["--check", "-j", "1"],
         ),
     ];

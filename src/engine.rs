@@ -145,6 +145,9 @@ struct Work {
     /// tree alive (verify drops the fixed trees to parse their prints);
     /// and while the weak handle lives, no other tree can take its address.
     suppressions: Vec<(Weak<SyntaxTree>, Arc<[Suppression]>)>,
+    /// Every pass reads the same `Use`s of `<Macro>`s: each expansion is
+    /// parsed and analysed once for the whole loop.
+    macros: Arc<analysis::MacroExpansions>,
 }
 
 impl Work {
@@ -158,6 +161,7 @@ impl Work {
             trees,
             includes,
             suppressions,
+            macros: Arc::default(),
         }
     }
 
@@ -182,6 +186,7 @@ impl Work {
         View {
             trees: self.trees.iter().map(|t| &**t).collect(),
             includes: Some(&self.includes),
+            macros: Some(&self.macros),
         }
         .analyse()
     }

@@ -20,6 +20,7 @@ mod walk;
 
 pub use apps::{instances, AppInstance, Effective};
 pub use context::{ServerContext, ServerNames};
+pub use macros::MacroExpansions;
 pub use walk::View;
 
 use crate::server::{FileId, ServerModel};

@@ -46,8 +46,8 @@ fn kind_slot(kind: GroupKind) -> usize {
 }
 
 impl Analysis {
-    pub(super) fn finish(&mut self) {
-        self.expand_macro_daemons();
+    pub(super) fn finish(&mut self, macros: Option<&super::MacroExpansions>) {
+        self.expand_macro_daemons(macros);
         // The walk grew these by doubling. A fix loop holds an analysis for
         // the whole of each pass, and for a file of thousands of vhosts the
         // spare capacity alone is megabytes.

@@ -3,6 +3,7 @@
 //! stands in (main server or vhost, enclosing sections, `<IfDefine>`s).
 
 use super::coverage;
+use super::macros::MacroExpansions;
 use super::options::{self, WsgiArgs};
 use super::*;
 use crate::collections::HashMap;
@@ -19,6 +20,8 @@ const MAX_INCLUDE_DEPTH: usize = 128;
 pub struct View<'a> {
     pub trees: Vec<&'a SyntaxTree>,
     pub includes: Option<&'a HashMap<(FileId, NodePath), Vec<FileId>>>,
+    /// Macro expansions read by earlier analyses of the same server.
+    pub macros: Option<&'a MacroExpansions>,
 }
 
 impl<'a> View<'a> {
@@ -26,6 +29,7 @@ impl<'a> View<'a> {
         View {
             trees: vec![tree],
             includes: None,
+            macros: None,
         }
     }
 
@@ -33,6 +37,7 @@ impl<'a> View<'a> {
         View {
             trees: model.files.iter().map(|f| &*f.tree).collect(),
             includes: Some(&model.includes),
+            macros: None,
         }
     }
 
@@ -80,7 +85,7 @@ impl<'a> View<'a> {
             a.resolve_handlers(&ctx.handlers);
             a.add_scope_handler_mounts();
         }
-        a.finish();
+        a.finish(self.macros);
         a
     }
 }
