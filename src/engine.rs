@@ -507,7 +507,6 @@ fn template_findings(
                 continue;
             }
             let mut f = i.to_finding(false, None);
-            f.line += t.first_line - 1;
             f.message.push_str(&format!(
                 " (in <Macro {}>, a template: not rewritten)",
                 t.name

@@ -346,3 +346,36 @@ Use M 81
     );
     assert_eq!(codes(&r).iter().filter(|c| c.0 == "WSGI003").count(), 2);
 }
+
+#[test]
+fn what_a_macro_body_finding_cites_is_numbered_as_the_file() {
+    // A sweep's server: /b shares the body's daemon with /app; the finding
+    // stands at the file's line 10 and must cite the WSGIProcessGroup at the
+    // file's line 7 (the body's fourth line).
+    let conf = "\
+Listen 127.0.0.1:21320
+ServerName localhost
+<Macro Site $name>
+<VirtualHost 127.0.0.1:21320>
+  ServerName $name.test
+  WSGIDaemonProcess $name
+  WSGIProcessGroup $name
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /app /srv/a1.wsgi
+  WSGIScriptAlias /b /srv/a2.wsgi
+</VirtualHost>
+</Macro>
+Use Site one
+";
+    let r = run(conf);
+    let shared: Vec<_> = r.findings.iter().filter(|f| f.code == "WSGI002").collect();
+    assert_eq!(shared.len(), 1, "{:#?}", r.findings);
+    assert_eq!((shared[0].line, shared[0].column), (10, 3));
+    assert!(
+        shared[0]
+            .message
+            .contains("WSGIProcessGroup $name at line 7"),
+        "{}",
+        shared[0].message
+    );
+}

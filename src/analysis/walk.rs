@@ -241,13 +241,16 @@ impl Walk<'_, '_> {
                         body.extend_from_slice(l.raw());
                     }
                 }
-                if let Ok(tree) = crate::syntax::parse(&body) {
+                // Numbered as the file numbers its lines: what the checks
+                // say of the body ("at line N") is then true of the file.
+                let first_line = s.open.line + s.open.newline_count();
+                if let Ok(tree) = crate::syntax::parse_from_line(&body, first_line) {
                     a.templates.push(Template {
                         name: args.first().map(|a| lossy(a)).unwrap_or_default(),
                         params: args.iter().skip(1).map(|a| lossy(a)).collect(),
                         tree,
                         file: self.file,
-                        first_line: s.open.line + s.open.newline_count(),
+                        first_line,
                         order: self.order,
                     });
                 }

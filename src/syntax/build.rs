@@ -42,10 +42,16 @@ pub fn parse(input: &[u8]) -> Result<SyntaxTree, SyntaxError> {
     parse_in_chunks(input, CHUNK)
 }
 
+/// [`parse`] of text that starts at line `first_line` of its file (a
+/// `<Macro>` body): lines are numbered as the file numbers them.
+pub fn parse_from_line(input: &[u8], first_line: u32) -> Result<SyntaxTree, SyntaxError> {
+    parse_buffer(Arc::new(input.to_vec()), CHUNK, first_line)
+}
+
 /// [`parse`] of a buffer the caller shares: the tree's lines are ranges of
 /// `input` itself, so the file is held once however many hold it.
 pub fn parse_shared(input: tree::SharedBytes) -> Result<SyntaxTree, SyntaxError> {
-    parse_buffer(input, CHUNK)
+    parse_buffer(input, CHUNK, 1)
 }
 
 /// [`parse`], with the grammar run on pieces of about `chunk` bytes (cut at
@@ -53,10 +59,14 @@ pub fn parse_shared(input: tree::SharedBytes) -> Result<SyntaxTree, SyntaxError>
 /// piece for the whole input.
 #[doc(hidden)]
 pub fn parse_in_chunks(input: &[u8], chunk: usize) -> Result<SyntaxTree, SyntaxError> {
-    parse_buffer(Arc::new(input.to_vec()), chunk)
+    parse_buffer(Arc::new(input.to_vec()), chunk, 1)
 }
 
-fn parse_buffer(input: tree::SharedBytes, chunk: usize) -> Result<SyntaxTree, SyntaxError> {
+fn parse_buffer(
+    input: tree::SharedBytes,
+    chunk: usize,
+    first_line: u32,
+) -> Result<SyntaxTree, SyntaxError> {
     if u32::try_from(input.len()).is_err() {
         return Err(SyntaxError::new(
             1,
@@ -64,7 +74,7 @@ fn parse_buffer(input: tree::SharedBytes, chunk: usize) -> Result<SyntaxTree, Sy
             "file of 4 GiB or more; wsgifix refuses such input".to_string(),
         ));
     }
-    split_lines(&input, chunk)?.finish()
+    split_lines(&input, chunk, first_line)?.finish()
 }
 
 /// How much input one run of the grammar reads: pest queues two tokens per
@@ -99,7 +109,11 @@ fn chunk_end(input: &[u8], from: usize, chunk: usize) -> usize {
 
 /// Runs the grammar and nests its logical lines as they come, each a range of
 /// one shared copy of the input.
-fn split_lines(shared: &tree::SharedBytes, chunk: usize) -> Result<Nester, SyntaxError> {
+fn split_lines(
+    shared: &tree::SharedBytes,
+    chunk: usize,
+    first_line: u32,
+) -> Result<Nester, SyntaxError> {
     let input: &[u8] = shared;
     // pest reads `&str`. A file that is not UTF-8 is read as Latin-1
     // instead (one char per byte, every byte >= 0x80 an ordinary non-space
@@ -112,7 +126,7 @@ fn split_lines(shared: &tree::SharedBytes, chunk: usize) -> Result<Nester, Synta
         is_latin1: utf8.is_none(),
         buf: Arc::clone(shared),
         nest: Nester::default(),
-        line_no: 1,
+        line_no: first_line,
         at: 0,
         pending: None,
     };

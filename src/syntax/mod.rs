@@ -17,7 +17,7 @@ pub mod grammar {
     pub struct HttpdGrammar;
 }
 
-pub use build::{parse, parse_in_chunks, parse_shared, MAX_DEPTH};
+pub use build::{parse, parse_from_line, parse_in_chunks, parse_shared, MAX_DEPTH};
 pub use tree::{visit_lines, Line, LineKind, Node, Section, SharedBytes, SyntaxTree};
 
 use std::fmt;
