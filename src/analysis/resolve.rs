@@ -34,6 +34,9 @@ struct PerDirGroups {
     /// [`coverage::location_key`]: a vhost whose fix gave each of its
     /// thousands of apps a `<Location>` is resolved without a scan.
     by_location: HashMap<String, Vec<usize>>,
+    /// The keys of `by_location`, sorted: the `<Location>`s below a URL
+    /// are a range of them.
+    location_keys: Vec<String>,
     /// All the others, in read order.
     rest: Vec<usize>,
 }
@@ -100,6 +103,10 @@ impl Analysis {
                 }
                 _ => slot.rest.push(i),
             }
+        }
+        for slot in ix.per_dir.iter_mut().flatten() {
+            slot.location_keys = slot.by_location.keys().cloned().collect();
+            slot.location_keys.sort_unstable();
         }
         for (i, d) in self.daemons.iter().enumerate() {
             ix.daemons_by_scope[d.site.scope].push(i);
@@ -358,6 +365,65 @@ impl Analysis {
             source: Source::Default,
             undecided,
         }
+    }
+
+    /// The parts of `mount`'s URLs that run elsewhere for requests in
+    /// `scope`: the URL of each literal `<Location>` below the mount's own
+    /// URL that sets its group of `kind` to another value than the mount's
+    /// (mod_wsgi's documentation delegates `/admin` of a site at `/` to a
+    /// daemon of its own that way), with the value there. Such a part is
+    /// as much the config's intent as the app's own group: a fix that
+    /// moves the app must not move it (an alias option would).
+    pub fn parts_in(
+        &self,
+        mount: &Mount,
+        scope: usize,
+        kind: GroupKind,
+    ) -> Vec<(String, Resolved)> {
+        let (Some(url), MountKind::Alias, None) = (&mount.url, mount.kind, &mount.handler_section)
+        else {
+            return Vec::new();
+        };
+        let below = format!("{}/", coverage::location_key(url));
+        let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
+        let mut urls: Vec<&str> = Vec::new();
+        for &level in levels {
+            let keys = &self.index.per_dir[level][kind_slot(kind)].location_keys;
+            let from = keys.partition_point(|k| k.as_str() < below.as_str());
+            urls.extend(
+                keys[from..]
+                    .iter()
+                    .take_while(|k| k.starts_with(&below))
+                    .map(String::as_str),
+            );
+        }
+        if urls.is_empty() {
+            return Vec::new();
+        }
+        urls.sort_unstable();
+        urls.dedup();
+        let own = self.resolve_in(mount, scope, kind).value;
+        let mut at = mount.clone();
+        urls.into_iter()
+            .filter_map(|u| {
+                at.url = Some(u.to_string());
+                let there = self.resolve_in(&at, scope, kind);
+                (there.value != own).then(|| (u.to_string(), there))
+            })
+            .collect()
+    }
+
+    /// Whether some request's part of `mount` runs elsewhere ([`Self::parts_in`]),
+    /// in any scope its requests come in.
+    pub fn has_parts(&self, mount: &Mount, kind: GroupKind) -> bool {
+        let scopes = if mount.site.scope == 0 {
+            0..self.scopes.len()
+        } else {
+            mount.site.scope..mount.site.scope + 1
+        };
+        scopes
+            .into_iter()
+            .any(|s| !self.parts_in(mount, s, kind).is_empty())
     }
 
     /// The group directives of `kind` in sections of scope `level` that may

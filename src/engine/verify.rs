@@ -38,6 +38,9 @@ struct Seen {
     app: String,
     server_name: Option<String>,
     not_global: bool,
+    /// URLs below the mount that run in other groups than the app
+    /// ([`Analysis::parts_in`]): (kind, URL, value there).
+    parts: Vec<(GroupKind, String, String)>,
 }
 
 /// What the server was before a fix.
@@ -72,6 +75,7 @@ impl<'a> Snapshot<'a> {
                     app: a.apps[m.app].clone(),
                     server_name: a.server_name_of(a.instances[i].scope).map(str::to_string),
                     not_global: not_global.contains(&i),
+                    parts: parts_of(a, i),
                 };
                 (*k, seen)
             })
@@ -175,6 +179,45 @@ pub fn judge(
         .filter_map(|f| before.renames.get(&issue_key(f)))
         .map(|(name, sn)| (name, sn))
         .collect();
+    // A part of an app that runs elsewhere stays where it runs, whether
+    // or not its app is fixed; only %{GLOBAL} may reach the part of an app
+    // the batch fixes.
+    let mut moved_part = Vec::new();
+    for (key, seen) in &before.instances {
+        if seen.parts.is_empty() {
+            continue;
+        }
+        let Some(&now) = index.get(key) else {
+            return refused;
+        };
+        let fixed = apps.contains(seen.app.as_str());
+        let after_parts = parts_of(after, now);
+        let kept = seen.parts.iter().all(|(kind, url, value)| {
+            let there = after_parts
+                .iter()
+                .find(|(k, u, _)| k == kind && u == url)
+                .map_or_else(|| effective_at(after, now, *kind), |(_, _, v)| v.clone());
+            there == *value || (fixed && *kind == GroupKind::Application && there == "%{GLOBAL}")
+        });
+        if !kept {
+            if !fixed {
+                return refused;
+            }
+            moved_part.push(seen.app.as_str());
+        }
+    }
+    if !moved_part.is_empty() {
+        let own = |f: &&&Issue| {
+            f.instance()
+                .and_then(|i| before.instances.get(&before.key_of(i)))
+                .is_some_and(|s| moved_part.contains(&s.app.as_str()))
+        };
+        return Err(fixes
+            .iter()
+            .filter(own)
+            .map(|f| (issue_key(f), MOVES_PART))
+            .collect());
+    }
     for (key, seen) in &before.instances {
         if apps.contains(seen.app.as_str()) {
             continue;
@@ -193,6 +236,28 @@ pub fn judge(
         }
     }
     Ok(())
+}
+
+/// The fix moved URLs of the app that a `<Location>` below its own URL
+/// runs in another group.
+const MOVES_PART: NotFixed = "a <Location> below its URL runs part of it in another group, and the fix would move that part too";
+
+/// Instance `i`'s parts that run elsewhere, as the snapshot keeps them.
+fn parts_of(a: &Analysis, i: usize) -> Vec<(GroupKind, String, String)> {
+    let inst = a.instances[i];
+    let m = &a.mounts[inst.mount];
+    [GroupKind::Process, GroupKind::Application]
+        .into_iter()
+        .flat_map(|kind| {
+            (a.parts_in(m, inst.scope, kind).into_iter()).map(move |(url, r)| (kind, url, r.value))
+        })
+        .collect()
+}
+
+/// Instance `i`'s own group of `kind` (a part that no longer differs from
+/// the app has the app's value).
+fn effective_at(a: &Analysis, i: usize, kind: GroupKind) -> String {
+    a.effective_of(i, kind).value.clone()
 }
 
 /// The check of the whole server after the fix: the finding was still there.

@@ -1,7 +1,7 @@
 //! WSGI002 shared-process-group: several apps in one daemon.
 
 use super::edit::{self, Edit, Sticks};
-use super::issue::{accessible_daemon, describe, CheckCtx, Issue, IssueKind};
+use super::issue::{accessible_daemon, describe, CheckCtx, Issue, IssueKind, NotFixed};
 use super::placement::{quote_if_needed, reindent, FixEdit, Fixer};
 use super::registry::RuleInfo;
 use crate::analysis::{GroupKind, Resolved};
@@ -36,44 +36,95 @@ it); a new daemon for an app of such a pair goes in the original site, so that
 disabling the copy leaves the :80 vhost every daemon it selects.",
 };
 
+/// A user of a daemon: an instance, its app, and the URL below its mount
+/// of a part that alone runs there ([`crate::analysis::Analysis::parts_in`]).
+type User = (usize, usize, Option<(String, Resolved)>);
+
 pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     let a = ctx.a;
-    // Daemon → its users (instance, app), in read order.
-    let mut users: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    // A daemon it cannot reach is WSGI006's, an undefined one WSGI004's, a
+    // name defined as two different daemons WSGI005's (httpd does not start
+    // at all, and which one an app means is unknown).
+    let daemon_of = |pg: &Resolved, scope: usize| {
+        let usable = !pg.is_global()
+            && !pg.is_dynamic()
+            && accessible_daemon(a, &pg.value, scope).is_some()
+            && !ambiguous(a, &pg.value);
+        usable.then(|| pg.value.clone())
+    };
+    // Daemon → its users, in read order.
+    let mut users: BTreeMap<String, Vec<User>> = BTreeMap::new();
     for v in ctx.daemon_views() {
-        let pg = v.pg;
-        if pg.is_global() || pg.is_dynamic() {
-            continue;
+        if let Some(d) = daemon_of(v.pg, v.scope) {
+            users
+                .entry(d)
+                .or_default()
+                .push((v.index, v.mount.app, None));
         }
-        // A daemon it cannot reach is WSGI006's, an undefined one WSGI004's,
-        // a name defined as two different daemons WSGI005's (httpd does not
-        // start at all, and which one an app means is unknown).
-        if accessible_daemon(a, &pg.value, v.scope).is_none() || ambiguous(a, &pg.value) {
-            continue;
+        for (url, pg) in a.parts_in(v.mount, v.scope, GroupKind::Process) {
+            if let Some(d) = daemon_of(&pg, v.scope) {
+                let list = users.entry(d).or_default();
+                if !list.iter().any(|(i, _, _)| *i == v.index) {
+                    list.push((v.index, v.mount.app, Some((url, pg))));
+                }
+            }
         }
-        users
-            .entry(pg.value.as_str())
-            .or_default()
-            .push((v.index, v.mount.app));
     }
     let mut out = Vec::new();
-    for (daemon, list) in users {
-        let keeper = keeper(a, daemon, &list);
-        for &(i, app) in &list {
-            if app == keeper {
+    for (daemon, list) in &users {
+        let keeper = keeper(a, daemon, list);
+        for (i, app, part) in list {
+            if *app == keeper {
                 continue;
             }
-            out.push(issue(ctx, i, daemon, keeper));
+            out.push(match part {
+                None => issue(ctx, *i, daemon, keeper),
+                Some((url, pg)) => part_issue(ctx, *i, daemon, keeper, url, pg),
+            });
         }
     }
     out
 }
 
+/// Only a part of the app shares the daemon: reported, not fixed (a fix
+/// would have to split the app's URLs between daemons).
+fn part_issue(
+    ctx: &CheckCtx,
+    i: usize,
+    daemon: &str,
+    keeper: usize,
+    url: &str,
+    pg: &Resolved,
+) -> Issue {
+    let a = ctx.a;
+    let inst = a.instances[i];
+    let m = &a.mounts[inst.mount];
+    let from = m.site.file;
+    Issue::new(
+        RULE.code,
+        &m.site,
+        ctx.say(|| {
+            format!(
+                "WSGI application {}{} shares daemon process group '{daemon}' with {} for its URLs under {url} ({})",
+                describe(m),
+                ctx.where_text(m, inst.scope),
+                a.apps[keeper],
+                ctx.source_text(from, pg, GroupKind::Process)
+            )
+        }),
+        IssueKind::ReportOnly(Some(PART_SHARES)),
+    )
+}
+
+const PART_SHARES: NotFixed =
+    "only the URLs a <Location> below its own gives that daemon share it: moving them is not a fix of one app";
+
 /// The app that keeps a shared daemon: one a `WSGIImportScript` preloads
 /// into it (which no fix may move: pulp's content app beside cobbler),
 /// else one mounted in the scope that defines it (the vhost's own app, not
-/// a server-level mount reaching in), else the first in read order.
-fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) -> usize {
+/// a server-level mount reaching in), else the first in read order; among
+/// equals, one that uses it for a part of its URLs only.
+fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[User]) -> usize {
     let home = a.daemons_named(daemon).next().map(|(_, d)| d.site.scope);
     let mount_of = |i: usize| &a.mounts[a.instances[i].mount];
     let preloaded = |i: usize| {
@@ -87,14 +138,19 @@ fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[(usize, usize)]) 
                     .is_some_and(|o| o.value == daemon)
         })
     };
+    let at_home = |i: usize| Some(mount_of(i).site.scope) == home;
+    // A part that alone runs there keeps it before a whole app: the whole
+    // app can be moved, a part only reported.
     list.iter()
-        .find(|(i, _)| preloaded(*i))
+        .find(|(i, _, _)| preloaded(*i))
         .or_else(|| {
             list.iter()
-                .find(|(i, _)| Some(mount_of(*i).site.scope) == home)
+                .find(|(i, _, part)| at_home(*i) && part.is_some())
         })
+        .or_else(|| list.iter().find(|(i, _, _)| at_home(*i)))
+        .or_else(|| list.iter().find(|(_, _, part)| part.is_some()))
         .or(list.first())
-        .map(|(_, app)| *app)
+        .map(|(_, app, _)| *app)
         .unwrap_or_default()
 }
 

@@ -9,6 +9,10 @@ use crate::analysis::{GroupKind, Mount, MountKind, NodePath, SectionContext};
 use crate::server::FileId;
 use crate::syntax::Node;
 
+/// Why no alias option is added where a `<Location>` below the mount's URL
+/// runs part of the app in another group.
+const PARTS_ELSEWHERE: &str = "a <Location> below its URL runs part of it in another group: an alias option would move that part too, and no <Directory> holds its script alone";
+
 impl Fixer<'_> {
     /// Both options on one alias preload the script at start-up, which
     /// needs the daemon defined before it (the engine's re-analysis refuses
@@ -36,6 +40,12 @@ impl Fixer<'_> {
                     ),
                 }
             }
+            // An alias option would take the parts too; a <Directory> is
+            // merged before every <Location>, so theirs still apply.
+            MountKind::Alias if self.a.has_parts(m, kind) => match self.own_directory(m) {
+                Some((file, path)) => Some(vec![self.insert_first_child(file, &path, &directive)]),
+                None => self.alias_option(m, kind, shown),
+            },
             MountKind::Alias => self.alias_option(m, kind, shown),
             _ => Some(vec![self.location_for(m, kind, &directive)?]),
         }
@@ -49,6 +59,9 @@ impl Fixer<'_> {
     ) -> Option<Vec<FixEdit>> {
         if m.kind != MountKind::Alias {
             return None;
+        }
+        if self.a.has_parts(m, kind) {
+            return self.refuse(PARTS_ELSEWHERE);
         }
         let line = self.line(m.site.file, &m.site.path)?;
         let body_len = line.raw().len() - line.eol().len();
