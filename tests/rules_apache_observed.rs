@@ -416,3 +416,36 @@ fn an_if_chain_is_named_branch_by_branch() {
         assert!(m.contains(part), "{part}: {m}");
     }
 }
+
+#[test]
+fn one_daemon_name_in_exclusive_branches_is_two_daemons() {
+    // A sweep's radicale server: with VH defined, Apache served / of the
+    // vhost from its own `rad` alone; without it, /radicale and /k1 shared
+    // the server-level `rad`. The vhost's app shares nothing and stays.
+    let conf = "\
+WSGIScriptAlias /k1 /srv/a2.wsgi
+<IfDefine !VH>
+  WSGIDaemonProcess rad python-path=/srv/lib1
+  WSGIProcessGroup rad
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /radicale /srv/a1.wsgi
+</IfDefine>
+<IfDefine VH>
+<VirtualHost _default_:8081>
+  WSGIDaemonProcess rad python-path=/srv/lib1
+  WSGIProcessGroup rad
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias / /srv/a1.wsgi
+</VirtualHost>
+</IfDefine>
+";
+    let r = run(conf);
+    let shared: Vec<_> = codes(&r).into_iter().filter(|c| c.0 == "WSGI002").collect();
+    assert_eq!(shared, [("WSGI002", 6, true)], "{:#?}", r.findings);
+    let fixed = fixed_text(&r);
+    let vhost = &fixed[fixed.find("<VirtualHost").unwrap()..];
+    assert!(
+        vhost.contains("  WSGIProcessGroup rad\n") && !vhost.contains("WSGIDaemonProcess a1"),
+        "{fixed}"
+    );
+}

@@ -1,7 +1,9 @@
 //! WSGI002 shared-process-group: several apps in one daemon.
 
 use super::edit::{self, Edit, Sticks};
-use super::issue::{accessible_daemon, describe, CheckCtx, Issue, IssueKind, NotFixed};
+use super::issue::{
+    accessible_daemon, describe, exclusive, CheckCtx, DaemonView, Issue, IssueKind, NotFixed,
+};
 use super::placement::{quote_if_needed, reindent, FixEdit, Fixer};
 use super::registry::RuleInfo;
 use crate::analysis::{GroupKind, Resolved};
@@ -45,24 +47,36 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     // A daemon it cannot reach is WSGI006's, an undefined one WSGI004's, a
     // name defined as two different daemons WSGI005's (httpd does not start
     // at all, and which one an app means is unknown).
-    let daemon_of = |pg: &Resolved, scope: usize| {
+    //
+    // Of one name defined in exclusive <IfDefine> branches (a server-level
+    // daemon under `!VH`, a vhost's under `VH`), each app uses the one read
+    // with it: apps of different branches never share a process.
+    let daemon_of = |pg: &Resolved, v: &DaemonView| {
         let usable = !pg.is_global()
             && !pg.is_dynamic()
-            && accessible_daemon(a, &pg.value, scope).is_some()
+            && accessible_daemon(a, &pg.value, v.scope).is_some()
             && !ambiguous(a, &pg.value);
-        usable.then(|| pg.value.clone())
+        if !usable {
+            return None;
+        }
+        let defines = &v.mount.site.defines;
+        let definition = a
+            .daemons_named(&pg.value)
+            .find(|(_, d)| a.accessible(d, v.scope) && !exclusive(&d.site.defines, defines))
+            .map(|(k, _)| k);
+        Some((pg.value.clone(), definition))
     };
-    // Daemon → its users, in read order.
-    let mut users: BTreeMap<String, Vec<User>> = BTreeMap::new();
+    // Daemon (name, definition read with the app) → its users, in read order.
+    let mut users: BTreeMap<(String, Option<usize>), Vec<User>> = BTreeMap::new();
     for v in ctx.daemon_views() {
-        if let Some(d) = daemon_of(v.pg, v.scope) {
+        if let Some(d) = daemon_of(v.pg, &v) {
             users
                 .entry(d)
                 .or_default()
                 .push((v.index, v.mount.app, None));
         }
         for (url, pg) in a.parts_in(v.mount, v.scope, GroupKind::Process) {
-            if let Some(d) = daemon_of(&pg, v.scope) {
+            if let Some(d) = daemon_of(&pg, &v) {
                 let list = users.entry(d).or_default();
                 if !list.iter().any(|(i, _, _)| *i == v.index) {
                     list.push((v.index, v.mount.app, Some((url, pg))));
@@ -71,7 +85,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         }
     }
     let mut out = Vec::new();
-    for (daemon, list) in &users {
+    for ((daemon, _), list) in &users {
         let keeper = keeper(a, daemon, list);
         for (i, app, part) in list {
             if *app == keeper {
