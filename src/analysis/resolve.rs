@@ -14,6 +14,8 @@ pub(crate) struct Index {
     groups_by_scope: Vec<Vec<usize>>,
     daemons_by_scope: Vec<Vec<usize>>,
     mounts_by_scope: Vec<Vec<usize>>,
+    /// mod_alias's `Alias`es (entries of `Analysis::aliases`) by scope.
+    aliases_by_scope: Vec<Vec<usize>>,
     pub(crate) instances_by_mount: Vec<Vec<usize>>,
     instances_by_scope: Vec<Vec<usize>>,
     /// Daemon definitions by name, in read order.
@@ -25,7 +27,12 @@ pub(crate) struct Index {
     per_dir: Vec<[PerDirGroups; 2]>,
     /// Effective (process, application) group of each instance.
     effective: OnceLock<Vec<(Resolved, Resolved)>>,
+    /// [`Analysis::parts_of`] of the instances that have parts, by kind.
+    parts: OnceLock<HashMap<usize, [Parts; 2]>>,
 }
+
+/// URLs below a mount whose requests run in another group, with that group.
+pub type Parts = Vec<(String, Resolved)>;
 
 /// One scope's group directives of one kind that sit inside sections.
 #[derive(Debug, Clone, Default)]
@@ -74,12 +81,14 @@ impl Analysis {
             groups_by_scope: vec![Vec::new(); n],
             daemons_by_scope: vec![Vec::new(); n],
             mounts_by_scope: vec![Vec::new(); n],
+            aliases_by_scope: vec![Vec::new(); n],
             instances_by_mount: vec![Vec::new(); self.mounts.len()],
             instances_by_scope: vec![Vec::new(); n],
             daemons_by_name: HashMap::default(),
             vhosts_by_name: HashMap::default(),
             per_dir: vec![Default::default(); n],
             effective: OnceLock::new(),
+            parts: OnceLock::new(),
         };
         for (i, d) in self.daemons.iter().enumerate() {
             ix.daemons_by_name
@@ -113,6 +122,9 @@ impl Analysis {
         }
         for (i, m) in self.mounts.iter().enumerate() {
             ix.mounts_by_scope[m.site.scope].push(i);
+        }
+        for (i, (scope, _, _)) in self.aliases.iter().enumerate() {
+            ix.aliases_by_scope[*scope].push(i);
         }
         self.index = ix;
         for v in 1..n {
@@ -402,6 +414,10 @@ impl Analysis {
         }
         urls.sort_unstable();
         urls.dedup();
+        urls.retain(|u| !self.taken_before(mount, scope, u));
+        if urls.is_empty() {
+            return Vec::new();
+        }
         let own = self.resolve_in(mount, scope, kind).value;
         let mut at = mount.clone();
         urls.into_iter()
@@ -411,6 +427,49 @@ impl Analysis {
                 (there.value != own).then(|| (u.to_string(), there))
             })
             .collect()
+    }
+
+    /// Whether requests for `url`, below `mount`'s URL, in `scope` go
+    /// elsewhere: to a mod_alias `Alias` (its hook runs before mod_wsgi's),
+    /// or to a WSGI alias tried before `mount` (the vhost's own, then the
+    /// server's read before it; the first that matches takes the request).
+    fn taken_before(&self, mount: &Mount, scope: usize, url: &str) -> bool {
+        let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
+        let by_alias = (levels.iter())
+            .flat_map(|&l| &self.index.aliases_by_scope[l])
+            .any(|&k| coverage::url_under(url, &self.aliases[k].1));
+        let takes = |&o: &usize| {
+            let o = &self.mounts[o];
+            match (o.kind, &o.url) {
+                (MountKind::Alias, Some(p)) => coverage::url_under(url, p),
+                (MountKind::AliasMatch, Some(p)) => {
+                    coverage::regex::matches(p, url) != Decision::No
+                }
+                _ => false,
+            }
+        };
+        let vhost_first =
+            scope != mount.site.scope && self.index.mounts_by_scope[scope].iter().any(takes);
+        let read_before = self.index.mounts_by_scope[mount.site.scope]
+            .iter()
+            .take_while(|&&o| self.mounts[o].site.order < mount.site.order)
+            .any(takes);
+        by_alias || vhost_first || read_before
+    }
+
+    /// [`Self::parts_in`] of instance `inst`, worked out once for all.
+    pub fn parts_of(&self, inst: usize, kind: GroupKind) -> &[(String, Resolved)] {
+        let all = self.index.parts.get_or_init(|| {
+            let parts_of = |i: &Instance| {
+                let m = &self.mounts[i.mount];
+                [GroupKind::Process, GroupKind::Application].map(|k| self.parts_in(m, i.scope, k))
+            };
+            (self.instances.iter().enumerate())
+                .map(|(k, i)| (k, parts_of(i)))
+                .filter(|(_, p)| p.iter().any(|v| !v.is_empty()))
+                .collect()
+        });
+        all.get(&inst).map_or(&[], |p| &p[kind_slot(kind)])
     }
 
     /// Whether some request's part of `mount` runs elsewhere ([`Self::parts_in`]),

@@ -244,12 +244,10 @@ const MOVES_PART: NotFixed = "a <Location> below its URL runs part of it in anot
 
 /// Instance `i`'s parts that run elsewhere, as the snapshot keeps them.
 fn parts_of(a: &Analysis, i: usize) -> Vec<(GroupKind, String, String)> {
-    let inst = a.instances[i];
-    let m = &a.mounts[inst.mount];
     [GroupKind::Process, GroupKind::Application]
         .into_iter()
         .flat_map(|kind| {
-            (a.parts_in(m, inst.scope, kind).into_iter()).map(move |(url, r)| (kind, url, r.value))
+            (a.parts_of(i, kind).iter()).map(move |(url, r)| (kind, url.clone(), r.value.clone()))
         })
         .collect()
 }

@@ -75,11 +75,11 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
                 .or_default()
                 .push((v.index, v.mount.app, None));
         }
-        for (url, pg) in a.parts_in(v.mount, v.scope, GroupKind::Process) {
-            if let Some(d) = daemon_of(&pg, &v) {
+        for (url, pg) in a.parts_of(v.index, GroupKind::Process) {
+            if let Some(d) = daemon_of(pg, &v) {
                 let list = users.entry(d).or_default();
                 if !list.iter().any(|(i, _, _)| *i == v.index) {
-                    list.push((v.index, v.mount.app, Some((url, pg))));
+                    list.push((v.index, v.mount.app, Some((url.clone(), pg.clone()))));
                 }
             }
         }
