@@ -449,3 +449,68 @@ WSGIScriptAlias /k1 /srv/a2.wsgi
         "{fixed}"
     );
 }
+
+#[test]
+fn define_values_are_substituted_as_httpd_reads_each_line() {
+    // Tero Karvinen's Django guide, two sites on one server: each Defines
+    // its user and paths, names its daemon `${TUSER}` and Undefines them.
+    // Apache served both from their own daemons (www-data, daemon) in the
+    // main interpreter; the guide's config has nothing to fix.
+    let site = |user: &str, dir: &str, port: u16| {
+        format!(
+            "Define TDIR /srv/{dir}\nDefine TWSGI /srv/{dir}/{dir}/wsgi.py\nDefine TUSER {user}\n\
+             Listen {port}\n<VirtualHost *:{port}>\n\
+             \tWSGIDaemonProcess ${{TUSER}} user=${{TUSER}} group=${{TUSER}} threads=5 python-path=\"${{TDIR}}\"\n\
+             \tWSGIScriptAlias / ${{TWSGI}}\n\
+             \t<Directory ${{TDIR}}>\n\t\tWSGIProcessGroup ${{TUSER}}\n\t\tWSGIApplicationGroup %{{GLOBAL}}\n\t</Directory>\n\
+             </VirtualHost>\nUndefine TDIR\nUndefine TWSGI\nUndefine TUSER\n"
+        )
+    };
+    let conf = format!(
+        "{}{}",
+        site("daemon", "kauppa", 8399),
+        site("www-data", "perusta", 8398)
+    );
+    let r = run(&conf);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.fixed.is_none());
+
+    // A daemon named `${SVC}-public` is glance-public: the second vhost's
+    // app shares it (Apache: one pid for both scripts).
+    let conf = "\
+Define SVC glance
+<VirtualHost *:8365>
+  WSGIDaemonProcess ${SVC}-public processes=1
+  WSGIProcessGroup ${SVC}-public
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias / /srv/a.wsgi
+</VirtualHost>
+<VirtualHost *:8366>
+  WSGIProcessGroup glance-public
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias / /srv/b.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    let found: Vec<_> = codes(&r).into_iter().map(|c| (c.0, c.1)).collect();
+    assert_eq!(found, [("WSGI002", 11)], "{:#?}", r.findings);
+
+    // One httpd's environment sets is unknown: no finding claims a 500.
+    let conf = "\
+WSGIDaemonProcess ${APP_USER}
+<VirtualHost *:80>
+  WSGIDaemonProcess ${APP_USER}
+  WSGIProcessGroup ${APP_USER}
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias / /srv/a.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| !["WSGI004", "WSGI005", "WSGI006"].contains(&f.code)),
+        "{:#?}",
+        r.findings
+    );
+}

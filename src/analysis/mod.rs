@@ -359,8 +359,10 @@ impl Resolved {
     /// sub-interpreters whatever the request, and mod_wsgi reads the
     /// tokens case-sensitively (`%{global}` is a sub-interpreter by that
     /// name).
+    /// Decided per request (`%{ENV:..}`), or by a `${NAME}` this read
+    /// cannot resolve (set in httpd's environment).
     pub fn is_dynamic(&self) -> bool {
-        self.value.contains("%{ENV:")
+        self.value.contains("%{ENV:") || self.value.contains("${")
     }
 
     pub fn is_certain(&self) -> bool {

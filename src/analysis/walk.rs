@@ -74,6 +74,7 @@ impl<'a> View<'a> {
                 sections: Vec::new(),
                 defines: Vec::new(),
                 defined: Vec::new(),
+                values: Vec::new(),
                 defines_changed: false,
                 path: Vec::new(),
                 order: 0,
@@ -108,6 +109,11 @@ struct Walk<'v, 'a> {
     /// Names a `Define` read outside every `<IfDefine>` has set so far:
     /// `<IfDefine>`s of them are decided.
     defined: Vec<String>,
+    /// What `${NAME}` stands for: `Define NAME VALUE` read so far outside
+    /// every `<IfDefine>` (httpd substitutes it in every argument as it
+    /// reads the line; Tero Karvinen's Django guide names each site's
+    /// daemon `${TUSER}` and Undefines it after the site).
+    values: Vec<(String, Vec<u8>)>,
     defines_changed: bool,
     path: NodePath,
     /// Counts lines in read order.
@@ -188,7 +194,14 @@ impl Walk<'_, '_> {
     }
 
     fn section(&mut self, s: &Section, a: &mut Analysis) {
-        let (name, args) = s.name_and_args();
+        let (name, mut args) = s.name_and_args();
+        if !self.values.is_empty() {
+            for arg in args.iter_mut() {
+                if memchr::memmem::find(arg, b"${").is_some() {
+                    *arg = self.substitute(arg);
+                }
+            }
+        }
         let name = String::from_utf8_lossy(&name).to_ascii_lowercase();
         match name.as_str() {
             "virtualhost" if self.scope == 0 => {
@@ -284,6 +297,13 @@ impl Walk<'_, '_> {
         let Some(lower) = known.flatten().or_else(|| relevant(&name)) else {
             return;
         };
+        let substituted;
+        let rest = if memchr::memmem::find(rest, b"${").is_some() {
+            substituted = self.substitute(rest);
+            &substituted[..]
+        } else {
+            rest
+        };
         match lower {
             "include" | "includeoptional" => self.include(a),
             "servername" if self.sections.is_empty() => {
@@ -336,7 +356,11 @@ impl Walk<'_, '_> {
                 if let Some(name) = logical::words(rest).first().map(|w| lossy(w)) {
                     self.defines_changed = true;
                     self.defined.retain(|d| *d != name);
+                    self.values.retain(|(d, _)| *d != name);
                     if lower == "define" {
+                        if let Some(value) = logical::words(rest).get(1) {
+                            self.values.push((name.clone(), value.clone()));
+                        }
                         self.defined.push(name);
                     }
                 }
@@ -405,6 +429,35 @@ impl Walk<'_, '_> {
             }
             _ => {}
         }
+    }
+
+    /// `rest` with each `${NAME}` a `Define` gave a value replaced by it
+    /// (ap_resolve_env); others stay as written: the environment httpd
+    /// starts with is not known here, and a value holding `${` is judged
+    /// as decided at run time.
+    fn substitute(&self, rest: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(rest.len());
+        let mut i = 0;
+        while let Some(at) = memchr::memmem::find(&rest[i..], b"${").map(|k| i + k) {
+            out.extend_from_slice(&rest[i..at]);
+            let name_end = memchr::memchr(b'}', &rest[at + 2..]).map(|k| at + 2 + k);
+            let value = name_end.and_then(|end| {
+                let name = &rest[at + 2..end];
+                (self.values.iter().rev()).find(|(n, _)| n.as_bytes() == name)
+            });
+            match (value, name_end) {
+                (Some((_, v)), Some(end)) => {
+                    out.extend_from_slice(v);
+                    i = end + 1;
+                }
+                _ => {
+                    out.extend_from_slice(b"${");
+                    i = at + 2;
+                }
+            }
+        }
+        out.extend_from_slice(&rest[i..]);
+        out
     }
 
     fn group(&mut self, lower: &str, line: &Line, rest: &[u8], a: &mut Analysis) {

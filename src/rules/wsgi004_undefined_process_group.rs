@@ -39,6 +39,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         !value.is_empty()
             && value != "%{GLOBAL}"
             && !value.contains("%{")
+            && !value.contains("${")
             && !is_defined(ctx, value)
     };
     let mut out = Vec::new();

@@ -33,6 +33,10 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     let a = ctx.a;
     let mut out = Vec::new();
     for (di, d) in a.daemons.iter().enumerate() {
+        // A name from a `${NAME}` httpd's environment sets is unknown here.
+        if d.name.contains("${") {
+            continue;
+        }
         let earlier = a
             .daemons_named(&d.name)
             .take_while(|(i, _)| *i < di)

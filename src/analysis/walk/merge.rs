@@ -19,6 +19,8 @@ struct Part {
     defines_changed: bool,
     /// The names defined at its end.
     defined: Vec<String>,
+    /// The `${NAME}` values at its end.
+    values: Vec<(String, Vec<u8>)>,
     /// Nodes walked, Includes expanded: how far it moves the read order.
     nodes: usize,
 }
@@ -73,6 +75,7 @@ impl Walk<'_, '_> {
             .map_or(parts.len(), |i| i + 1);
         for part in parts.into_iter().take(keep) {
             self.defined = part.defined.clone();
+            self.values = part.values.clone();
             self.join(part, a);
         }
         &files[(keep * run).min(files.len())..]
@@ -90,6 +93,7 @@ impl Walk<'_, '_> {
             sections: self.sections.clone(),
             defines: self.defines.clone(),
             defined: self.defined.clone(),
+            values: self.values.clone(),
             defines_changed: false,
             path: Vec::new(),
             order: 0,
@@ -107,6 +111,7 @@ impl Walk<'_, '_> {
             analysis,
             defines_changed: walk.defines_changed,
             defined: walk.defined,
+            values: walk.values,
             handlers: walk.handlers,
             nodes: walk.order,
         }
