@@ -439,9 +439,23 @@ WSGIScriptAlias /k1 /srv/a2.wsgi
 </VirtualHost>
 </IfDefine>
 ";
+    // /k1 runs in `rad` only without -D VH: which one, only httpd's
+    // command line says, so its findings are reported, not fixed.
     let r = run(conf);
-    let shared: Vec<_> = codes(&r).into_iter().filter(|c| c.0 == "WSGI002").collect();
-    assert_eq!(shared, [("WSGI002", 6, true)], "{:#?}", r.findings);
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 1, false), ("WSGI003", 1, false)],
+        "{:#?}",
+        r.findings
+    );
+    // With /k1 in the !VH branch too, /radicale shares `rad` with it: the
+    // vhost's app, alone in its own `rad`, is still left alone.
+    let conf = conf.replace(
+        "WSGIScriptAlias /k1 /srv/a2.wsgi\n<IfDefine !VH>\n",
+        "<IfDefine !VH>\n  WSGIScriptAlias /k1 /srv/a2.wsgi\n",
+    );
+    let r = run(&conf);
+    assert_eq!(codes(&r), [("WSGI002", 6, true)], "{:#?}", r.findings);
     let fixed = fixed_text(&r);
     let vhost = &fixed[fixed.find("<VirtualHost").unwrap()..];
     assert!(

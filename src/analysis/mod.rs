@@ -89,6 +89,12 @@ pub struct Site {
     pub order: usize,
 }
 
+/// Two `<IfDefine>` condition sets that can never hold together.
+pub fn exclusive_defines(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
+    a.iter()
+        .any(|(name, neg)| b.iter().any(|(n2, neg2)| n2 == name && neg2 != neg))
+}
+
 impl Site {
     /// Directly in its scope: no per-directory section around it.
     pub fn at_scope_level(&self) -> bool {

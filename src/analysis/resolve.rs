@@ -328,10 +328,30 @@ impl Analysis {
         // applies wins.
         let mut best: Option<(coverage::MergeRank, usize)> = None;
         let mut unknown: Vec<(coverage::MergeRank, usize)> = Vec::new();
+        // A group under an <IfDefine> the mount is not under applies only
+        // when httpd is started with (or without) that name: undecided,
+        // unless the two are never read together.
+        let read_with_mount = |g: &GroupDirective| {
+            if super::exclusive_defines(&g.site.defines, &mount.site.defines) {
+                Decision::No
+            } else if g.site.read_whenever(&mount.site) {
+                Decision::Yes
+            } else {
+                Decision::Unknown
+            }
+        };
         for i in candidates {
             let g = &self.groups[i];
             let rank = coverage::merge_rank(&g.site);
-            match coverage::covers_all(&g.site.sections, mount) {
+            let covers = match (
+                read_with_mount(g),
+                coverage::covers_all(&g.site.sections, mount),
+            ) {
+                (Decision::No, _) | (_, Decision::No) => Decision::No,
+                (Decision::Yes, c) => c,
+                (Decision::Unknown, _) => Decision::Unknown,
+            };
+            match covers {
                 Decision::Yes => {
                     if best.as_ref().is_none_or(|(r, _)| rank >= *r) {
                         best = Some((rank, i));
@@ -341,7 +361,7 @@ impl Analysis {
                 Decision::No => {}
             }
         }
-        let undecided: Vec<usize> = unknown
+        let mut undecided: Vec<usize> = unknown
             .into_iter()
             .filter(|(r, _)| best.as_ref().is_none_or(|(b, _)| r > b))
             .map(|(_, i)| i)
@@ -356,11 +376,21 @@ impl Analysis {
         // The vhost's own value, then the main server's (which vhosts
         // inherit); at one level the last one read wins.
         for &level in levels.iter().rev() {
-            let found = self.index.groups_by_scope[level]
-                .iter()
-                .rev()
-                .copied()
-                .find(|&i| self.groups[i].kind == kind && self.groups[i].site.at_scope_level());
+            let mut found = None;
+            for &i in self.index.groups_by_scope[level].iter().rev() {
+                let g = &self.groups[i];
+                if g.kind != kind || !g.site.at_scope_level() {
+                    continue;
+                }
+                match read_with_mount(g) {
+                    Decision::Yes => {
+                        found = Some(i);
+                        break;
+                    }
+                    Decision::Unknown => undecided.push(i),
+                    Decision::No => {}
+                }
+            }
             if let Some(i) = found {
                 return Resolved {
                     value: self.groups[i].value.clone(),

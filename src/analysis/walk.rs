@@ -75,6 +75,7 @@ impl<'a> View<'a> {
                 defines: Vec::new(),
                 defined: Vec::new(),
                 values: Vec::new(),
+                modules: Vec::new(),
                 defines_changed: false,
                 path: Vec::new(),
                 order: 0,
@@ -114,6 +115,10 @@ struct Walk<'v, 'a> {
     /// reads the line; Tero Karvinen's Django guide names each site's
     /// daemon `${TUSER}` and Undefines it after the site).
     values: Vec<(String, Vec<u8>)>,
+    /// What `<IfModule>` can name of the modules `LoadModule` loaded so
+    /// far outside every `<IfDefine>`: identifier and source file name.
+    /// Empty until the first one: a file read alone says nothing of them.
+    modules: Vec<String>,
     defines_changed: bool,
     path: NodePath,
     /// Counts lines in read order.
@@ -226,9 +231,23 @@ impl Walk<'_, '_> {
                 if args
                     .first()
                     .is_some_and(|m| m == b"!mod_wsgi.c" || m == b"!wsgi_module") => {}
-            "ifmodule" | "ifversion" | "iffile" | "ifdirective" | "ifsection" => {
-                self.walk(&s.children, a)
+            // In a server read with its LoadModules, httpd's answer is
+            // known (sweeps: Debian's certbot copy in <IfModule mod_ssl.c>
+            // without mod_ssl, <IfModule !mod_authz_core.c> with it).
+            "ifmodule" => {
+                let arg = args.first().map(|a| lossy(a)).unwrap_or_default();
+                let (negated, module) = match arg.strip_prefix('!') {
+                    Some(rest) => (true, rest),
+                    None => (false, arg.as_str()),
+                };
+                if self
+                    .module_loaded(module)
+                    .is_none_or(|loaded| loaded != negated)
+                {
+                    self.walk(&s.children, a)
+                }
             }
+            "ifversion" | "iffile" | "ifdirective" | "ifsection" => self.walk(&s.children, a),
             "ifdefine" => {
                 let arg = args.first().map(|a| lossy(a)).unwrap_or_default();
                 let (negated, define) = match arg.strip_prefix('!') {
@@ -420,6 +439,9 @@ impl Walk<'_, '_> {
                 }
             }
             "loadmodule" | "loadfile" => {
+                if lower == "loadmodule" && self.defines.is_empty() {
+                    self.record_module(rest);
+                }
                 if let Some(file) = logical::words(rest).last() {
                     let f = lossy(file).to_ascii_lowercase();
                     if f.ends_with(".pyd") || f.ends_with(".dll") {
@@ -429,6 +451,40 @@ impl Walk<'_, '_> {
             }
             _ => {}
         }
+    }
+
+    /// `LoadModule ssl_module .../mod_ssl.so`: `<IfModule>` may name it
+    /// `ssl_module` or `mod_ssl.c` from now on.
+    fn record_module(&mut self, rest: &[u8]) {
+        let words = logical::words(rest);
+        let (Some(id), Some(file)) = (words.first(), words.get(1)) else {
+            return;
+        };
+        let id = lossy(id);
+        if self.modules.is_empty() {
+            self.modules
+                .extend(BUILT_IN_MODULES.iter().map(|m| m.to_string()));
+        }
+        if let Some(short) = id.strip_suffix("_module") {
+            self.modules.push(format!("mod_{short}.c"));
+        }
+        let file = lossy(file);
+        let base = file.rsplit('/').next().unwrap_or(&file);
+        if let Some(stem) = base.strip_suffix(".so") {
+            self.modules.push(format!("{stem}.c"));
+        }
+        self.modules.push(id);
+        // What the parts walked beside this one decided may change.
+        self.defines_changed = true;
+    }
+
+    /// Whether httpd has `module` when it reads this line: unknown (`None`)
+    /// until a `LoadModule` is read.
+    fn module_loaded(&self, module: &str) -> Option<bool> {
+        if self.modules.is_empty() {
+            return None;
+        }
+        Some(self.modules.iter().any(|m| m.eq_ignore_ascii_case(module)))
     }
 
     /// `rest` with each `${NAME}` a `Define` gave a value replaced by it
@@ -580,6 +636,27 @@ fn relevant(name: &[u8]) -> Option<&'static str> {
         .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
         .copied()
 }
+
+/// Modules that Debian's, RHEL's and httpd's default builds compile in
+/// (`apache2 -l`, `httpd -l`): loaded without a `LoadModule`.
+const BUILT_IN_MODULES: &[&str] = &[
+    "core.c",
+    "core_module",
+    "http_core.c",
+    "http_module",
+    "mod_so.c",
+    "so_module",
+    "mod_watchdog.c",
+    "watchdog_module",
+    "mod_log_config.c",
+    "log_config_module",
+    "mod_logio.c",
+    "logio_module",
+    "mod_version.c",
+    "version_module",
+    "mod_unixd.c",
+    "unixd_module",
+];
 
 const RELEVANT: &[&str] = &[
     "include",

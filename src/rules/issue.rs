@@ -199,17 +199,26 @@ impl CheckCtx<'_> {
     }
 
     /// "; cannot decide whether <LocationMatch X> (line N) covers this app".
-    pub fn undecided_text(&self, from: FileId, r: &Resolved) -> String {
+    /// "; cannot decide whether <IfDefine SSL> (line N) is read" for a
+    /// group under an `<IfDefine>` the app is not under.
+    pub fn undecided_text(&self, from: FileId, r: &Resolved, app: &Site) -> String {
         r.undecided
             .iter()
             .map(|&g| {
                 let g = &self.a.groups[g];
-                let s = g.site.sections.last().expect("per-dir");
-                format!(
-                    "; cannot decide whether {} ({}) covers this app",
-                    section_label(s),
-                    self.at(from, &g.site)
-                )
+                let at = self.at(from, &g.site);
+                let condition = (g.site.defines.iter()).find(|c| !app.defines.contains(c));
+                match (condition, g.site.sections.last()) {
+                    (Some((name, negated)), _) => {
+                        let not = if *negated { "!" } else { "" };
+                        format!("; cannot decide whether <IfDefine {not}{name}> ({at}) is read: httpd's -D options decide it")
+                    }
+                    (None, Some(s)) => format!(
+                        "; cannot decide whether {} ({at}) covers this app",
+                        section_label(s)
+                    ),
+                    (None, None) => format!("; cannot decide whether the group at {at} applies"),
+                }
             })
             .collect()
     }
@@ -264,11 +273,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     issues
 }
 
-/// Two `<IfDefine>` condition sets that can never hold together.
-pub fn exclusive(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
-    a.iter()
-        .any(|(name, neg)| b.iter().any(|(n2, neg2)| n2 == name && neg2 != neg))
-}
+pub use crate::analysis::exclusive_defines as exclusive;
 
 /// Is daemon `name` defined anywhere in the server (or, for a file
 /// processed alone, in its server's other files)?

@@ -46,7 +46,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             continue;
         }
         let from = m.site.file;
-        let undecided = ctx.undecided_text(from, pg);
+        let undecided = ctx.undecided_text(from, pg, &m.site);
         let kind = if undecided.is_empty() {
             IssueKind::Embedded {
                 inst: i,

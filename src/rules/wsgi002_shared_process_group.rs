@@ -137,7 +137,8 @@ const PART_SHARES: NotFixed =
 /// into it (which no fix may move: pulp's content app beside cobbler),
 /// else one mounted in the scope that defines it (the vhost's own app, not
 /// a server-level mount reaching in), else the first in read order; among
-/// equals, one that uses it for a part of its URLs only.
+/// equals, one under fewer `<IfDefine>`s, then one that uses it for a part
+/// of its URLs only.
 fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[User]) -> usize {
     let home = a.daemons_named(daemon).next().map(|(_, d)| d.site.scope);
     let mount_of = |i: usize| &a.mounts[a.instances[i].mount];
@@ -153,6 +154,10 @@ fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[User]) -> usize {
         })
     };
     let at_home = |i: usize| Some(mount_of(i).site.scope) == home;
+    // An app under an <IfDefine> exists only with that -D option: the
+    // one read always keeps the daemon, and the fix goes in the branch.
+    let mut list = list.to_vec();
+    list.sort_by_key(|(i, _, _)| mount_of(*i).site.defines.len());
     // A part that alone runs there keeps it before a whole app: the whole
     // app can be moved, a part only reported.
     list.iter()
@@ -187,7 +192,7 @@ fn issue(ctx: &CheckCtx, i: usize, daemon: &str, keeper: usize) -> Issue {
     let m = &a.mounts[inst.mount];
     let pg = a.effective_of(i, GroupKind::Process);
     let from = m.site.file;
-    let undecided = ctx.undecided_text(from, pg);
+    let undecided = ctx.undecided_text(from, pg, &m.site);
     let kind = if undecided.is_empty() {
         IssueKind::Shared {
             inst: i,

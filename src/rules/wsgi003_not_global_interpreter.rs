@@ -41,7 +41,7 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         }
         let m = &a.mounts[inst.mount];
         let from = m.site.file;
-        let undecided = ctx.undecided_text(from, ag);
+        let undecided = ctx.undecided_text(from, ag, &m.site);
         let message = ctx.say(|| {
             let mut message = format!(
                 "WSGI application {}{} runs in sub-interpreter '{}' ({}), not in the main interpreter %{{GLOBAL}}",

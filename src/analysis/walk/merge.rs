@@ -14,13 +14,15 @@ use rayon::prelude::*;
 struct Part {
     analysis: Analysis,
     handlers: Vec<PendingHandler>,
-    /// A `Define`/`UnDefine` was read: what it decides in the parts after
-    /// it, walked beside it, was not known to them.
+    /// A `Define`/`UnDefine` or `LoadModule` was read: what it decides in
+    /// the parts after it, walked beside it, was not known to them.
     defines_changed: bool,
     /// The names defined at its end.
     defined: Vec<String>,
     /// The `${NAME}` values at its end.
     values: Vec<(String, Vec<u8>)>,
+    /// The modules loaded at its end.
+    modules: Vec<String>,
     /// Nodes walked, Includes expanded: how far it moves the read order.
     nodes: usize,
 }
@@ -76,6 +78,7 @@ impl Walk<'_, '_> {
         for part in parts.into_iter().take(keep) {
             self.defined = part.defined.clone();
             self.values = part.values.clone();
+            self.modules = part.modules.clone();
             self.join(part, a);
         }
         &files[(keep * run).min(files.len())..]
@@ -94,6 +97,7 @@ impl Walk<'_, '_> {
             defines: self.defines.clone(),
             defined: self.defined.clone(),
             values: self.values.clone(),
+            modules: self.modules.clone(),
             defines_changed: false,
             path: Vec::new(),
             order: 0,
@@ -112,6 +116,7 @@ impl Walk<'_, '_> {
             defines_changed: walk.defines_changed,
             defined: walk.defined,
             values: walk.values,
+            modules: walk.modules,
             handlers: walk.handlers,
             nodes: walk.order,
         }
