@@ -229,3 +229,31 @@ fn a_files_match_that_spells_one_name_is_that_one_script() {
         .message
         .contains("/app/app.wsgi (/srv/app/app.wsgi)"));
 }
+
+#[test]
+fn a_handler_directory_served_by_document_root_is_every_script_in_it() {
+    // A sweep's server: Apache ran one.wsgi and two.wsgi of the directory
+    // each in its own sub-interpreter; a daemon for "the directory" put
+    // both apps in one process. Which scripts it holds, only the disk says.
+    let conf = "\
+<VirtualHost *:80>
+    ServerName ah.example
+    DocumentRoot /srv/www
+    <Directory /srv/www/scripts>
+        Options ExecCGI
+        AddHandler wsgi-script .wsgi
+        Require all granted
+    </Directory>
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 6, false), ("WSGI003", 6, false)],
+        "{:#?}",
+        r.findings
+    );
+    assert!(r.findings[0]
+        .not_fixed
+        .is_some_and(|w| w.contains("several scripts")));
+}

@@ -197,12 +197,11 @@ impl Mount {
                     SectionKind::Location => {
                         s.regex || self.target.ends_with('/') || self.target == s.arg
                     }
-                    // One script of it reached through an Alias is one app.
-                    SectionKind::Directory => {
-                        s.regex
-                            || (self.target == s.arg
-                                && (self.url.is_some() || self.by_scope_handler))
-                    }
+                    // The directory itself stands for every script in it
+                    // (a sweep's two scripts served through DocumentRoot
+                    // were two apps, each in its own interpreter); one
+                    // script of it reached through an Alias is one app.
+                    SectionKind::Directory => s.regex || self.target == s.arg,
                     SectionKind::If(_) | SectionKind::Limit | SectionKind::Other => true,
                 },
                 None => true,

@@ -146,7 +146,25 @@ fn handler_target(
                 coverage::same_url(target, &section.arg)
             })
             .map(|(url, _)| url.to_string());
-            (url, section.arg.clone())
+            if url.is_some() {
+                return (url, section.arg.clone());
+            }
+            // Else an Alias of one script in it is the way in (koji-hub's
+            // kojiapp.py): that script is the app. Without one, the
+            // directory (served by DocumentRoot) stands for all its scripts.
+            let dir = format!("{}/", section.arg.trim_end_matches('/'));
+            let mut scripts = (aliases.iter())
+                .filter(|(s, _, t)| {
+                    (*s == scope || *s == 0)
+                        && t.starts_with(&dir)
+                        && !t[dir.len()..].contains('/')
+                        && t.len() > dir.len()
+                })
+                .map(|(_, u, t)| (u, t));
+            match (scripts.next(), scripts.next()) {
+                (Some((url, target)), None) => (Some(url.clone()), target.clone()),
+                _ => (None, section.arg.clone()),
+            }
         }
         SectionKind::Files => match coverage::enclosing_directory(sections) {
             Some(dir) => files_handler_target(aliases, scope, section, &dir.arg),
