@@ -80,23 +80,30 @@ fn templates_report_what_their_renderings_report() {
 fn no_daemon_name_is_made_from_a_placeholder() {
     // Every rendering would get the same new daemon name: two renderings
     // on one server, and httpd refuses to start.
-    let template = "WSGIScriptAlias /{{ name }} {{ root }}/{{ name }}.wsgi\n";
-    let r = run(template);
-    let wsgi001: Vec<_> = r.findings.iter().filter(|f| f.code == "WSGI001").collect();
-    assert_eq!(wsgi001.len(), 1, "{:?}", r.findings);
-    assert!(!wsgi001[0].fixable);
-    assert!(
-        wsgi001[0]
-            .not_fixed
-            .is_some_and(|why| why.contains("template")),
-        "{:?}",
-        wsgi001[0]
-    );
-    let fixed = r.fixed.map(|f| String::from_utf8(f).unwrap());
-    assert!(
-        !fixed.as_deref().unwrap_or("").contains("WSGIDaemonProcess"),
-        "{fixed:?}"
-    );
+    // Review Board's rb-site renders apache-wsgi.conf.in from autoconf-
+    // style tokens: two renderings of its fixed text had one daemon name,
+    // and real Apache refused to start.
+    for template in [
+        "WSGIScriptAlias /{{ name }} {{ root }}/{{ name }}.wsgi\n",
+        "WSGIScriptAlias \"/@siteroot_noslash@\" \"@sitedir@/htdocs/reviewboard.wsgi/@siteroot_noslash@\"\n",
+    ] {
+        let r = run(template);
+        let wsgi001: Vec<_> = r.findings.iter().filter(|f| f.code == "WSGI001").collect();
+        assert_eq!(wsgi001.len(), 1, "{:?}", r.findings);
+        assert!(!wsgi001[0].fixable);
+        assert!(
+            wsgi001[0]
+                .not_fixed
+                .is_some_and(|why| why.contains("template")),
+            "{:?}",
+            wsgi001[0]
+        );
+        let fixed = r.fixed.map(|f| String::from_utf8(f).unwrap());
+        assert!(
+            !fixed.as_deref().unwrap_or("").contains("WSGIDaemonProcess"),
+            "{fixed:?}"
+        );
+    }
     // Two apps sharing a daemon: the second would need a copy named after it.
     let shared = RIGHT.replace(
         "    <Directory",

@@ -217,7 +217,8 @@ pub fn has_placeholder(s: &[u8]) -> bool {
 /// Whether `s` holds a token that something replaces before mod_wsgi reads
 /// it: a Jinja placeholder, httpd's own `${VAR}` (or a shell's `$VAR`), or a
 /// `%TOKEN%` / `@@TOKEN@@` that installers such as devstack substitute
-/// (modwsgi.md §9). One such token may stand for a value, a path or several
+/// (modwsgi.md §9), or an autoconf-style `@token@` (Review Board's rb-site
+/// renders its apache-wsgi.conf.in from `@sitedir@`, `@siteroot_noslash@`). One such token may stand for a value, a path or several
 /// options, so what holds one is neither judged nor used to make a name.
 pub fn is_templated(s: &[u8]) -> bool {
     let token_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
@@ -237,7 +238,7 @@ pub fn is_templated(s: &[u8]) -> bool {
         || s.windows(2)
             .any(|w| w[0] == b'$' && (w[1] == b'{' || w[1].is_ascii_alphabetic() || w[1] == b'_'))
         || wrapped(b"%")
-        || wrapped(b"@@")
+        || wrapped(b"@")
 }
 
 /// httpd's `substring_conf`: `\\` (and `\<quote>` inside quotes) lose their
@@ -508,6 +509,7 @@ mod tests {
             "a{# c #}",
             "%VIRTUALENV%",
             "@@PORT@@",
+            "@sitedir@/htdocs",
             "${APACHE_LOG_DIR}/x",
             "$HOME",
         ] {
@@ -518,6 +520,7 @@ mod tests {
             "/srv/$1.wsgi",
             "100%",
             "a@@b",
+            "webmaster@localhost",
             "processes=2",
             "{{",
         ] {
