@@ -528,3 +528,30 @@ WSGIDaemonProcess ${APP_USER}
         r.findings
     );
 }
+
+#[test]
+fn a_server_name_with_a_scheme_is_its_host() {
+    // Apache served both vhosts from `kal` (one pid): httpd keeps the
+    // scheme of `ServerName https://host:port` apart, and mod_wsgi
+    // compares the host.
+    let conf = "\
+<VirtualHost *:8423>
+    ServerName kal.example.com
+    WSGIDaemonProcess kal
+    WSGIProcessGroup kal
+    WSGIApplicationGroup %{GLOBAL}
+    WSGIScriptAlias / /srv/app.wsgi
+</VirtualHost>
+<VirtualHost *:8424>
+    ServerName https://kal.example.com:8424
+    WSGIProcessGroup kal
+    WSGIApplicationGroup %{GLOBAL}
+    WSGIScriptAlias / /srv/app.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    // Another host is another vhost to mod_wsgi (Apache: 500).
+    let r = run(&conf.replace("https://kal.", "https://other."));
+    assert_eq!(codes(&r), [("WSGI006", 12, false)], "{:#?}", r.findings);
+}

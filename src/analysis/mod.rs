@@ -399,6 +399,9 @@ impl Analysis {
     pub fn server_name_of(&self, scope: usize) -> Option<&str> {
         let own = self.scopes[scope].server_name.as_deref();
         let name = own.or(self.scopes[0].server_name.as_deref())?;
+        // `ServerName https://host:port`: httpd keeps the scheme apart
+        // (server_scheme), and the host is what mod_wsgi compares.
+        let name = name.split_once("://").map_or(name, |(_, host)| host);
         Some(match name.rsplit_once(':') {
             Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
             _ => name,
