@@ -146,10 +146,121 @@ pub fn daemon_refusal(args: &WsgiArgs) -> Option<&'static str> {
     if args.words.first().is_none_or(|w| w.is_empty()) {
         return Some("Name of WSGI daemon process not supplied.");
     }
-    args.options
+    if (args.options.iter()).any(|o| !o.well_formed && !is_templated(&o.text)) {
+        return Some("Invalid option to WSGI daemon process definition.");
+    }
+    args.options.iter().find_map(count_refusal)
+}
+
+/// mod_wsgi reads these counts with `atoi` and refuses an empty one or one
+/// below the least it takes, in every version that knows the option (one
+/// that does not refuses the option itself): the count's own message.
+const COUNTS: &[(&str, i64, &str)] = &[
+    (
+        "processes",
+        1,
+        "Invalid process count for WSGI daemon process.",
+    ),
+    (
+        "threads",
+        0,
+        "Invalid thread count for WSGI daemon process.",
+    ),
+    (
+        "maximum-requests",
+        0,
+        "Invalid request count for WSGI daemon process.",
+    ),
+    (
+        "startup-timeout",
+        0,
+        "Invalid startup timeout for WSGI daemon process.",
+    ),
+    (
+        "shutdown-timeout",
+        0,
+        "Invalid shutdown timeout for WSGI daemon process.",
+    ),
+    (
+        "deadlock-timeout",
+        0,
+        "Invalid deadlock timeout for WSGI daemon process.",
+    ),
+    (
+        "inactivity-timeout",
+        0,
+        "Invalid inactivity timeout for WSGI daemon process.",
+    ),
+    (
+        "request-timeout",
+        0,
+        "Invalid request timeout for WSGI daemon process.",
+    ),
+    (
+        "graceful-timeout",
+        0,
+        "Invalid graceful timeout for WSGI daemon process.",
+    ),
+    (
+        "eviction-timeout",
+        0,
+        "Invalid eviction timeout for WSGI daemon process.",
+    ),
+    (
+        "restart-interval",
+        0,
+        "Invalid restart interval for WSGI daemon process.",
+    ),
+    (
+        "connect-timeout",
+        0,
+        "Invalid connect timeout for WSGI daemon process.",
+    ),
+    (
+        "socket-timeout",
+        0,
+        "Invalid socket timeout for WSGI daemon process.",
+    ),
+    (
+        "queue-timeout",
+        0,
+        "Invalid queue timeout for WSGI daemon process.",
+    ),
+    (
+        "listen-backlog",
+        0,
+        "Invalid listen backlog for WSGI daemon process.",
+    ),
+];
+
+fn count_refusal(o: &WsgiOption) -> Option<&'static str> {
+    let (_, least, message) = COUNTS
         .iter()
-        .any(|o| !o.well_formed && !is_templated(&o.text))
-        .then_some("Invalid option to WSGI daemon process definition.")
+        .find(|(name, _, _)| *name == o.name.as_str())?;
+    if is_templated(o.value.as_bytes()) {
+        return None;
+    }
+    (o.value.is_empty() || atoi(&o.value) < *least).then_some(*message)
+}
+
+/// C's `atoi`: leading blanks, a sign, then digits as far as they go.
+fn atoi(s: &str) -> i64 {
+    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = (digits.bytes())
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -n
+    } else {
+        n
+    }
 }
 
 /// Bytes as text, invalid UTF-8 replaced (as everywhere in the analysis).

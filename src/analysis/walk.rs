@@ -208,6 +208,16 @@ impl Walk<'_, '_> {
             }
         }
         let name = String::from_utf8_lossy(&name).to_ascii_lowercase();
+        if args.is_empty() && NEEDS_ARGUMENT.contains(&name.as_str()) {
+            a.errors.push(ConfigError {
+                site: self.site(&s.open),
+                message: format!(
+                    "<{}> directive requires additional arguments",
+                    lossy(&s.name_and_args().0)
+                ),
+            });
+            return;
+        }
         match name.as_str() {
             "virtualhost" if self.scope == 0 => {
                 a.scopes.push(Scope {
@@ -305,6 +315,22 @@ impl Walk<'_, '_> {
     }
 
     fn directive(&mut self, line: &Line, a: &mut Analysis) {
+        // httpd reads a UTF-8 byte-order mark as part of the first word
+        // (Ubuntu's cinder site: "Invalid command '\xef\xbb\xbfListen'").
+        if line.line == 1 && line.raw().starts_with(b"\xEF\xBB\xBF") {
+            let word = logical::words(&line.raw()[3..])
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            a.errors.push(ConfigError {
+                site: self.site(line),
+                message: format!(
+                    "Invalid command '\\xef\\xbb\\xbf{}': the file starts with a UTF-8 byte-order mark, which httpd reads as part of the first directive's name",
+                    lossy(&word)
+                ),
+            });
+            return;
+        }
         // Most directives matter to no rule: recognise the few that do without
         // joining the line, or building strings, for the rest.
         let known = logical::raw_name(line.raw()).map(relevant);
@@ -343,6 +369,13 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgidaemonprocess" => {
+                if let Some(message) = self.refused_in_section("WSGIDaemonProcess") {
+                    a.errors.push(ConfigError {
+                        site: self.site(line),
+                        message,
+                    });
+                    return;
+                }
                 let args = options::parse(rest, 1);
                 if let Some(message) = options::daemon_refusal(&args) {
                     a.errors.push(ConfigError {
@@ -409,18 +442,10 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgiimportscript" => {
-                // Server and vhost context only: httpd refuses it in a
-                // per-directory section.
-                use coverage::SectionKind::{Directory, Files, Location};
-                if let Some(s) = self
-                    .sections
-                    .last()
-                    .filter(|s| matches!(s.kind, Directory | Files | Location))
-                {
-                    let context = coverage::section_name(s.kind, s.regex);
+                if let Some(message) = self.refused_in_section("WSGIImportScript") {
                     a.errors.push(ConfigError {
                         site: self.site(line),
-                        message: format!("WSGIImportScript not allowed in <{context}> context"),
+                        message,
                     });
                     return;
                 }
@@ -451,6 +476,16 @@ impl Walk<'_, '_> {
             }
             _ => {}
         }
+    }
+
+    /// httpd's refusal of a directive of server and vhost context only
+    /// (WSGIDaemonProcess, WSGIImportScript) in a per-directory section.
+    fn refused_in_section(&self, directive: &str) -> Option<String> {
+        use coverage::SectionKind::{Directory, Files, If, Location};
+        let s = (self.sections.last())
+            .filter(|s| matches!(s.kind, Directory | Files | Location | If(_)))?;
+        let context = coverage::section_name(s.kind, s.regex);
+        Some(format!("{directive} not allowed in <{context}> context"))
     }
 
     /// `LoadModule ssl_module .../mod_ssl.so`: `<IfModule>` may name it
@@ -636,6 +671,22 @@ fn relevant(name: &[u8]) -> Option<&'static str> {
         .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
         .copied()
 }
+
+/// Sections httpd refuses without an argument (core's missing_container_arg).
+const NEEDS_ARGUMENT: &[&str] = &[
+    "virtualhost",
+    "directory",
+    "directorymatch",
+    "files",
+    "filesmatch",
+    "location",
+    "locationmatch",
+    "ifdefine",
+    "ifmodule",
+    "iffile",
+    "ifdirective",
+    "ifsection",
+];
 
 /// Modules that Debian's, RHEL's and httpd's default builds compile in
 /// (`apache2 -l`, `httpd -l`): loaded without a `LoadModule`.
