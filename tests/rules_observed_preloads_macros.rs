@@ -379,3 +379,34 @@ Use Site one
         shared[0].message
     );
 }
+
+#[test]
+fn a_preload_into_the_apps_resource_interpreter_by_name_follows_the_app() {
+    // Apache's log: the import loaded a.wsgi at start-up into
+    // 'is.example:18427|/a', the interpreter /a ran in; after a fix that
+    // left it there, /a was loaded a second time into ''.
+    let conf = "\
+<VirtualHost *:18427>
+    ServerName is.example
+    WSGIDaemonProcess d
+    WSGIProcessGroup d
+    WSGIScriptAlias /a /srv/a.wsgi
+    WSGIImportScript /srv/a.wsgi process-group=d application-group=is.example:18427|/a
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(codes(&r), [("WSGI003", 5, true)], "{:#?}", r.findings);
+    let fixed = fixed_text(&r);
+    assert!(
+        fixed
+            .contains("WSGIImportScript /srv/a.wsgi process-group=d application-group=%{GLOBAL}\n"),
+        "{fixed}"
+    );
+    // On port 80 the name has no port, and `/` gives an empty URL.
+    let conf = conf
+        .replace(":18427", ":80")
+        .replace("/a /srv", "/ /srv")
+        .replace("is.example:80|/a", "is.example|");
+    let fixed = fixed_text(&run(&conf));
+    assert!(fixed.contains("application-group=%{GLOBAL}\n"), "{fixed}");
+}

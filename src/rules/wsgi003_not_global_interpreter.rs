@@ -96,10 +96,15 @@ impl Fixer<'_> {
         // the scope whose value it gives; the edits are then the same for
         // each of them, and made once.
         let a = self.a;
+        // A preload names the interpreter literally: `%{RESOURCE}` there is
+        // an interpreter of that name (Apache's log), and the app's own
+        // %{RESOURCE} one is named `host:port|/url`.
+        let expanded = resource_name(a, inst, ag);
+        let old = |v: &str| v == ag.value || expanded.as_deref() == Some(v);
         let preloads_into_old = a.imports.iter().any(|s| {
             s.args
                 .option("application-group")
-                .is_some_and(|g| g.value == ag.value)
+                .is_some_and(|g| old(&g.value))
         });
         if !preloads_into_old {
             return Some(edits);
@@ -121,7 +126,7 @@ impl Fixer<'_> {
                 continue;
             };
             let reached = daemons.contains(&p.value.as_str()) && p.value != "%{GLOBAL}";
-            if reached && !p.value.is_empty() && g.value == ag.value {
+            if reached && !p.value.is_empty() && old(&g.value) {
                 let line = self.line(s.site.file, &s.site.path)?;
                 let raw = edit::replace_in_args(line, &g.text, b"application-group=%{GLOBAL}")?;
                 edits.push(FixEdit {
@@ -135,4 +140,29 @@ impl Fixer<'_> {
         }
         Some(edits)
     }
+}
+
+/// The name of the sub-interpreter `%{RESOURCE}` (the default) gives
+/// instance `inst`: `host|/url`, with `:port` after the host unless it is
+/// 80 or 443, and an empty URL for `/` (Apache: "reviews.example.com|",
+/// "is.example:18427|/a"). `None` when host or port is not known.
+fn resource_name(a: &crate::analysis::Analysis, inst: usize, ag: &Resolved) -> Option<String> {
+    if ag.value != "%{RESOURCE}" {
+        return None;
+    }
+    let i = a.instances[inst];
+    let m = &a.mounts[i.mount];
+    if m.kind != crate::analysis::MountKind::Alias {
+        return None;
+    }
+    let host = a.server_name_of(i.scope)?;
+    let address = a.scopes[i.scope].addresses.first()?;
+    let port = address.rsplit_once(':')?.1;
+    let port = match port {
+        "80" | "443" => String::new(),
+        p if p.bytes().all(|b| b.is_ascii_digit()) => format!(":{p}"),
+        _ => return None,
+    };
+    let url = m.url.as_deref()?.trim_end_matches('/');
+    Some(format!("{host}{port}|{url}"))
 }
