@@ -555,3 +555,39 @@ fn a_server_name_with_a_scheme_is_its_host() {
     let r = run(&conf.replace("https://kal.", "https://other."));
     assert_eq!(codes(&r), [("WSGI006", 12, false)], "{:#?}", r.findings);
 }
+
+#[test]
+fn a_script_path_followed_by_a_slash_or_a_capture_is_one_script() {
+    // Review Board writes its script as `.../reviewboard.wsgi/`, Mozilla's
+    // hg vhost maps `^/dist(.*)` to `.../hgweb.wsgi$1`: Apache ran one
+    // script in one interpreter for every URL of each, and a daemon with
+    // %{GLOBAL} put by hand served them.
+    let rb = "\
+<VirtualHost *:80>
+  ServerName reviews.example.com
+  WSGIScriptAlias \"/\" \"/srv/rb/htdocs/reviewboard.wsgi/\"
+</VirtualHost>
+";
+    let r = run(rb);
+    assert_eq!(
+        codes(&r),
+        [("WSGI001", 3, true), ("WSGI003", 3, true)],
+        "{:#?}",
+        r.findings
+    );
+    let hg = "\
+<VirtualHost *:80>
+  ServerName hg.example.org
+  WSGIDaemonProcess hg processes=2 threads=1
+  WSGIProcessGroup hg
+  WSGIScriptAliasMatch ^/dist(.*) /srv/webroot/dist/hgweb.wsgi$1
+</VirtualHost>
+";
+    let r = run(hg);
+    assert_eq!(codes(&r), [("WSGI003", 5, true)], "{:#?}", r.findings);
+    // A directory's scripts are still several apps.
+    let r = run(&rb.replace("reviewboard.wsgi/", "scripts/"));
+    assert!(r.findings.iter().all(|f| !f.fixable), "{:#?}", r.findings);
+    let r = run(&hg.replace("hgweb.wsgi$1", "$1.wsgi"));
+    assert!(r.findings.iter().all(|f| !f.fixable), "{:#?}", r.findings);
+}

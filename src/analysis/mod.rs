@@ -177,15 +177,24 @@ impl Mount {
     /// is one app). One daemon and `%{GLOBAL}` for the mount would put them
     /// all in one interpreter (modwsgi.md §9).
     /// A `WSGIScriptAliasMatch` whose script path takes parts of the URL
-    /// (`$1`): no one script to preload.
+    /// (`$1`): no one script to preload. Parts after a script's own name
+    /// (Mozilla's hg vhost: `.../dist/hgweb.wsgi$1`) are its PATH_INFO:
+    /// that one script (Apache: one interpreter for every URL).
     pub fn target_takes_url_parts(&self) -> bool {
-        self.kind == MountKind::AliasMatch && self.target.contains('$')
+        self.kind == MountKind::AliasMatch
+            && self
+                .target
+                .find('$')
+                .is_some_and(|at| !names_a_script(&self.target[..at]))
     }
 
     pub fn serves_several_scripts(&self) -> bool {
         match self.kind {
             MountKind::AliasMatch => self.target_takes_url_parts(),
-            MountKind::Alias => self.target.ends_with('/'),
+            // Review Board writes its one script as `.../reviewboard.wsgi/`.
+            MountKind::Alias => {
+                self.target.ends_with('/') && !names_a_script(self.target.trim_end_matches('/'))
+            }
             MountKind::Handler => match self.handler_section.as_deref() {
                 Some(s) => match s.kind {
                     // Without a <Directory> around it, a name stands for
@@ -208,6 +217,15 @@ impl Mount {
             },
         }
     }
+}
+
+/// Whether `path` ends in a file name of a WSGI script (`.wsgi`, `.py`):
+/// what follows it in a URL's mapping is PATH_INFO of that one script.
+fn names_a_script(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    [".wsgi", ".py"]
+        .iter()
+        .any(|ext| name.len() > ext.len() && name.ends_with(ext))
 }
 
 /// An app in a context requests reach: a mount, and the scope whose

@@ -22,7 +22,12 @@ impl Fixer<'_> {
         };
         let url = url_without_script(url);
         let base = if sanitize(&url).is_empty() {
-            let mut parts = m.target.trim_end_matches('/').rsplit('/');
+            // What a pattern's `$1` adds after the script is its PATH_INFO.
+            let target = match (m.kind, m.target.find('$')) {
+                (MountKind::AliasMatch, Some(at)) => &m.target[..at],
+                _ => m.target.as_str(),
+            };
+            let mut parts = target.trim_end_matches('/').rsplit('/');
             let stem = script_stem(parts.next().unwrap_or(""));
             // `wsgi.py`, `app.wsgi`...: the directory says more about the app.
             if is_generic_script(stem) {
