@@ -502,3 +502,64 @@ fn certbot_fix_survives_disabling_the_ssl_site() {
         s.tree.dump()
     );
 }
+
+/// Debian: one snippet with the Django site's alias, Included by a prod and
+/// a staging vhost, each with its own daemon; staging selects none, so its
+/// app runs embedded and cannot import what only the daemon's python-path
+/// has (500). A line beside the alias would move prod too: the selection
+/// goes into staging's own vhost.
+#[test]
+fn a_snippet_two_vhosts_include_is_fixed_in_the_vhost_that_needs_it() {
+    let Some(apache) = require_or_skip("a_snippet_two_vhosts_include") else {
+        return;
+    };
+    let t = Tree::new(&apache, Layout::Debian, false);
+    let lib = t.lib("venv", "site_lib");
+    let app = t.app("django/wsgi.py", &["site_lib"]);
+    let snippet = t.put(
+        "snippets/django-common.conf",
+        &format!("WSGIScriptAlias / {app}\nWSGIApplicationGroup %{{GLOBAL}}\n"),
+    );
+    for (name, host, select) in [
+        ("prod", "www.test", "\tWSGIProcessGroup prod\n"),
+        ("staging", "staging.test", ""),
+    ] {
+        t.site(
+            &format!("{name}.conf"),
+            &format!(
+                "<VirtualHost {}>\n\tServerName {host}\n\tWSGIDaemonProcess {name} processes=1 threads=2 python-path={lib}\n{select}\tInclude {}\n</VirtualHost>\n",
+                t.vhost_addr(false),
+                snippet.display()
+            ),
+        );
+    }
+    let probes = [
+        Probe::new("django", "www.test", "/"),
+        Probe::new("django", "staging.test", "/"),
+    ];
+    t.assert_syntax_ok("snippet servers before");
+    let before = t.serve(&probes);
+    assert_eq!(
+        (before.seen[0].status, before.seen[0].process_group.as_str()),
+        (200, "prod")
+    );
+    assert_eq!(before.seen[1].status, 500, "the setup: staging embedded");
+    let run = t.wsgifix_config(&["--write"]);
+    assert_eq!(run.code, 0, "{}", run.describe());
+    let after = t.serve(&probes);
+    let ctx = || format!("{}\n{}", table(&probes, &after.seen), t.dump());
+    assert_eq!(
+        (after.seen[0].status, after.seen[0].process_group.as_str()),
+        (200, "prod"),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        (after.seen[1].status, after.seen[1].process_group.as_str()),
+        (200, "staging"),
+        "{}",
+        ctx()
+    );
+    let snippet_text = std::fs::read_to_string(&snippet).unwrap();
+    assert!(!snippet_text.contains("WSGIProcessGroup"), "{snippet_text}");
+}

@@ -223,10 +223,14 @@ impl CheckCtx<'_> {
             .collect()
     }
 
-    /// " in vhost name:port" for a server-level mount reached in a vhost.
+    /// " in vhost name:port" for a server-level mount reached in a vhost;
+    /// also for a mount in a file its vhost Includes (the same line is
+    /// another vhost's app too).
     pub fn where_text(&self, m: &Mount, scope: usize) -> String {
+        let included = m.site.scope != 0 && self.a.scopes[m.site.scope].file != m.site.file;
         match (m.site.scope, self.a.scope_label(scope)) {
             (0, Some(label)) => format!(" in <VirtualHost> {label}"),
+            (_, Some(label)) if included => format!(" in <VirtualHost> {label}"),
             _ => String::new(),
         }
     }

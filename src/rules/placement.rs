@@ -444,6 +444,22 @@ impl<'a> Fixer<'a> {
         if m.site.scope == 0 {
             return self.select_at_server_level(m, kind, &shown);
         }
+        // A mount in a file its vhost Includes (a snippet several vhosts
+        // share: prod's and staging's django-common.conf): a line beside it
+        // would reach every vhost that includes it. The vhost's own section
+        // takes the selection.
+        let scope = &self.a.scopes[m.site.scope];
+        if scope.file != m.site.file
+            && kind == GroupKind::Process
+            && current.source == Source::Default
+            && self.only_app_in_scope(m)
+        {
+            return Some(vec![self.insert_first_child(
+                scope.file,
+                &scope.path,
+                &directive,
+            )]);
+        }
         if kind == GroupKind::Application && !self.scope_holds_pinned(m) {
             return Some(vec![self.add_to_scope(m, &directive)]);
         }
