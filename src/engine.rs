@@ -460,7 +460,20 @@ fn template_findings(
 ) -> Vec<(FileId, Finding)> {
     let mut out = Vec::new();
     for t in &a.templates {
+        // Each Use of it mounts the body's apps of the Use's own scope
+        // where it stands: those are judged there, not in the body.
+        let used = a.macro_uses.iter().any(|u| {
+            u.name.eq_ignore_ascii_case(&t.name)
+                && u.args.len() == t.params.len()
+                && u.site.order > t.order
+        });
         let inner = analysis::analyse(&t.tree);
+        let expanded = |i: &Issue| {
+            used && i.mount().is_some_and(|m| {
+                let m = &inner.mounts[m];
+                m.site.scope == 0 && m.site.sections.is_empty() && m.handler_section.is_none()
+            })
+        };
         // A body selects the server's daemons as well as its own: a name the
         // server defines is no WSGI004 of the template.
         let defined_outside = |name: &str| a.daemons_named(name).next().is_some();
@@ -503,7 +516,10 @@ fn template_findings(
         // Suppressions are read from the file itself by the caller, where
         // the template's lines have their place.
         for i in all_enabled_issues(&inner, names, options, ext, true) {
-            if (i.code == "WSGI004" && selects_outside.contains(&i.line)) || inherited(&i) {
+            if (i.code == "WSGI004" && selects_outside.contains(&i.line))
+                || inherited(&i)
+                || expanded(&i)
+            {
                 continue;
             }
             let mut f = i.to_finding(false, None);

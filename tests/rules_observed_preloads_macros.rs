@@ -410,3 +410,39 @@ fn a_preload_into_the_apps_resource_interpreter_by_name_follows_the_app() {
     let fixed = fixed_text(&run(&conf));
     assert!(fixed.contains("application-group=%{GLOBAL}\n"), "{fixed}");
 }
+
+#[test]
+fn apps_a_use_mounts_are_the_scopes_apps() {
+    // A sweep's vhost: Apache served /one, /two (each `Use WsgiApp`) and
+    // /plain from the vhost's `apps`, one pid for the three. The body read
+    // alone had a false embedded /$name, and the sharing was missed.
+    let conf = "\
+<VirtualHost *:80>
+    ServerName mc.example
+    WSGIDaemonProcess apps processes=2 threads=15
+    WSGIProcessGroup apps
+    WSGIApplicationGroup %{GLOBAL}
+    <Macro WsgiApp $name>
+        WSGIScriptAlias /$name /srv/$name.wsgi
+    </Macro>
+    Use WsgiApp one
+    Use WsgiApp two
+    WSGIScriptAlias /plain /srv/plain.wsgi
+</VirtualHost>
+";
+    let r = run(conf);
+    // /one keeps `apps`; /two is reported where its Use stands, and not
+    // fixed (the expansion is never rewritten); /plain moves.
+    assert_eq!(
+        codes(&r),
+        [("WSGI002", 10, false), ("WSGI002", 11, true)],
+        "{:#?}",
+        r.findings
+    );
+    let fixed = fixed_text(&r);
+    assert!(
+        fixed.contains("    Use WsgiApp one\n    Use WsgiApp two\n"),
+        "{fixed}"
+    );
+    assert!(fixed.contains("WSGIDaemonProcess plain"), "{fixed}");
+}

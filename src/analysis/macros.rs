@@ -5,7 +5,7 @@
 //! body itself stays a template (reported, never rewritten), and nothing a
 //! fix makes edits an expansion.
 
-use super::{Analysis, Daemon, GroupDirective, WsgiArgs};
+use super::{Analysis, Daemon, GroupDirective, Mount, MountKind, WsgiArgs};
 use crate::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +17,9 @@ struct Expansion {
     daemons: Vec<(String, WsgiArgs)>,
     /// Names of daemons defined inside a vhost the macro writes.
     names_in_vhosts: Vec<String>,
+    /// Its `WSGIScriptAlias`(`Match`)es in the scope the `Use` stands in:
+    /// apps of that scope (`Use WsgiApp one` mounts /one).
+    mounts: Vec<Mount>,
 }
 
 /// Expansions already read, by their text: the same text always reads the
@@ -60,13 +63,21 @@ fn read(text: &[u8]) -> Option<Expansion> {
             .collect(),
         daemons,
         names_in_vhosts,
+        mounts: (expansion.mounts.into_iter())
+            .filter(|m| {
+                m.site.scope == 0
+                    && m.site.sections.is_empty()
+                    && matches!(m.kind, MountKind::Alias | MountKind::AliasMatch)
+            })
+            .collect(),
     })
 }
 
 impl Analysis {
-    /// Adds the daemons each `Use` defines, at the `Use`'s place in read
-    /// order; names defined inside a vhost the macro writes are only
-    /// recorded as taken. `memo` holds expansions read before.
+    /// Adds the daemons, groups and apps each `Use` writes for its scope,
+    /// at the `Use`'s place in read order; names defined inside a vhost
+    /// the macro writes are only recorded as taken. `memo` holds
+    /// expansions read before.
     pub(super) fn expand_macro_daemons(&mut self, memo: Option<&MacroExpansions>) {
         if self.macro_uses.is_empty() {
             return;
@@ -75,6 +86,7 @@ impl Analysis {
         let memo = memo.unwrap_or(&local);
         let mut found = Vec::new();
         let mut groups = Vec::new();
+        let mut mounts = Vec::new();
         for u in &self.macro_uses {
             let Some(t) = self
                 .templates
@@ -104,6 +116,15 @@ impl Analysis {
                 by_macro: true,
             }));
             (self.macro_daemon_names).extend(expansion.names_in_vhosts.iter().cloned());
+            mounts.extend(expansion.mounts.iter().map(|m| Mount {
+                site: u.site.clone(),
+                by_macro: true,
+                ..m.clone()
+            }));
+        }
+        if !mounts.is_empty() {
+            self.mounts.extend(mounts);
+            self.mounts.sort_by_key(|m| m.site.order);
         }
         // Read order is what "defined before", "first" and "the last one
         // wins" mean.

@@ -157,6 +157,9 @@ pub struct Mount {
     /// Made by an AddHandler for a whole scope: a directory it reaches
     /// stands for all its scripts, whether or not an Alias maps it.
     pub by_scope_handler: bool,
+    /// Written by a `Use` of a `<Macro>` (its site is the `Use` line): an
+    /// app like any other, whose lines no fix may rewrite.
+    pub by_macro: bool,
     /// The application this mount belongs to (index into `Analysis::apps`).
     pub app: usize,
 }

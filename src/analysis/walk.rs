@@ -615,6 +615,7 @@ impl Walk<'_, '_> {
             args,
             handler_section: None,
             by_scope_handler: false,
+            by_macro: false,
             app: 0,
         });
     }
@@ -658,6 +659,7 @@ impl Walk<'_, '_> {
             args: WsgiArgs::default(),
             handler_section: Some(Box::new(section)),
             by_scope_handler: false,
+            by_macro: false,
             app: 0,
         });
     }

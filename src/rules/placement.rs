@@ -161,6 +161,11 @@ impl<'a> Fixer<'a> {
         // One daemon or interpreter for a mount of several scripts would
         // merge them: each needs one of its own, which only its author can
         // lay out.
+        if issue.mount().is_some_and(|m| self.a.mounts[m].by_macro) {
+            return self.refuse(
+                "it is mounted by a Use of a <Macro>: the expansion is not rewritten, and a fix in the macro's body would reach every Use",
+            );
+        }
         if issue
             .mount()
             .is_some_and(|m| self.a.mounts[m].serves_several_scripts())

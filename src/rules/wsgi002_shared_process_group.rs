@@ -134,7 +134,8 @@ const PART_SHARES: NotFixed =
     "only the URLs a <Location> below its own gives that daemon share it: moving them is not a fix of one app";
 
 /// The app that keeps a shared daemon: one a `WSGIImportScript` preloads
-/// into it (which no fix may move: pulp's content app beside cobbler),
+/// into it (which no fix may move: pulp's content app beside cobbler), or
+/// one a `Use` of a `<Macro>` mounts (never rewritten),
 /// else one mounted in the scope that defines it (the vhost's own app, not
 /// a server-level mount reaching in), else the first in read order; among
 /// equals, one under fewer `<IfDefine>`s, then one that uses it for a part
@@ -162,6 +163,8 @@ fn keeper(a: &crate::analysis::Analysis, daemon: &str, list: &[User]) -> usize {
     // app can be moved, a part only reported.
     list.iter()
         .find(|(i, _, _)| preloaded(*i))
+        // An app a macro's Use mounts cannot be moved.
+        .or_else(|| list.iter().find(|(i, _, _)| mount_of(*i).by_macro))
         .or_else(|| {
             list.iter()
                 .find(|(i, _, part)| at_home(*i) && part.is_some())

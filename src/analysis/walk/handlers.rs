@@ -77,6 +77,7 @@ impl Analysis {
                         args: WsgiArgs::default(),
                         handler_section: Some(Box::new(dir.clone())),
                         by_scope_handler: true,
+                        by_macro: false,
                         app: 0,
                     });
                 }
