@@ -30,17 +30,19 @@ proptest! {
             prop_assert!(false, "fixes discarded: {message}\n{text}");
         }
         // A preload whose daemon comes later, or lives in another
-        // ServerName's vhost, and a WSGIImportScript or WSGIDaemonProcess
-        // in a section (the generator puts lines anywhere), are what httpd
+        // ServerName's vhost, and a WSGIImportScript, WSGIDaemonProcess or
+        // WSGIScriptAlias(Match) in a section (the generator puts lines anywhere), are what httpd
         // refuses to start with: an error, in httpd's words, and nothing
         // to fix.
         if let Some(EngineError::Syntax(e)) = &r.error {
             let preload = e.message.starts_with("WSGI process group not ")
                 || e.message.starts_with("WSGIImportScript not allowed in <");
-            let daemon = e.message.starts_with("WSGIDaemonProcess not allowed in <");
-            if preload || daemon {
+            let server_only = ["WSGIDaemonProcess", "WSGIScriptAlias", "WSGIScriptAliasMatch"]
+                .iter()
+                .find(|d| e.message.starts_with(&format!("{d} not allowed in <")));
+            if preload || server_only.is_some() {
                 prop_assert!(!preload || text.contains("process-group="), "{text}");
-                prop_assert!(!daemon || text.contains("WSGIDaemonProcess"), "{text}");
+                prop_assert!(server_only.is_none_or(|d| text.contains(*d)), "{text}");
                 prop_assert!(r.fixed.is_none());
                 return Ok(());
             }

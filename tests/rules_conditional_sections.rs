@@ -119,3 +119,34 @@ fn an_app_only_an_if_define_mounts_leaves_the_daemon_to_the_one_always_read() {
     let branch = &fixed[fixed.find("<IfDefine SSL>").unwrap()..fixed.find("</IfDefine>").unwrap()];
     assert!(branch.contains("WSGIDaemonProcess admin"), "{fixed}");
 }
+
+#[test]
+fn an_if_version_every_2_4_release_answers_alike_is_decided() {
+    // OpenStack's 2.2-compatibility blocks: Apache 2.4 skipped the
+    // `< 2.4` group and served /a embedded, read the `>= 2.4` one for /b.
+    let conf = "\
+<VirtualHost *:80>
+  ServerName v.example
+  WSGIDaemonProcess ga
+  WSGIDaemonProcess gb
+  WSGIApplicationGroup %{GLOBAL}
+  WSGIScriptAlias /a /srv/a.wsgi
+  WSGIScriptAlias /b /srv/b.wsgi
+  <IfVersion < 2.4>
+    <Location /a>
+      WSGIProcessGroup ga
+    </Location>
+  </IfVersion>
+  <IfVersion >= 2.4>
+    <Location /b>
+      WSGIProcessGroup gb
+    </Location>
+  </IfVersion>
+</VirtualHost>
+";
+    let r = run(conf);
+    assert_eq!(codes(&r), [("WSGI001", 6, true)], "{:#?}", r.findings);
+    // A patch level decides `>= 2.4.10`: read, as before.
+    let r = run(&conf.replace("< 2.4>", ">= 2.4.10>"));
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+}

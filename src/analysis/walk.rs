@@ -9,6 +9,7 @@ use super::*;
 use crate::collections::HashMap;
 use crate::syntax::{logical, Line, LineKind, Node, Section};
 
+mod conditions;
 mod handlers;
 mod merge;
 
@@ -208,7 +209,7 @@ impl Walk<'_, '_> {
             }
         }
         let name = String::from_utf8_lossy(&name).to_ascii_lowercase();
-        if args.is_empty() && NEEDS_ARGUMENT.contains(&name.as_str()) {
+        if args.is_empty() && conditions::NEEDS_ARGUMENT.contains(&name.as_str()) {
             a.errors.push(ConfigError {
                 site: self.site(&s.open),
                 message: format!(
@@ -257,7 +258,13 @@ impl Walk<'_, '_> {
                     self.walk(&s.children, a)
                 }
             }
-            "ifversion" | "iffile" | "ifdirective" | "ifsection" => self.walk(&s.children, a),
+            "ifversion" => {
+                let words: Vec<String> = args.iter().map(|w| lossy(w)).collect();
+                if conditions::if_version(&words) != Some(false) {
+                    self.walk(&s.children, a)
+                }
+            }
+            "iffile" | "ifdirective" | "ifsection" => self.walk(&s.children, a),
             "ifdefine" => {
                 let arg = args.first().map(|a| lossy(a)).unwrap_or_default();
                 let (negated, define) = match arg.strip_prefix('!') {
@@ -394,7 +401,20 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgiprocessgroup" | "wsgiapplicationgroup" => self.group(lower, line, rest, a),
-            "wsgiscriptalias" | "wsgiscriptaliasmatch" => self.alias(lower, line, rest, a),
+            "wsgiscriptalias" | "wsgiscriptaliasmatch" => {
+                let directive = if lower == "wsgiscriptalias" {
+                    "WSGIScriptAlias"
+                } else {
+                    "WSGIScriptAliasMatch"
+                };
+                match self.refused_in_section(directive) {
+                    Some(message) => a.errors.push(ConfigError {
+                        site: self.site(line),
+                        message,
+                    }),
+                    None => self.alias(lower, line, rest, a),
+                }
+            }
             "sethandler" | "addhandler" => self.handler(line, rest, a),
             "alias" | "aliasmatch" => {
                 let words = logical::words(rest);
@@ -476,79 +496,6 @@ impl Walk<'_, '_> {
             }
             _ => {}
         }
-    }
-
-    /// httpd's refusal of a directive of server and vhost context only
-    /// (WSGIDaemonProcess, WSGIImportScript) in a per-directory section.
-    fn refused_in_section(&self, directive: &str) -> Option<String> {
-        use coverage::SectionKind::{Directory, Files, If, Location};
-        let s = (self.sections.last())
-            .filter(|s| matches!(s.kind, Directory | Files | Location | If(_)))?;
-        let context = coverage::section_name(s.kind, s.regex);
-        Some(format!("{directive} not allowed in <{context}> context"))
-    }
-
-    /// `LoadModule ssl_module .../mod_ssl.so`: `<IfModule>` may name it
-    /// `ssl_module` or `mod_ssl.c` from now on.
-    fn record_module(&mut self, rest: &[u8]) {
-        let words = logical::words(rest);
-        let (Some(id), Some(file)) = (words.first(), words.get(1)) else {
-            return;
-        };
-        let id = lossy(id);
-        if self.modules.is_empty() {
-            self.modules
-                .extend(BUILT_IN_MODULES.iter().map(|m| m.to_string()));
-        }
-        if let Some(short) = id.strip_suffix("_module") {
-            self.modules.push(format!("mod_{short}.c"));
-        }
-        let file = lossy(file);
-        let base = file.rsplit('/').next().unwrap_or(&file);
-        if let Some(stem) = base.strip_suffix(".so") {
-            self.modules.push(format!("{stem}.c"));
-        }
-        self.modules.push(id);
-        // What the parts walked beside this one decided may change.
-        self.defines_changed = true;
-    }
-
-    /// Whether httpd has `module` when it reads this line: unknown (`None`)
-    /// until a `LoadModule` is read.
-    fn module_loaded(&self, module: &str) -> Option<bool> {
-        if self.modules.is_empty() {
-            return None;
-        }
-        Some(self.modules.iter().any(|m| m.eq_ignore_ascii_case(module)))
-    }
-
-    /// `rest` with each `${NAME}` a `Define` gave a value replaced by it
-    /// (ap_resolve_env); others stay as written: the environment httpd
-    /// starts with is not known here, and a value holding `${` is judged
-    /// as decided at run time.
-    fn substitute(&self, rest: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(rest.len());
-        let mut i = 0;
-        while let Some(at) = memchr::memmem::find(&rest[i..], b"${").map(|k| i + k) {
-            out.extend_from_slice(&rest[i..at]);
-            let name_end = memchr::memchr(b'}', &rest[at + 2..]).map(|k| at + 2 + k);
-            let value = name_end.and_then(|end| {
-                let name = &rest[at + 2..end];
-                (self.values.iter().rev()).find(|(n, _)| n.as_bytes() == name)
-            });
-            match (value, name_end) {
-                (Some((_, v)), Some(end)) => {
-                    out.extend_from_slice(v);
-                    i = end + 1;
-                }
-                _ => {
-                    out.extend_from_slice(b"${");
-                    i = at + 2;
-                }
-            }
-        }
-        out.extend_from_slice(&rest[i..]);
-        out
     }
 
     fn group(&mut self, lower: &str, line: &Line, rest: &[u8], a: &mut Analysis) {
@@ -673,43 +620,6 @@ fn relevant(name: &[u8]) -> Option<&'static str> {
         .find(|d| name.eq_ignore_ascii_case(d.as_bytes()))
         .copied()
 }
-
-/// Sections httpd refuses without an argument (core's missing_container_arg).
-const NEEDS_ARGUMENT: &[&str] = &[
-    "virtualhost",
-    "directory",
-    "directorymatch",
-    "files",
-    "filesmatch",
-    "location",
-    "locationmatch",
-    "ifdefine",
-    "ifmodule",
-    "iffile",
-    "ifdirective",
-    "ifsection",
-];
-
-/// Modules that Debian's, RHEL's and httpd's default builds compile in
-/// (`apache2 -l`, `httpd -l`): loaded without a `LoadModule`.
-const BUILT_IN_MODULES: &[&str] = &[
-    "core.c",
-    "core_module",
-    "http_core.c",
-    "http_module",
-    "mod_so.c",
-    "so_module",
-    "mod_watchdog.c",
-    "watchdog_module",
-    "mod_log_config.c",
-    "log_config_module",
-    "mod_logio.c",
-    "logio_module",
-    "mod_version.c",
-    "version_module",
-    "mod_unixd.c",
-    "unixd_module",
-];
 
 const RELEVANT: &[&str] = &[
     "include",
