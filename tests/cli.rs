@@ -215,6 +215,17 @@ fn stdin_write_prints_the_config_byte_for_byte() {
 }
 
 #[test]
+fn stdin_write_counts_the_printed_fix_as_fixed() {
+    // A sweep read "0 fixed" under the fixed config it had just printed.
+    wsgifix()
+        .args(["--write", "-"])
+        .write_stdin("WSGIScriptAlias / /srv/a.wsgi\n")
+        .assert()
+        .stdout(predicates::str::contains("WSGIDaemonProcess a\n"))
+        .stderr(predicates::str::contains("1 file checked, 1 fixed,"));
+}
+
+#[test]
 fn explain_prints_the_rule() {
     let out = wsgifix()
         .args(["--explain", "WSGI001"])

@@ -455,6 +455,8 @@ pub fn finish(
             // input unchanged when there is nothing (or nothing safe) to fix.
             (None, fixed) if settings.format == Format::Text => {
                 o.in_place = o.changed;
+                // Printed is what a filter's write is: counted as fixed.
+                o.written = o.changed;
                 o.stdout = Some(fixed.unwrap_or_else(|| source.to_vec()));
             }
             _ => {}

@@ -22,8 +22,10 @@ duplicates.
 
 Fix, where it is safe:
 - the same definition in vhosts of one ServerName (certbot's copy of the :80
-  vhost for :443): the one httpd reads second is removed; both vhosts then use
-  the first (a daemon serves every vhost of its ServerName);
+  vhost for :443): certbot's copy (in its -le-ssl.conf) is removed, whichever
+  httpd reads first, so that the original site keeps its daemon; without a
+  certbot file, the one httpd reads second; both vhosts then use the one
+  left (a daemon serves every vhost of its ServerName);
 - definitions in vhosts of different ServerNames: the second is renamed to a
   name unique in the server, and the selections in its vhosts follow it.
 Otherwise both places are reported.",
