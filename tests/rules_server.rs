@@ -655,3 +655,28 @@ fn a_server_level_mount_reaching_several_vhosts_gets_one_daemon_and_one_section(
     assert_eq!(text_of(&after, "sites-enabled/a.conf"), right);
     assert_pymongo_server(&after);
 }
+
+#[test]
+fn a_global_another_file_sets_for_its_own_url_is_no_hint_for_this_app() {
+    // A sweep's devstack controller: keystone's server-level <Location
+    // /identity> %{GLOBAL} was named in every other app's WSGI003.
+    let m = model(&[
+        ("apache2.conf", DEBIAN_MAIN),
+        (
+            "conf-enabled/keystone.conf",
+            "WSGIDaemonProcess keystone\nWSGIScriptAlias /identity /usr/bin/keystone-wsgi-public\n<Location /identity>\n    WSGIProcessGroup keystone\n    WSGIApplicationGroup %{GLOBAL}\n</Location>\n",
+        ),
+        (
+            "sites-enabled/horizon.conf",
+            "<VirtualHost *:80>\n    WSGIDaemonProcess horizon\n    WSGIProcessGroup horizon\n    WSGIScriptAlias /dashboard /srv/horizon/wsgi.py\n    <Location /elsewhere>\n        WSGIApplicationGroup %{GLOBAL}\n    </Location>\n</VirtualHost>\n",
+        ),
+    ]);
+    let r = process_server(&m, &Options::default());
+    let found = all_findings(&r);
+    let horizon: Vec<_> = found.iter().filter(|(_, f)| f.code == "WSGI003").collect();
+    assert_eq!(horizon.len(), 1, "{found:?}");
+    let message = &horizon[0].1.message;
+    assert!(!message.contains("keystone.conf"), "{message}");
+    // The one beside it still is.
+    assert!(message.contains("<Location /elsewhere>"), "{message}");
+}

@@ -53,7 +53,10 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             let ineffective: Vec<String> = a
                 .ineffective_for(m, inst.scope, GroupKind::Application)
                 .into_iter()
-                .filter(|&g| a.groups[g].value == "%{GLOBAL}")
+                // One beside the app was likely meant for it; those of
+                // other files are other apps' (devstack's server-level
+                // <Location /identity> is no hint for horizon's vhost).
+                .filter(|&g| a.groups[g].value == "%{GLOBAL}" && a.groups[g].site.file == from)
                 .map(|g| {
                     let site = &a.groups[g].site;
                     let s = site.sections.last().expect("per-dir");
