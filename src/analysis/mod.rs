@@ -422,7 +422,10 @@ impl Analysis {
         let name = own.or(self.scopes[0].server_name.as_deref())?;
         // `ServerName https://host:port`: httpd keeps the scheme apart
         // (server_scheme), and the host is what mod_wsgi compares.
-        let name = name.split_once("://").map_or(name, |(_, host)| host);
+        let name = match name.find(':') {
+            Some(i) if name[i..].starts_with("://") => &name[i + 3..],
+            _ => name,
+        };
         Some(match name.rsplit_once(':') {
             Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
             _ => name,

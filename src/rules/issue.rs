@@ -228,10 +228,12 @@ impl CheckCtx<'_> {
     /// another vhost's app too).
     pub fn where_text(&self, m: &Mount, scope: usize) -> String {
         let included = m.site.scope != 0 && self.a.scopes[m.site.scope].file != m.site.file;
-        match (m.site.scope, self.a.scope_label(scope)) {
-            (0, Some(label)) => format!(" in <VirtualHost> {label}"),
-            (_, Some(label)) if included => format!(" in <VirtualHost> {label}"),
-            _ => String::new(),
+        if m.site.scope != 0 && !included {
+            return String::new();
+        }
+        match self.a.scope_label(scope) {
+            Some(label) => format!(" in <VirtualHost> {label}"),
+            None => String::new(),
         }
     }
 }

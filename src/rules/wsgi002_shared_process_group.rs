@@ -60,10 +60,15 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
             return None;
         }
         let defines = &v.mount.site.defines;
-        let definition = a
-            .daemons_named(&pg.value)
-            .find(|(_, d)| a.accessible(d, v.scope) && !exclusive(&d.site.defines, defines))
-            .map(|(k, _)| k);
+        let mut named = a.daemons_named(&pg.value);
+        let definition = match (named.next(), named.next()) {
+            // One definition (the usual case), accessible as checked above.
+            (Some((k, _)), None) => Some(k),
+            _ => a
+                .daemons_named(&pg.value)
+                .find(|(_, d)| a.accessible(d, v.scope) && !exclusive(&d.site.defines, defines))
+                .map(|(k, _)| k),
+        };
         Some((pg.value.clone(), definition))
     };
     // Daemon (name, definition read with the app) → its users, in read order.

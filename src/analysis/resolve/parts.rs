@@ -18,11 +18,15 @@ impl Analysis {
         else {
             return Vec::new();
         };
-        let below = format!("{}/", coverage::location_key(url));
         let levels: &[usize] = if scope == 0 { &[0] } else { &[0, scope] };
+        let keys_of = |level: usize| &self.index.per_dir[level][kind_slot(kind)].location_keys;
+        if levels.iter().all(|&l| keys_of(l).is_empty()) {
+            return Vec::new();
+        }
+        let below = format!("{}/", coverage::location_key(url));
         let mut urls: Vec<&str> = Vec::new();
         for &level in levels {
-            let keys = &self.index.per_dir[level][kind_slot(kind)].location_keys;
+            let keys = keys_of(level);
             let from = keys.partition_point(|k| k.as_str() < below.as_str());
             urls.extend(
                 keys[from..]
