@@ -203,7 +203,7 @@ impl Walk<'_, '_> {
         let (name, mut args) = s.name_and_args();
         if !self.values.is_empty() {
             for arg in args.iter_mut() {
-                if memchr::memmem::find(arg, b"${").is_some() {
+                if conditions::has_variable(arg) {
                     *arg = self.substitute(arg);
                 }
             }
@@ -350,7 +350,7 @@ impl Walk<'_, '_> {
             return;
         };
         let substituted;
-        let rest = if memchr::memmem::find(rest, b"${").is_some() {
+        let rest = if conditions::has_variable(rest) {
             substituted = self.substitute(rest);
             &substituted[..]
         } else {

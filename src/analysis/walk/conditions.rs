@@ -118,6 +118,11 @@ const BUILT_IN_MODULES: &[&str] = &[
     "unixd_module",
 ];
 
+/// Whether `s` holds a `${`: one byte search, most lines have no `$`.
+pub(super) fn has_variable(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'$', s).any(|i| s.get(i + 1) == Some(&b'{'))
+}
+
 /// The 2.4 releases there have been and may be: wsgifix reads configs for
 /// httpd 2.4, whose patch level it does not know.
 const PATCH_LEVELS: std::ops::RangeInclusive<u32> = 0..=99;
