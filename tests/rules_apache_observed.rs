@@ -591,3 +591,29 @@ fn a_script_path_followed_by_a_slash_or_a_capture_is_one_script() {
     let r = run(&hg.replace("hgweb.wsgi$1", "$1.wsgi"));
     assert!(r.findings.iter().all(|f| !f.fixable), "{:#?}", r.findings);
 }
+
+#[test]
+fn a_copy_of_a_daemon_named_on_display_is_shown_by_its_own_name() {
+    // A sweep's Fedora server: the copy made for anitya kept
+    // display-name=fedocal, and ps showed anitya's processes as fedocal.
+    let conf = "\
+WSGIDaemonProcess fedocal processes=2 display-name=fedocal
+WSGIProcessGroup fedocal
+WSGIApplicationGroup %{GLOBAL}
+WSGIScriptAlias /fedocal /srv/fedocal.wsgi
+WSGIScriptAlias /anitya /srv/anitya.wsgi
+";
+    let fixed = fixed_text(&run(conf));
+    assert!(
+        fixed.contains("WSGIDaemonProcess anitya processes=2 display-name=anitya\n"),
+        "{fixed}"
+    );
+    // Any other display name is an option like the others: kept.
+    let fixed = fixed_text(&run(
+        &conf.replace("display-name=fedocal", "display-name=%{GROUP}")
+    ));
+    assert!(
+        fixed.contains("WSGIDaemonProcess anitya processes=2 display-name=%{GROUP}\n"),
+        "{fixed}"
+    );
+}

@@ -274,8 +274,22 @@ impl Fixer<'_> {
                 let line = self.line(original.site.file, &original.site.path)?;
                 let name = self.new_name(m)?;
                 let old = original.args.word_texts.first()?;
-                let raw =
+                let mut raw =
                     edit::replace_first_in_args(line, old, quote_if_needed(&name).as_bytes())?;
+                // A display-name that is the daemon's own name names the
+                // copy's processes after the copy (anitya's copy showed up
+                // in ps as "fedocal"); any other one is kept as written.
+                if let Some(shown) =
+                    (original.args.option("display-name")).filter(|o| o.value == original.name)
+                {
+                    let text = format!("display-name={}", quote_if_needed(&name));
+                    let copy = Line::inserted(raw.clone());
+                    if let Some(renamed) =
+                        edit::replace_in_args(&copy, &shown.text, text.as_bytes())
+                    {
+                        raw = renamed;
+                    }
+                }
                 // The copy keeps the original's options and continuations, at
                 // the indent of the app's alias.
                 let home = self.daemon_home(m);
