@@ -680,3 +680,27 @@ fn a_global_another_file_sets_for_its_own_url_is_no_hint_for_this_app() {
     // The one beside it still is.
     assert!(message.contains("<Location /elsewhere>"), "{message}");
 }
+
+#[test]
+fn a_daemon_read_twice_because_its_file_is_included_twice_says_so() {
+    // A sweep's controller included one snippet twice; httpd refused to
+    // start, and wsgifix's WSGI005 cited the line as its own first one.
+    let m = model(&[
+        (
+            "apache2.conf",
+            "ServerRoot /etc/apache2\nInclude conf-enabled/wsgi.conf\nInclude conf-enabled/wsgi.conf\n",
+        ),
+        ("conf-enabled/wsgi.conf", "WSGIDaemonProcess app\n"),
+    ]);
+    let r = process_server(&m, &Options::default());
+    let found = all_findings(&r);
+    let dup: Vec<_> = found.iter().filter(|(_, f)| f.code == "WSGI005").collect();
+    assert_eq!(dup.len(), 1, "{found:?}");
+    assert!(
+        dup[0].1.message.contains("its file is read twice"),
+        "{:?}",
+        dup[0]
+    );
+    assert!(!dup[0].1.fixable);
+    assert!(r.files.iter().all(|f| f.fixed.is_none()));
+}

@@ -47,17 +47,24 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
         match earlier {
             Some(first) => {
                 let e = &a.daemons[first];
+                // One line read twice: its file is Included twice.
+                let same_line = e.site.file == d.site.file && e.site.path == d.site.path;
                 let kind = match unfixable(ctx, e, d) {
+                    _ if same_line => IssueKind::ReportOnly(Some(READ_TWICE)),
                     None => IssueKind::Duplicate { first, dup: di },
                     why => IssueKind::ReportOnly(why),
+                };
+                let first_at = if same_line {
+                    "its file is read twice: Included again".to_string()
+                } else {
+                    format!("first at {}", ctx.at(d.site.file, &e.site))
                 };
                 out.push(Issue::new(
                     RULE.code,
                     &d.site,
                     format!(
-                        "daemon process group '{}' is defined again (first at {}); httpd refuses to start: Name duplicates previous WSGI daemon definition.",
+                        "daemon process group '{}' is defined again ({first_at}); httpd refuses to start: Name duplicates previous WSGI daemon definition.",
                         d.name,
-                        ctx.at(d.site.file, &e.site)
                     ),
                     kind,
                 ));
@@ -81,6 +88,9 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
     }
     out
 }
+
+const READ_TWICE: NotFixed =
+    "the same line is read twice: one of the Includes that read its file has to go";
 
 /// The same definition in two vhosts of one ServerName (certbot's copy of
 /// the :80 vhost for :443): one of them goes, and both vhosts use the other.
