@@ -198,6 +198,9 @@ fn verify_failure_restores_every_file_of_the_server() {
         "Apache's message is shown: {err}"
     );
     assert!(err.contains("fails on the restored files too"), "{err}");
+    // A server started another way (mod_wsgi-express's apachectl) is told
+    // how to give its own check, not called broken.
+    assert!(err.contains("--verify-cmd"), "{err}");
     assert_eq!(
         s.apps.iter().map(|p| snapshot(p)).collect::<Vec<_>>(),
         before

@@ -433,7 +433,7 @@ fn verify_unit(
             // before the write too.
             let before = match test.run() {
                 Ok(_) => "it passes on the restored files",
-                Err(_) => "it fails on the restored files too: the server was already broken; for a tree that is not a live server use --no-verify or --root",
+                Err(_) => "it fails on the restored files too: either the server was already broken, or it is started another way than this command (mod_wsgi-express's apachectl sets -D options and environment variables): give the command it is checked with as --verify-cmd; for a tree that is not a live server use --no-verify or --root",
             };
             rep.notes.push(format!(
                 "configtest `{}` failed after the write; every file of the server was restored ({before}). Apache said:\n{msg}",
