@@ -10,13 +10,7 @@ use wsgifix::engine::{self, Options};
 const MODULES: &[&str] = &["authz_core", "alias", "mime", "wsgi"];
 
 fn serve(lab: &Lab, name: &str, text: &str, urls: &[&str]) -> Vec<AppInfo> {
-    let site = lab.write(name, text.as_bytes());
-    let base = lab.write_base(&format!("httpd-{name}"), MODULES, &[&site]);
-    lab.assert_syntax_ok(&base, name);
-    let server = lab.start(&base);
-    let seen = urls.iter().map(|u| server.app(u)).collect();
-    server.stop();
-    seen
+    lab.serve_site(name, MODULES, text, urls)
 }
 
 /// Ubuntu's openstack-dashboard.conf shape: the alias names its daemon with

@@ -11,13 +11,7 @@ use wsgifix::engine::{self, Options};
 const MODULES: &[&str] = &["authz_core", "alias", "mime", "wsgi"];
 
 fn serve(lab: &Lab, text: &str, urls: &[&str]) -> Vec<AppInfo> {
-    let site = lab.write("site.conf", text.as_bytes());
-    let base = lab.write_base("httpd-site", MODULES, &[&site]);
-    lab.assert_syntax_ok(&base, "site.conf");
-    let server = lab.start(&base);
-    let seen = urls.iter().map(|u| server.app(u)).collect();
-    server.stop();
-    seen
+    lab.serve_site("site.conf", MODULES, text, urls)
 }
 
 fn groups(seen: &AppInfo) -> (&str, &str) {

@@ -255,6 +255,24 @@ impl Lab {
 
     /// Starts httpd with `conf` and waits until it accepts connections. The
     /// returned guard stops it when dropped.
+    /// Serves `text` as the site file `name` from a base config that loads
+    /// `modules`, and returns what each of `urls` answered.
+    pub fn serve_site(
+        &self,
+        name: &str,
+        modules: &[&str],
+        text: &str,
+        urls: &[&str],
+    ) -> Vec<AppInfo> {
+        let site = self.write(name, text.as_bytes());
+        let base = self.write_base(&format!("httpd-{name}"), modules, &[&site]);
+        self.assert_syntax_ok(&base, name);
+        let server = self.start(&base);
+        let seen = urls.iter().map(|u| server.app(u)).collect();
+        server.stop();
+        seen
+    }
+
     pub fn start(&self, conf: &Path) -> Server<'_> {
         // A free port can be taken between choosing it and httpd binding it;
         // only that case is retried, with a fresh port.
