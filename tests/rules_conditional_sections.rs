@@ -45,6 +45,17 @@ fn an_if_module_of_a_module_not_loaded_is_not_read() {
     // A file read alone says nothing of the server's modules: read.
     let r = run(site);
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    // An MPM is named by its source file too (event.c for mpm_event).
+    for loaded in [
+        "event.c",
+        "mpm_event_module",
+        "mod_alias.c",
+        "alias_module",
+        "mod_version.c",
+    ] {
+        let r = run(&format!("{LOADS}{}", site.replace("mod_ssl.c", loaded)));
+        assert!(r.findings.is_empty(), "{loaded}: {:#?}", r.findings);
+    }
 }
 
 #[test]

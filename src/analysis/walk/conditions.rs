@@ -31,6 +31,10 @@ impl Walk<'_, '_> {
         }
         if let Some(short) = id.strip_suffix("_module") {
             self.modules.push(format!("mod_{short}.c"));
+            // The MPMs' sources are prefork.c, worker.c, event.c.
+            if let Some(mpm) = short.strip_prefix("mpm_") {
+                self.modules.push(format!("{mpm}.c"));
+            }
         }
         let file = lossy(file);
         let base = file.rsplit('/').next().unwrap_or(&file);
