@@ -103,6 +103,15 @@ fn no_daemon_name_is_made_from_a_placeholder() {
             !fixed.as_deref().unwrap_or("").contains("WSGIDaemonProcess"),
             "{fixed:?}"
         );
+        // Left embedded, %{GLOBAL} would put every rendering's app in
+        // Apache's one main interpreter (a sweep's two rendered Review
+        // Board sites ran in one): not made either.
+        assert!(fixed.is_none(), "{fixed:?}");
+        let wsgi003 = r.findings.iter().find(|f| f.code == "WSGI003").expect("reported");
+        assert!(
+            wsgi003.not_fixed.is_some_and(|w| w.contains("every rendering")),
+            "{wsgi003:?}"
+        );
     }
     // Two apps sharing a daemon: the second would need a copy named after it.
     let shared = RIGHT.replace(

@@ -92,6 +92,19 @@ pub fn check(ctx: &CheckCtx) -> Vec<Issue> {
 
 impl Fixer<'_> {
     pub fn not_global(&self, inst: usize, ag: &Resolved) -> Option<Vec<FixEdit>> {
+        // A template's app is one app per rendering: embedded, %{GLOBAL}
+        // would put every rendering in Apache's one main interpreter (two
+        // Review Board sites rendered from its fixed template shared one).
+        let m = &self.a.mounts[self.a.instances[inst].mount];
+        let templated = crate::syntax::logical::is_templated(m.target.as_bytes())
+            || m.url
+                .as_deref()
+                .is_some_and(|u| crate::syntax::logical::is_templated(u.as_bytes()));
+        if templated && self.a.effective_of(inst, GroupKind::Process).is_global() {
+            return self.refuse(
+                "it runs embedded in a template: %{GLOBAL} would put the app of every rendering in one interpreter",
+            );
+        }
         let mut edits = self.select(inst, GroupKind::Application, "%{GLOBAL}", ag)?;
         // A preload into the old application group of a daemon this change
         // reaches would load the script a second time: move it along. A
