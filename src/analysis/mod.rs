@@ -89,6 +89,19 @@ pub struct Site {
     pub order: usize,
 }
 
+/// The host of a `ServerName [scheme://]host[:port]`, which is what
+/// mod_wsgi compares: httpd keeps the scheme and the port apart.
+pub fn host_of(name: &str) -> &str {
+    let name = match name.find(':') {
+        Some(i) if name[i..].starts_with("://") => &name[i + 3..],
+        _ => name,
+    };
+    match name.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => name,
+    }
+}
+
 /// Two `<IfDefine>` condition sets that can never hold together.
 pub fn exclusive_defines(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
     a.iter()
@@ -419,17 +432,7 @@ impl Analysis {
     /// The port is not part of it (mod_wsgi compares host names).
     pub fn server_name_of(&self, scope: usize) -> Option<&str> {
         let own = self.scopes[scope].server_name.as_deref();
-        let name = own.or(self.scopes[0].server_name.as_deref())?;
-        // `ServerName https://host:port`: httpd keeps the scheme apart
-        // (server_scheme), and the host is what mod_wsgi compares.
-        let name = match name.find(':') {
-            Some(i) if name[i..].starts_with("://") => &name[i + 3..],
-            _ => name,
-        };
-        Some(match name.rsplit_once(':') {
-            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-            _ => name,
-        })
+        Some(host_of(own.or(self.scopes[0].server_name.as_deref())?))
     }
 
     /// "ServerName:port" of a vhost, for users (`None` for the main server).

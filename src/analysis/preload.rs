@@ -5,7 +5,7 @@
 //! httpd refuses to start.
 
 use super::options::WsgiArgs;
-use super::{Analysis, Site};
+use super::{host_of, Analysis, Site};
 
 /// Each preload whose daemon fails mod_wsgi's check, with mod_wsgi's words:
 /// defined only later; defined in a vhost of another ServerName; or one of
@@ -52,14 +52,6 @@ pub fn unmet_preloads(a: &Analysis) -> Vec<(&Site, &'static str)> {
             }
         })
         .collect()
-}
-
-/// A ServerName without its port, as httpd keeps it.
-fn host_of(name: &str) -> &str {
-    match name.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => name,
-    }
 }
 
 /// The daemon a preload needs: both options set, neither chosen per

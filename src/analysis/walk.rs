@@ -7,6 +7,7 @@ use super::macros::MacroExpansions;
 use super::options::{self, WsgiArgs};
 use super::*;
 use crate::collections::HashMap;
+use crate::server::vars::Vars;
 use crate::syntax::{logical, Line, LineKind, Node, Section};
 
 mod conditions;
@@ -74,8 +75,7 @@ impl<'a> View<'a> {
                 scope: 0,
                 sections: Vec::new(),
                 defines: Vec::new(),
-                defined: Vec::new(),
-                values: Vec::new(),
+                vars: Vars::default(),
                 modules: Vec::new(),
                 defines_changed: false,
                 path: Vec::new(),
@@ -108,14 +108,12 @@ struct Walk<'v, 'a> {
     scope: usize,
     sections: Vec<SectionContext>,
     defines: Vec<(String, bool)>,
-    /// Names a `Define` read outside every `<IfDefine>` has set so far:
-    /// `<IfDefine>`s of them are decided.
-    defined: Vec<String>,
-    /// What `${NAME}` stands for: `Define NAME VALUE` read so far outside
-    /// every `<IfDefine>` (httpd substitutes it in every argument as it
-    /// reads the line; Tero Karvinen's Django guide names each site's
-    /// daemon `${TUSER}` and Undefines it after the site).
-    values: Vec<(String, Vec<u8>)>,
+    /// `Define`s read so far outside every `<IfDefine>`: they decide the
+    /// `<IfDefine>`s of their names, and what `${NAME}` stands for (httpd
+    /// substitutes it in every argument as it reads the line; Tero
+    /// Karvinen's Django guide names each site's daemon `${TUSER}` and
+    /// Undefines it after the site).
+    vars: Vars,
     /// What `<IfModule>` can name of the modules `LoadModule` loaded so
     /// far outside every `<IfDefine>`: identifier and source file name.
     /// Empty until the first one: a file read alone says nothing of them.
@@ -200,21 +198,19 @@ impl Walk<'_, '_> {
     }
 
     fn section(&mut self, s: &Section, a: &mut Analysis) {
-        let (name, mut args) = s.name_and_args();
-        if !self.values.is_empty() {
-            for arg in args.iter_mut() {
-                if conditions::has_variable(arg) {
-                    *arg = self.substitute(arg);
-                }
+        let (written, mut args) = s.name_and_args();
+        for arg in args.iter_mut() {
+            if conditions::has_variable(arg) {
+                *arg = self.substitute(arg);
             }
         }
-        let name = String::from_utf8_lossy(&name).to_ascii_lowercase();
+        let name = String::from_utf8_lossy(&written).to_ascii_lowercase();
         if args.is_empty() && conditions::NEEDS_ARGUMENT.contains(&name.as_str()) {
             a.errors.push(ConfigError {
                 site: self.site(&s.open),
                 message: format!(
                     "<{}> directive requires additional arguments",
-                    lossy(&s.name_and_args().0)
+                    lossy(&written)
                 ),
             });
             return;
@@ -247,10 +243,7 @@ impl Walk<'_, '_> {
             // without mod_ssl, <IfModule !mod_authz_core.c> with it).
             "ifmodule" => {
                 let arg = args.first().map(|a| lossy(a)).unwrap_or_default();
-                let (negated, module) = match arg.strip_prefix('!') {
-                    Some(rest) => (true, rest),
-                    None => (false, arg.as_str()),
-                };
+                let (negated, module) = conditions::negation(&arg);
                 if self
                     .module_loaded(module)
                     .is_none_or(|loaded| loaded != negated)
@@ -267,13 +260,11 @@ impl Walk<'_, '_> {
             "iffile" | "ifdirective" | "ifsection" => self.walk(&s.children, a),
             "ifdefine" => {
                 let arg = args.first().map(|a| lossy(a)).unwrap_or_default();
-                let (negated, define) = match arg.strip_prefix('!') {
-                    Some(rest) => (true, rest.to_string()),
-                    None => (false, arg),
-                };
+                let (negated, define) = conditions::negation(&arg);
+                let define = define.to_string();
                 // After `Define X`, httpd reads <IfDefine X> always and
                 // <IfDefine !X> never.
-                if self.defined.contains(&define) {
+                if self.vars.is_defined(define.as_bytes()) {
                     if !negated {
                         self.walk(&s.children, a);
                     }
@@ -376,11 +367,7 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgidaemonprocess" => {
-                if let Some(message) = self.refused_in_section("WSGIDaemonProcess") {
-                    a.errors.push(ConfigError {
-                        site: self.site(line),
-                        message,
-                    });
+                if self.refused_in_section("WSGIDaemonProcess", line, a) {
                     return;
                 }
                 let args = options::parse(rest, 1);
@@ -407,12 +394,8 @@ impl Walk<'_, '_> {
                 } else {
                     "WSGIScriptAliasMatch"
                 };
-                match self.refused_in_section(directive) {
-                    Some(message) => a.errors.push(ConfigError {
-                        site: self.site(line),
-                        message,
-                    }),
-                    None => self.alias(lower, line, rest, a),
+                if !self.refused_in_section(directive, line, a) {
+                    self.alias(lower, line, rest, a);
                 }
             }
             "sethandler" | "addhandler" => self.handler(line, rest, a),
@@ -425,15 +408,13 @@ impl Walk<'_, '_> {
             }
             "wsgirestrictprocess" => a.restricted_scopes.push(self.scope),
             "define" | "undefine" if self.defines.is_empty() => {
-                if let Some(name) = logical::words(rest).first().map(|w| lossy(w)) {
+                let words = logical::words(rest);
+                if let Some(name) = words.first() {
                     self.defines_changed = true;
-                    self.defined.retain(|d| *d != name);
-                    self.values.retain(|(d, _)| *d != name);
                     if lower == "define" {
-                        if let Some(value) = logical::words(rest).get(1) {
-                            self.values.push((name.clone(), value.clone()));
-                        }
-                        self.defined.push(name);
+                        self.vars.define(name, words.get(1).map(Vec::as_slice));
+                    } else {
+                        self.vars.undefine(name);
                     }
                 }
             }
@@ -462,11 +443,7 @@ impl Walk<'_, '_> {
                 }
             }
             "wsgiimportscript" => {
-                if let Some(message) = self.refused_in_section("WSGIImportScript") {
-                    a.errors.push(ConfigError {
-                        site: self.site(line),
-                        message,
-                    });
+                if self.refused_in_section("WSGIImportScript", line, a) {
                     return;
                 }
                 a.imports.push(ImportScript {

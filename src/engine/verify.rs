@@ -191,13 +191,12 @@ pub fn judge(
             return refused;
         };
         let fixed = apps.contains(seen.app.as_str());
-        let after_parts = parts_of(after, now);
         let kept = seen.parts.iter().all(|(kind, url, value)| {
-            let there = after_parts
-                .iter()
-                .find(|(k, u, _)| k == kind && u == url)
-                .map_or_else(|| effective_at(after, now, *kind), |(_, _, v)| v.clone());
-            there == *value || (fixed && *kind == GroupKind::Application && there == "%{GLOBAL}")
+            // A part that no longer differs from the app has the app's value.
+            let there = (after.parts_of(now, *kind).iter())
+                .find(|(u, _)| u == url)
+                .map_or(&after.effective_of(now, *kind).value, |(_, r)| &r.value);
+            there == value || (fixed && *kind == GroupKind::Application && there == "%{GLOBAL}")
         });
         if !kept {
             if !fixed {
@@ -250,12 +249,6 @@ fn parts_of(a: &Analysis, i: usize) -> Vec<(GroupKind, String, String)> {
             (a.parts_of(i, kind).iter()).map(move |(url, r)| (kind, url.clone(), r.value.clone()))
         })
         .collect()
-}
-
-/// Instance `i`'s own group of `kind` (a part that no longer differs from
-/// the app has the app's value).
-fn effective_at(a: &Analysis, i: usize, kind: GroupKind) -> String {
-    a.effective_of(i, kind).value.clone()
 }
 
 /// The check of the whole server after the fix: the finding was still there.

@@ -3,18 +3,31 @@
 //! `<IfVersion>` asks for, and directives refused where they stand.
 
 use super::{lossy, Walk};
-use crate::analysis::coverage;
-use crate::syntax::logical;
+use crate::analysis::{coverage, Analysis, ConfigError};
+use crate::syntax::{logical, Line};
 
 impl Walk<'_, '_> {
     /// httpd's refusal of a directive of server and vhost context only
-    /// (WSGIDaemonProcess, WSGIImportScript) in a per-directory section.
-    pub(super) fn refused_in_section(&self, directive: &str) -> Option<String> {
+    /// (WSGIDaemonProcess, WSGIImportScript, WSGIScriptAlias) in a
+    /// per-directory section: recorded as an error; true when refused.
+    pub(super) fn refused_in_section(
+        &self,
+        directive: &str,
+        line: &Line,
+        a: &mut Analysis,
+    ) -> bool {
         use coverage::SectionKind::{Directory, Files, If, Location};
-        let s = (self.sections.last())
-            .filter(|s| matches!(s.kind, Directory | Files | Location | If(_)))?;
+        let Some(s) = (self.sections.last())
+            .filter(|s| matches!(s.kind, Directory | Files | Location | If(_)))
+        else {
+            return false;
+        };
         let context = coverage::section_name(s.kind, s.regex);
-        Some(format!("{directive} not allowed in <{context}> context"))
+        a.errors.push(ConfigError {
+            site: self.site(line),
+            message: format!("{directive} not allowed in <{context}> context"),
+        });
+        true
     }
 
     /// `LoadModule ssl_module .../mod_ssl.so`: `<IfModule>` may name it
@@ -60,28 +73,7 @@ impl Walk<'_, '_> {
     /// starts with is not known here, and a value holding `${` is judged
     /// as decided at run time.
     pub(super) fn substitute(&self, rest: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(rest.len());
-        let mut i = 0;
-        while let Some(at) = memchr::memmem::find(&rest[i..], b"${").map(|k| i + k) {
-            out.extend_from_slice(&rest[i..at]);
-            let name_end = memchr::memchr(b'}', &rest[at + 2..]).map(|k| at + 2 + k);
-            let value = name_end.and_then(|end| {
-                let name = &rest[at + 2..end];
-                (self.values.iter().rev()).find(|(n, _)| n.as_bytes() == name)
-            });
-            match (value, name_end) {
-                (Some((_, v)), Some(end)) => {
-                    out.extend_from_slice(v);
-                    i = end + 1;
-                }
-                _ => {
-                    out.extend_from_slice(b"${");
-                    i = at + 2;
-                }
-            }
-        }
-        out.extend_from_slice(&rest[i..]);
-        out
+        self.vars.resolve(rest, &mut Vec::new())
     }
 }
 
@@ -121,6 +113,14 @@ const BUILT_IN_MODULES: &[&str] = &[
     "mod_unixd.c",
     "unixd_module",
 ];
+
+/// `!NAME` of `<IfDefine>`/`<IfModule>`: (negated, NAME).
+pub(super) fn negation(arg: &str) -> (bool, &str) {
+    match arg.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    }
+}
 
 /// Whether `s` holds a `${`: one byte search, most lines have no `$`.
 pub(super) fn has_variable(s: &[u8]) -> bool {

@@ -8,6 +8,7 @@
 
 use super::{PendingHandler, Walk};
 use crate::analysis::{Analysis, FileId, Scope, Site};
+use crate::server::vars::Vars;
 use rayon::prelude::*;
 
 /// The walk of a run of files.
@@ -17,10 +18,8 @@ struct Part {
     /// A `Define`/`UnDefine` or `LoadModule` was read: what it decides in
     /// the parts after it, walked beside it, was not known to them.
     defines_changed: bool,
-    /// The names defined at its end.
-    defined: Vec<String>,
-    /// The `${NAME}` values at its end.
-    values: Vec<(String, Vec<u8>)>,
+    /// The `Define`s at its end.
+    vars: Vars,
     /// The modules loaded at its end.
     modules: Vec<String>,
     /// Nodes walked, Includes expanded: how far it moves the read order.
@@ -76,8 +75,7 @@ impl Walk<'_, '_> {
             .position(|p| p.defines_changed)
             .map_or(parts.len(), |i| i + 1);
         for part in parts.into_iter().take(keep) {
-            self.defined = part.defined.clone();
-            self.values = part.values.clone();
+            self.vars = part.vars.clone();
             self.modules = part.modules.clone();
             self.join(part, a);
         }
@@ -95,8 +93,7 @@ impl Walk<'_, '_> {
             scope: 0,
             sections: self.sections.clone(),
             defines: self.defines.clone(),
-            defined: self.defined.clone(),
-            values: self.values.clone(),
+            vars: self.vars.clone(),
             modules: self.modules.clone(),
             defines_changed: false,
             path: Vec::new(),
@@ -114,8 +111,7 @@ impl Walk<'_, '_> {
         Part {
             analysis,
             defines_changed: walk.defines_changed,
-            defined: walk.defined,
-            values: walk.values,
+            vars: walk.vars,
             modules: walk.modules,
             handlers: walk.handlers,
             nodes: walk.order,
