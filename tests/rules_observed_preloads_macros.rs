@@ -446,3 +446,27 @@ fn apps_a_use_mounts_are_the_scopes_apps() {
     );
     assert!(fixed.contains("WSGIDaemonProcess plain"), "{fixed}");
 }
+
+#[test]
+fn a_preload_compares_server_names_without_their_scheme() {
+    // apache2 -t: Syntax OK with `ServerName https://x.test:18999` on the
+    // daemon's vhost and `x.test` on the preload's; "not accessible" with
+    // `y.test`. The preload check kept the scheme and refused the first.
+    let conf = "\
+<VirtualHost *:18999>
+ServerName https://x.test:18999
+WSGIDaemonProcess d
+</VirtualHost>
+<VirtualHost *:18998>
+ServerName x.test
+WSGIImportScript /srv/x.wsgi process-group=d application-group=%{GLOBAL}
+</VirtualHost>
+";
+    let r = run(conf);
+    assert!(r.error.is_none(), "{:?}", r.error);
+    let r = run(&conf.replace("https://x.test", "y.test"));
+    assert_eq!(
+        r.error.map(|e| e.to_string()).as_deref(),
+        Some("7:1: WSGI process group not accessible.")
+    );
+}
